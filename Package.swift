@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+//
+// Seaway: Kubernetes service networking in Swift.
+// The arrows point one way: the `seaway` executable -> renderers -> proxy core -> model.
+import PackageDescription
+
+let package = Package(
+    name: "Seaway",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "seaway", targets: ["seaway"]),
+        .library(name: "SeawayModel", targets: ["SeawayModel"]),
+        .library(name: "SeawayProxyCore", targets: ["SeawayProxyCore"]),
+        .library(name: "SeawayRender", targets: ["SeawayRender"]),
+        .library(name: "SeawayLoader", targets: ["SeawayLoader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+    ],
+    targets: [
+        // Kubernetes objects, selectors, IP/CIDR, manifest decoding. Pure: no I/O.
+        .target(name: "SeawayModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Reads manifest files, directories and stdin into a ClusterState.
+        .target(name: "SeawayLoader", dependencies: ["SeawayModel"]),
+        // Services + EndpointSlices -> the per-node, per-family service map every backend uses. Pure.
+        .target(name: "SeawayProxyCore", dependencies: ["SeawayModel"]),
+        // iptables / nftables / IPVS renderers: service map + node settings -> ruleset values. Pure.
+        .target(name: "SeawayRender", dependencies: [
+            "SeawayProxyCore", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "seaway", dependencies: [
+            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
+        .testTarget(name: "SeawayRenderTests", dependencies: [
+            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

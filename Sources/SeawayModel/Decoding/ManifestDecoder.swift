@@ -1,0 +1,101 @@
+import Yams
+
+/// Decodes manifest text (multi-document YAML, JSON, or `kind: List`) into a ClusterState.
+///
+/// Pure: the caller supplies the text and the name to report in errors. Unknown kinds are
+/// skipped and listed; a malformed object stops decoding with a `ManifestError` naming the
+/// file, line, object and field.
+public struct ManifestDecoder {
+    public init() {}
+
+    /// Decodes `text` from `file` into `state`.
+    public func decode(_ text: String, file: String, into state: inout ClusterState) throws {
+        let parser: Parser
+        do {
+            // The basic resolver leaves scalars untyped; `Field` types them the way
+            // Kubernetes' JSON decoding does, which is also much faster on large files.
+            parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .default)
+        } catch {
+            throw ManifestDecoder.syntaxError(error, file: file)
+        }
+        while true {
+            let root: Yams.Node?
+            do {
+                root = try parser.nextRoot()
+            } catch {
+                throw ManifestDecoder.syntaxError(error, file: file)
+            }
+            guard let root else { break }
+            try decodeDocument(Field(node: root, path: ""), file: file, into: &state)
+        }
+    }
+
+    private func decodeDocument(_ doc: Field, file: String, into state: inout ClusterState) throws {
+        if doc.isNull { return }
+        guard case .mapping = doc.node else {
+            throw ManifestError(file: file, line: doc.line, object: nil, field: nil,
+                                message: "expected a Kubernetes object, found \(doc.kindName)")
+        }
+        let kind = try? doc["kind"]?.string()
+        guard let kind else {
+            throw ManifestError(file: file, line: doc.line, object: nil, field: "kind", message: "kind is required")
+        }
+        if kind == "List" || kind.hasSuffix("List") && doc["items"] != nil {
+            for item in (try? doc["items"]?.list()) ?? [] {
+                try decodeDocument(Field(node: item.node, path: ""), file: file, into: &state)
+            }
+            return
+        }
+        let apiVersion = (try? doc["apiVersion"]?.string()) ?? ""
+        let identity = ManifestDecoder.identity(of: doc, kind: kind)
+        let source = SourceLocation(file: file, line: doc.line ?? 1)
+        do {
+            switch (kind, apiVersion) {
+            case ("Service", "v1"):
+                var o = try Service.decode(doc); o.metadata.source = source; state.services.append(o)
+            case ("EndpointSlice", "discovery.k8s.io/v1"):
+                var o = try EndpointSlice.decode(doc); o.metadata.source = source; state.endpointSlices.append(o)
+            case ("Endpoints", "v1"):
+                var o = try Endpoints.decode(doc); o.metadata.source = source; state.endpoints.append(o)
+            case ("Node", "v1"):
+                var o = try ClusterNode.decode(doc); o.metadata.source = source; state.nodes.append(o)
+            case ("Pod", "v1"):
+                var o = try Pod.decode(doc); o.metadata.source = source; state.pods.append(o)
+            case ("Namespace", "v1"):
+                var o = try Namespace.decode(doc); o.metadata.source = source; state.namespaces.append(o)
+            case ("ServiceCIDR", "networking.k8s.io/v1"), ("ServiceCIDR", "networking.k8s.io/v1beta1"):
+                var o = try ServiceCIDR.decode(doc); o.metadata.source = source; state.serviceCIDRs.append(o)
+            case ("NetworkPolicy", "networking.k8s.io/v1"):
+                var o = try NetworkPolicy.decode(doc); o.metadata.source = source; state.networkPolicies.append(o)
+            default:
+                state.skipped.append("\(identity) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion), \(source))")
+            }
+        } catch let e as FieldError {
+            throw ManifestError(file: file, line: e.line ?? doc.line, object: identity, field: e.path, message: e.message)
+        }
+    }
+
+    /// `Kind ns/name` (or `Kind name`), best effort, for error messages.
+    static func identity(of doc: Field, kind: String) -> String {
+        let name = (try? doc["metadata"]?["name"]?.string()) ?? "<unnamed>"
+        if let ns = try? doc["metadata"]?["namespace"]?.string() { return "\(kind) \(ns)/\(name)" }
+        return "\(kind) \(name)"
+    }
+
+    static func syntaxError(_ error: Error, file: String) -> ManifestError {
+        if let y = error as? YamlError {
+            switch y {
+            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+                 let .composer(context, problem, mark, _):
+                let ctx = context.map { "\($0.text) " } ?? ""
+                return ManifestError(file: file, line: mark.line, object: nil, field: nil,
+                                     message: "invalid YAML: \(ctx)\(problem)")
+            case let .reader(problem, _, _, _):
+                return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(problem)")
+            default:
+                break
+            }
+        }
+        return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(error)")
+    }
+}

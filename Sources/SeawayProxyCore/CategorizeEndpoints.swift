@@ -1,0 +1,105 @@
+import SeawayModel
+
+/// The endpoints a service port uses on this node: kube-proxy's `CategorizeEndpoints`,
+/// the single place traffic policies, terminating-endpoint fallback and topology hints are
+/// decided. Every backend renders from this value; none re-derives it.
+public struct EndpointCategories: Sendable, Hashable {
+    /// Usable endpoints for Cluster traffic policy (topology applied); empty when unused.
+    public var cluster: [EndpointInfo] = []
+    /// Usable endpoints for Local traffic policy; empty when unused.
+    public var local: [EndpointInfo] = []
+    /// The union of the two: every endpoint this node may DNAT to, sorted.
+    public var allReachable: [EndpointInfo] = []
+    /// The service has usable endpoints somewhere in the cluster (maybe not on this node).
+    public var hasAnyEndpoints = false
+
+    public init(endpoints: [EndpointInfo], service: ServicePortInfo, nodeName: String,
+                nodeLabels: [String: String]) {
+        var topologyMode: TopologyMode = .none
+        var localUsesTerminating = false
+
+        if service.usesClusterEndpoints {
+            let zone = nodeLabels[ClusterNode.zoneLabel] ?? ""
+            topologyMode = TopologyMode.fromHints(endpoints, nodeName: nodeName, zone: zone)
+            cluster = endpoints.filter { $0.ready && topologyMode.admits($0, nodeName: nodeName, zone: zone) }
+            // No ready endpoint anywhere: fall back to serving-but-terminating ones.
+            if cluster.isEmpty {
+                cluster = endpoints.filter { $0.serving && $0.terminating }
+            }
+            hasAnyEndpoints = !cluster.isEmpty
+        }
+
+        guard service.usesLocalEndpoints else {
+            allReachable = cluster
+            return
+        }
+
+        var hasLocalReady = false
+        var hasLocalServingTerminating = false
+        for ep in endpoints {
+            if ep.ready {
+                hasAnyEndpoints = true
+                if ep.isLocal { hasLocalReady = true }
+            } else if ep.serving && ep.terminating {
+                hasAnyEndpoints = true
+                if ep.isLocal { hasLocalServingTerminating = true }
+            }
+        }
+        if hasLocalReady {
+            local = endpoints.filter { $0.isLocal && $0.ready }
+        } else if hasLocalServingTerminating {
+            localUsesTerminating = true
+            local = endpoints.filter { $0.isLocal && $0.serving && $0.terminating }
+        }
+
+        guard service.usesClusterEndpoints else {
+            allReachable = local
+            return
+        }
+        if topologyMode == .none && !localUsesTerminating {
+            // cluster holds every ready endpoint, so it is a superset of local.
+            allReachable = cluster
+            return
+        }
+        var merged: [String: EndpointInfo] = [:]
+        for ep in cluster { merged[ep.description] = ep }
+        for ep in local { merged[ep.description] = ep }
+        allReachable = merged.values.sorted { $0.description < $1.description }
+    }
+}
+
+/// Topology-aware routing mode chosen from endpoint hints (kube-proxy's `topologyModeFromHints`,
+/// with the PreferSameTrafficDistribution gate on, as in v1.34).
+enum TopologyMode: Sendable, Hashable {
+    case none
+    case preferSameZone
+    case preferSameNode
+
+    static func fromHints(_ endpoints: [EndpointInfo], nodeName: String, zone: String) -> TopologyMode {
+        var hasForNode = false, allHaveNodeHints = true
+        var hasForZone = false, allHaveZoneHints = true
+        for ep in endpoints where ep.ready {
+            if let hints = ep.nodeHints, !hints.isEmpty {
+                if hints.contains(nodeName) { hasForNode = true }
+            } else {
+                allHaveNodeHints = false
+            }
+            if let hints = ep.zoneHints, !hints.isEmpty {
+                if hints.contains(zone) { hasForZone = true }
+            } else {
+                allHaveZoneHints = false
+            }
+        }
+        if allHaveNodeHints && hasForNode { return .preferSameNode }
+        if allHaveZoneHints && hasForZone { return .preferSameZone }
+        return .none
+    }
+
+    func admits(_ ep: EndpointInfo, nodeName: String, zone: String) -> Bool {
+        switch self {
+        case .none: return true
+        case .preferSameNode: return ep.nodeHints?.contains(nodeName) ?? false
+        case .preferSameZone: return ep.zoneHints?.contains(zone) ?? false
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import SeawayModel
+
+/// One service port with the endpoints this node uses for it and the decisions every
+/// backend shares (which chains exist, what happens without endpoints).
+public struct ProxyServicePort: Sendable, Hashable {
+    public var info: ServicePortInfo
+    public var endpoints: EndpointCategories
+    /// Every endpoint of the service port, usable or not (kube-proxy counts these).
+    public var allEndpointCount: Int
+
+    /// ClusterIP traffic has somewhere to go.
+    public var hasInternalEndpoints: Bool {
+        endpoints.hasAnyEndpoints && (!info.internalPolicyLocal || !endpoints.local.isEmpty)
+    }
+
+    /// External (NodePort / external IP / LB IP) traffic from outside the cluster has somewhere to go.
+    public var hasExternalEndpoints: Bool {
+        endpoints.hasAnyEndpoints && (!info.externalPolicyLocal || !endpoints.local.isEmpty)
+    }
+
+    public var usesClusterPolicyChain: Bool { !endpoints.cluster.isEmpty && info.usesClusterEndpoints }
+    public var usesLocalPolicyChain: Bool { !endpoints.local.isEmpty && info.usesLocalEndpoints }
+
+    /// Built on `hasAnyEndpoints`, not `hasExternalEndpoints`: the short-circuit rules for
+    /// in-cluster traffic are needed even when no endpoint serves external traffic.
+    public var usesExternalTrafficChain: Bool { endpoints.hasAnyEndpoints && info.externallyAccessible }
+}
+
+/// The per-node, per-family service map: what kube-proxy holds in memory when it syncs.
+/// Pure: built from a ClusterState and ProxyOptions, sorted for deterministic output.
+public struct ServiceMap: Sendable, Hashable {
+    public var family: IPFamily
+    public var options: ProxyOptions
+    public var ports: [ProxyServicePort]
+    /// Endpoints of every service port in the map, as kube-proxy sums them to pick large-cluster mode.
+    public var totalEndpoints: Int
+    public var localDetector: LocalTrafficDetector
+    public var nodePortAddresses: NodePortAddresses
+
+    public init(cluster: ClusterState, options: ProxyOptions, family: IPFamily) {
+        self.family = family
+        self.options = options
+        let endpointsMap = EndpointsMap.build(slices: cluster.endpointSlices, family: family, nodeName: options.nodeName)
+        var ports: [ProxyServicePort] = []
+        var total = 0
+        for service in cluster.services {
+            for info in ServicePortInfo.infos(for: service, family: family) {
+                let endpoints = endpointsMap[info.name] ?? []
+                total += endpoints.count
+                let categories = EndpointCategories(endpoints: endpoints, service: info,
+                                                    nodeName: options.nodeName, nodeLabels: options.nodeLabels)
+                ports.append(ProxyServicePort(info: info, endpoints: categories, allEndpointCount: endpoints.count))
+            }
+        }
+        ports.sort { $0.info.name < $1.info.name }
+        self.ports = ports
+        self.totalEndpoints = total
+        self.localDetector = options.detectLocal.detector(for: family)
+        self.nodePortAddresses = NodePortAddresses(specs: options.nodePortAddresses, family: family,
+                                                   primaryIP: options.primaryIP(family))
+    }
+
+    /// Above kube-proxy's threshold the iptables backend drops per-endpoint comments.
+    public var largeClusterMode: Bool { totalEndpoints > options.largeClusterEndpointsThreshold }
+
+    /// The families a node proxies: those of its IPs, else those any Service uses.
+    public static func families(cluster: ClusterState, options: ProxyOptions) -> [IPFamily] {
+        var families = Set(options.nodeIPs.map(\.family))
+        if families.isEmpty {
+            families = Set(cluster.services.flatMap { $0.clusterIPs.map(\.family) })
+        }
+        if families.isEmpty { families = [.ipv4] }
+        return families.sorted()
+    }
+}

@@ -1,0 +1,65 @@
+import SeawayModel
+
+/// One service port as a proxier of one IP family sees it (kube-proxy's `BaseServicePortInfo`):
+/// addresses filtered to the family, policies resolved, health-check port decided.
+public struct ServicePortInfo: Sendable, Hashable {
+    public var name: ServicePortName
+    public var clusterIP: IPAddress
+    public var port: Int
+    public var nodePort: Int
+    /// `status.loadBalancer.ingress` IPs in VIP mode and of this family.
+    public var loadBalancerVIPs: [IPAddress]
+    public var sessionAffinityClientIP: Bool
+    public var stickyMaxAgeSeconds: Int
+    public var externalIPs: [IPAddress]
+    public var loadBalancerSourceRanges: [CIDR]
+    public var healthCheckNodePort: Int
+    public var externalPolicyLocal: Bool
+    public var internalPolicyLocal: Bool
+
+    public var proto: L4Protocol { name.proto }
+
+    /// Reachable through something other than the ClusterIP (NodePort, external or LB IP).
+    public var externallyAccessible: Bool {
+        nodePort != 0 || !loadBalancerVIPs.isEmpty || !externalIPs.isEmpty
+    }
+
+    /// Uses Cluster-policy endpoints: for internal traffic, or to short-circuit external
+    /// traffic that originates in the cluster even under `externalTrafficPolicy: Local`.
+    public var usesClusterEndpoints: Bool { !internalPolicyLocal || externallyAccessible }
+
+    public var usesLocalEndpoints: Bool { internalPolicyLocal || (externalPolicyLocal && externallyAccessible) }
+
+    /// The service-port infos kube-proxy's ServiceChangeTracker derives from `service` for
+    /// `family`; empty when kube-proxy would not proxy it (headless, ExternalName, no
+    /// ClusterIP of the family, or handled by another proxy).
+    public static func infos(for service: Service, family: IPFamily) -> [ServicePortInfo] {
+        if service.type == .externalName || service.isHeadless { return [] }
+        if service.metadata.labels["service.kubernetes.io/service-proxy-name"] != nil { return [] }
+        guard let clusterIP = service.clusterIP(for: family) else { return [] }
+
+        let exposesExternally = service.type == .nodePort || service.type == .loadBalancer || !service.externalIPs.isEmpty
+        let externalLocal = exposesExternally && service.externalTrafficPolicy == .local
+        let lbVIPs = service.loadBalancerIngress.compactMap { ing -> IPAddress? in
+            guard ing.isVIPMode, let ip = ing.ip, ip.family == family else { return nil }
+            return ip
+        }
+        // Only LoadBalancer services with Local policy get a health-check node port.
+        let healthCheck = service.type == .loadBalancer && externalLocal ? service.healthCheckNodePort : 0
+
+        return service.ports.map { port in
+            ServicePortInfo(
+                name: ServicePortName(namespace: service.metadata.namespace, name: service.metadata.name,
+                                      port: port.name, proto: port.proto),
+                clusterIP: clusterIP, port: port.port, nodePort: port.nodePort,
+                loadBalancerVIPs: lbVIPs,
+                sessionAffinityClientIP: service.sessionAffinityClientIP,
+                stickyMaxAgeSeconds: service.sessionAffinityClientIP ? service.sessionAffinityTimeout : 0,
+                externalIPs: service.externalIPs.filter { $0.family == family },
+                loadBalancerSourceRanges: service.loadBalancerSourceRanges.filter { $0.family == family },
+                healthCheckNodePort: healthCheck,
+                externalPolicyLocal: externalLocal,
+                internalPolicyLocal: service.internalTrafficPolicy == .local)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import SeawayModel
+import SeawayProxyCore
+
+/// One family's rendered rules in one mode.
+public enum Ruleset: Sendable, Hashable {
+    case iptables(IPTablesRuleset)
+    case nftables(NFTablesRuleset)
+
+    public var family: IPFamily {
+        switch self {
+        case let .iptables(r): return r.family
+        case let .nftables(r): return r.family
+        }
+    }
+
+    /// Exactly what the kernel tool reads (`iptables-restore` / `nft -f`).
+    public var text: String {
+        switch self {
+        case let .iptables(r): return r.text
+        case let .nftables(r): return r.text
+        }
+    }
+
+    /// The tool that loads `text` for this family.
+    public var loader: String {
+        switch self {
+        case .iptables: return family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
+        case .nftables: return "nft -f"
+        }
+    }
+}
+
+/// Model -> per-node service map -> rendered ruleset, for every family the node proxies.
+public enum RulesetRenderer {
+    public struct UnsupportedMode: Error, CustomStringConvertible {
+        public var mode: ProxyMode
+        public var description: String { "rendering --mode \(mode.rawValue) is not implemented yet" }
+    }
+
+    public static func render(mode: ProxyMode, cluster: ClusterState, options: ProxyOptions) throws -> [Ruleset] {
+        try ServiceMap.families(cluster: cluster, options: options).map { family in
+            let map = ServiceMap(cluster: cluster, options: options, family: family)
+            switch mode {
+            case .iptables: return .iptables(IPTablesRenderer().render(map))
+            case .nftables: return .nftables(NFTablesRenderer().render(map))
+            case .ipvs: throw UnsupportedMode(mode: mode)
+            }
+        }
+    }
+}

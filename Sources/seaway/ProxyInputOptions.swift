@@ -1,0 +1,60 @@
+import ArgumentParser
+import SeawayLoader
+import SeawayModel
+import SeawayProxyCore
+
+extension ProxyMode: ExpressibleByArgument {}
+
+/// What kube-proxy reads besides the manifests: its configuration file, its own flags, and
+/// a description of the node. Shared by every command that renders rules.
+struct ProxyInputOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "A KubeProxyConfiguration file (kubeproxy.config.k8s.io/v1alpha1).")
+    var configFile: String?
+
+    @Option(name: .customLong("host"), help: "A host description: nodeName, nodeIPs, interfaceAddresses, kernel features.")
+    var hostFile: String?
+
+    @Option(name: .customLong("hostname-override"), help: "The node to render for (default: the only Node in the manifests).")
+    var hostnameOverride: String?
+
+    @Option(name: .customLong("cluster-cidr"), help: "Pod CIDR(s), comma separated (ClusterCIDR local-traffic detection).")
+    var clusterCIDR: String?
+
+    @Option(name: .customLong("detect-local-mode"), help: "ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix.")
+    var detectLocalMode: String?
+
+    @Flag(name: .customLong("masquerade-all"), help: "SNAT all traffic sent to ClusterIPs.")
+    var masqueradeAll = false
+
+    @Option(name: .customLong("nodeport-addresses"), help: "CIDRs (comma separated) or 'primary' that accept NodePort traffic.")
+    var nodePortAddresses: String?
+
+    @Option(name: .customLong("iptables-masquerade-bit"), help: "The fwmark bit for SNAT (0-31, default 14).")
+    var masqueradeBit: Int?
+
+    @Option(name: .customLong("iptables-localhost-nodeports"), help: "Allow NodePorts on 127.0.0.1 (IPv4, iptables mode).")
+    var localhostNodePorts: Bool?
+
+    @Option(name: .customLong("ipvs-scheduler"), help: "IPVS scheduler (rr, wrr, lc, wlc, lblc, lblcr, sh, dh, sed, nq, mh).")
+    var ipvsScheduler: String?
+
+    var flags: ProxyFlags {
+        var f = ProxyFlags()
+        f.hostnameOverride = hostnameOverride
+        f.clusterCIDR = clusterCIDR
+        f.detectLocalMode = detectLocalMode
+        f.masqueradeAll = masqueradeAll ? true : nil
+        f.nodePortAddresses = nodePortAddresses.map { $0.split(separator: ",").map(String.init) }
+        f.masqueradeBit = masqueradeBit
+        f.localhostNodePorts = localhostNodePorts
+        f.ipvsScheduler = ipvsScheduler
+        return f
+    }
+
+    /// Options for `mode` on the node, resolved against `cluster`.
+    func resolve(mode: ProxyMode, cluster: ClusterState) throws -> ProxyOptions {
+        let config = try configFile.map { try KubeProxyConfiguration.decode(readTextFile($0), file: $0) }
+        let host = try hostFile.map { try HostDescription.decode(readTextFile($0), file: $0) }
+        return try ProxyOptions.resolve(mode: mode, flags: flags, config: config, host: host, cluster: cluster)
+    }
+}
