@@ -33,10 +33,10 @@ public struct ClusterState: Sendable, Hashable {
 extension ClusterState {
     /// Fails on two objects with the same kind, namespace and name, naming both places.
     public func checkUnique() throws {
-        var seen: [String: SourceLocation] = [:]
+        var seen: [String: ManifestLocation] = [:]
         func check(_ kind: String, _ meta: ObjectMeta) throws {
             let key = meta.namespace.isEmpty ? "\(kind) \(meta.name)" : "\(kind) \(meta.namespace)/\(meta.name)"
-            let here = meta.source ?? SourceLocation(file: "<unknown>", line: 0)
+            let here = meta.source ?? ManifestLocation(file: "<unknown>", line: 0)
             if let first = seen[key] {
                 throw ManifestError(file: here.file, line: here.line, object: key, field: "metadata.name",
                                     message: "duplicate object: already defined at \(first)")

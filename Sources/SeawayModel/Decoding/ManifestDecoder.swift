@@ -48,7 +48,7 @@ public struct ManifestDecoder {
         }
         let apiVersion = (try? doc["apiVersion"]?.string()) ?? ""
         let identity = ManifestDecoder.identity(of: doc, kind: kind)
-        let source = SourceLocation(file: file, line: doc.line ?? 1)
+        let source = ManifestLocation(file: file, line: doc.line ?? 1)
         do {
             switch (kind, apiVersion) {
             case ("Service", "v1"):

@@ -1,5 +1,5 @@
 /// Where an object came from: the file (or `<stdin>`) and the line its document starts on.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+public struct ManifestLocation: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
 

@@ -6,10 +6,10 @@ public struct ObjectMeta: Sendable, Hashable {
     public var labels: [String: String]
     public var annotations: [String: String]
     /// Where the object was read from; not part of the Kubernetes object.
-    public var source: SourceLocation?
+    public var source: ManifestLocation?
 
     public init(name: String, namespace: String = "", labels: [String: String] = [:],
-                annotations: [String: String] = [:], source: SourceLocation? = nil) {
+                annotations: [String: String] = [:], source: ManifestLocation? = nil) {
         self.name = name
         self.namespace = namespace
         self.labels = labels

@@ -1,0 +1,61 @@
+import Testing
+@testable import SeawayModel
+
+@Suite struct IPAddressTests {
+    @Test func parsesIPv4() {
+        #expect(IPAddress("10.0.0.1")?.description == "10.0.0.1")
+        #expect(IPAddress("255.255.255.255")?.description == "255.255.255.255")
+        #expect(IPAddress("256.0.0.1") == nil)
+        #expect(IPAddress("1.2.3") == nil)
+        #expect(IPAddress("1.2.3.4.5") == nil)
+        #expect(IPAddress("1..3.4") == nil)
+        #expect(IPAddress("") == nil)
+    }
+
+    @Test func leadingZerosAreDecimalLikeParseIPSloppy() {
+        #expect(IPAddress("010.000.001.002")?.description == "10.0.1.2")
+        #expect(CIDR("010.001.0.0/16")?.description == "10.1.0.0/16")
+    }
+
+    @Test func formatsIPv6LikeGo() {
+        #expect(IPAddress("2001:db8:0:0:0:0:0:1")?.description == "2001:db8::1")
+        #expect(IPAddress("FD00::0001")?.description == "fd00::1")
+        #expect(IPAddress("::")?.description == "::")
+        #expect(IPAddress("::1")?.description == "::1")
+        // A single zero group is not compressed; the longest run wins; ties go to the first.
+        #expect(IPAddress("2001:db8:0:1:1:1:1:1")?.description == "2001:db8:0:1:1:1:1:1")
+        #expect(IPAddress("1:0:0:2:0:0:0:3")?.description == "1:0:0:2::3")
+        #expect(IPAddress("1:0:0:2:3:0:0:4")?.description == "1::2:3:0:0:4")
+        #expect(IPAddress("fe80::1:2:3:4")?.description == "fe80::1:2:3:4")
+        #expect(IPAddress("1::2::3") == nil)
+        #expect(IPAddress("12345::1") == nil)
+        #expect(IPAddress("1:2:3:4:5:6:7:8:9") == nil)
+    }
+
+    @Test func ipv4MappedIsIPv4AsInGo() {
+        let ip = IPAddress("::ffff:192.0.2.1")
+        #expect(ip?.family == .ipv4)
+        #expect(ip?.description == "192.0.2.1")
+    }
+
+    @Test func cidrMasksAndContains() throws {
+        let c = try #require(CIDR("10.1.2.3/8"))
+        #expect(c.description == "10.0.0.0/8")
+        #expect(c.contains(IPAddress("10.255.0.1")!))
+        #expect(!c.contains(IPAddress("11.0.0.1")!))
+        #expect(!c.contains(IPAddress("::1")!))
+        let v6 = try #require(CIDR("fd00:10:96::1/112"))
+        #expect(v6.description == "fd00:10:96::/112")
+        #expect(v6.contains(IPAddress("fd00:10:96::ffff")!))
+        #expect(!v6.contains(IPAddress("fd00:10:97::1")!))
+        #expect(CIDR("0.0.0.0/0")!.contains(IPAddress("8.8.8.8")!))
+        #expect(CIDR("10.0.0.0/33") == nil)
+        #expect(CIDR("10.0.0.0") == nil)
+        #expect(CIDR("10.0.0.0/") == nil)
+    }
+
+    @Test func joinsHostPortLikeGo() {
+        #expect(IPAddress("10.0.0.1")!.joined(port: 80) == "10.0.0.1:80")
+        #expect(IPAddress("fd00::1")!.joined(port: 80) == "[fd00::1]:80")
+    }
+}
