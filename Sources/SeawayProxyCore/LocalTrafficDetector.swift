@@ -21,10 +21,14 @@ public struct LocalTrafficDetector: Sendable, Hashable {
                                     ifLocalNFT: "\(ipX) saddr \(cidr)", ifNotLocalNFT: "\(ipX) saddr != \(cidr)")
     }
 
+    // nftables matches interfaces by name (`iifname`): `iif` resolves an index at load time,
+    // so it fails for a bridge that does not exist yet and for any wildcard. kube-proxy
+    // shipped `iif` until kubernetes PR 134024 (backported to 1.34).
+
     /// `BridgeInterface` mode: traffic arriving on the pod bridge.
     public static func byBridgeInterface(_ name: String) -> LocalTrafficDetector {
         LocalTrafficDetector(ifLocal: "-i \(name)", ifNotLocal: "! -i \(name)",
-                             ifLocalNFT: "iif \(name)", ifNotLocalNFT: "iif != \(name)")
+                             ifLocalNFT: "iifname \(name)", ifNotLocalNFT: "iifname != \(name)")
     }
 
     /// `InterfaceNamePrefix` mode: traffic arriving on any interface with the prefix (veths).
