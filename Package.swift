@@ -35,6 +35,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
+        .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
+        // Runs the built `seaway` binary (built by `swift build --build-tests`).
+        .testTarget(name: "SeawayCLITests"),
         .testTarget(name: "SeawayRenderTests", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
         ]),

@@ -6,6 +6,9 @@ import SeawayModel
 public struct ManifestLoader {
     public static let manifestExtensions: Set<String> = ["yaml", "yml", "json"]
 
+    /// How errors name standard input.
+    public static let stdinName = "<stdin>"
+
     public init() {}
 
     /// Loads every path in order. Fails on the first bad file, object or duplicate.
@@ -14,7 +17,7 @@ public struct ManifestLoader {
         let decoder = ManifestDecoder()
         for file in try expand(paths) {
             let text = try read(file)
-            try decoder.decode(text, file: file, into: &state)
+            try decoder.decode(text, file: file == "-" ? ManifestLoader.stdinName : file, into: &state)
         }
         try state.checkUnique()
         state.mirrorEndpoints()
@@ -65,7 +68,7 @@ public struct ManifestLoader {
             throw ManifestError(file: file, line: nil, object: nil, field: nil, message: "cannot read file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ManifestError(file: file == "-" ? "<stdin>" : file, line: nil, object: nil, field: nil,
+            throw ManifestError(file: file == "-" ? ManifestLoader.stdinName : file, line: nil, object: nil, field: nil,
                                 message: "not UTF-8 text")
         }
         return text

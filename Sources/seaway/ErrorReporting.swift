@@ -23,7 +23,12 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("seaway: error: \(message)\n".utf8))
+    printNotice("error: \(message)")
+}
+
+/// A line on stderr that is not an error (e.g. `--verbose` output).
+func printNotice(_ message: String) {
+    FileHandle.standardError.write(Data("seaway: \(message)\n".utf8))
 }
 
 func readTextFile(_ path: String) throws -> String {

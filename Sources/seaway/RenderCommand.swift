@@ -37,7 +37,7 @@ struct RenderCommand: ParsableCommand {
         let text = try reportingErrors { () throws -> String in
             let cluster = try ManifestLoader().load(manifests)
             if verbose {
-                for s in cluster.skipped { printError("skipped \(s)") }
+                for s in cluster.skipped { printNotice("skipped \(s)") }
             }
             let options = try proxy.resolve(mode: mode, cluster: cluster)
             let rulesets = try RulesetRenderer.render(mode: mode, cluster: cluster, options: options)

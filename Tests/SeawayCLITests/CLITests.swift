@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+
+/// The package root and the `seaway` binary next to this test bundle.
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+private let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("seaway")
+
+private struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+private func seaway(_ args: [String], stdin: String = "") throws -> Run {
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        throw CLIError.missingBinary(binary.path)
+    }
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = args
+    p.currentDirectoryURL = root
+    let input = Pipe(), out = Pipe(), err = Pipe()
+    p.standardInput = input
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try input.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+private enum CLIError: Error { case missingBinary(String) }
+
+private let overall = "Fixtures/render/kube-proxy-overall"
+
+@Suite struct CLITests {
+    @Test func rendersTheGoldenExactly() throws {
+        let r = try seaway(["render", "--mode", "iptables", "--config", "\(overall)/kube-proxy.yaml",
+                            "--host", "\(overall)/host.yaml", "\(overall)/manifests"])
+        #expect(r.status == 0)
+        #expect(r.stdout == (try String(contentsOfFile: root.appendingPathComponent("\(overall)/iptables.golden").path, encoding: .utf8)))
+    }
+
+    @Test func flagsOverrideTheConfigFile() throws {
+        let r = try seaway(["render", "--mode", "iptables", "--config", "\(overall)/kube-proxy.yaml",
+                            "--cluster-cidr", "10.180.0.0/16", "--iptables-masquerade-bit", "13",
+                            "--host", "\(overall)/host.yaml", "\(overall)/manifests"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("! -s 10.180.0.0/16 -j KUBE-MARK-MASQ"))
+        #expect(r.stdout.contains("--or-mark 0x00002000"))
+    }
+
+    @Test func readsStdin() throws {
+        let manifest = try String(contentsOfFile: root.appendingPathComponent("\(overall)/manifests/services.yaml").path, encoding: .utf8)
+        let r = try seaway(["render", "--mode", "nftables", "-"], stdin: manifest)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("add element ip kube-proxy no-endpoint-services { 172.30.0.41 . tcp . 80 comment \"ns1/svc1:p80\" : goto reject-chain }"))
+    }
+
+    @Test func badInputExitsNonZeroNamingFileLineObjectField() throws {
+        let bad = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: shop}
+            spec:
+              clusterIP: 10.0.0.1
+              ports: [{name: http, port: 99999}]
+            """
+        let r = try seaway(["render", "--mode", "iptables", "-"], stdin: bad)
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr == "seaway: error: <stdin>:6: Service shop/web: spec.ports[0].port: 99999 is out of range (1-65535)\n")
+    }
+
+    @Test func missingFileAndBadConfig() throws {
+        let r = try seaway(["render", "--mode", "iptables", "no/such/dir"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no/such/dir: no such file or directory"))
+        let c = try seaway(["render", "--mode", "iptables", "--detect-local-mode", "Telepathy", "\(overall)/manifests"])
+        #expect(c.status == 1)
+        #expect(c.stderr.contains("--detect-local-mode: unsupported mode 'Telepathy'"))
+    }
+
+    @Test func unknownKindsAreListedWithVerbose() throws {
+        let r = try seaway(["render", "--mode", "nftables", "--verbose", "-"],
+                           stdin: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("skipped Deployment d (apps/v1, <stdin>:1)"))
+    }
+
+    @Test func jsonOutputIsStructured() throws {
+        let r = try seaway(["render", "--mode", "iptables", "--output", "json", "--config", "\(overall)/kube-proxy.yaml",
+                            "--host", "\(overall)/host.yaml", "\(overall)/manifests"])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let tables = try #require(json.first?["tables"] as? [[String: Any]])
+        #expect(tables.map { $0["name"] as? String } == ["filter", "nat"])
+        let nat = try #require(tables[1]["chains"] as? [[String: Any]])
+        #expect(nat.first?["name"] as? String == "KUBE-NODEPORTS")
+    }
+
+    @Test func diffShowsTheChangedChainsAndElements() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seaway-diff-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let slices = try String(contentsOfFile: root.appendingPathComponent("\(overall)/manifests/endpointslices.yaml").path, encoding: .utf8)
+        let services = try String(contentsOfFile: root.appendingPathComponent("\(overall)/manifests/services.yaml").path, encoding: .utf8)
+        try services.write(to: dir.appendingPathComponent("old.yaml"), atomically: true, encoding: .utf8)
+        try (services + "\n---\n" + slices).write(to: dir.appendingPathComponent("new.yaml"), atomically: true, encoding: .utf8)
+        let r = try seaway(["diff", "--mode", "nftables", "--cluster-cidr", "10.0.0.0/8",
+                            dir.appendingPathComponent("old.yaml").path, dir.appendingPathComponent("new.yaml").path])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("+ chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80"))
+        #expect(r.stdout.contains("    - 172.30.0.41 . tcp . 80 comment \"ns1/svc1:p80\" : goto reject-chain"))
+        #expect(r.stdout.contains("    + 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80"))
+        // 5 services gain service + endpoint chains (svc4 has two endpoints; svc2/3/4/5 an external
+        // chain; svc5 a firewall chain); reject verdicts become gotos.
+        #expect(r.stdout.hasSuffix("\n15 chains added, 0 removed, 0 changed; 15 elements added, 12 removed\n"))
+        let same = try seaway(["diff", "--mode", "iptables", dir.appendingPathComponent("new.yaml").path, dir.appendingPathComponent("new.yaml").path])
+        #expect(same.stdout == "0 chains added, 0 removed, 0 changed; 0 elements added, 0 removed\n")
+    }
+
+    @Test func ipvsIsNotClaimedYet() throws {
+        let r = try seaway(["render", "--mode", "ipvs", "\(overall)/manifests"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("not implemented yet"))
+    }
+}

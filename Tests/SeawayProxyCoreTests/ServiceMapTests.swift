@@ -1,0 +1,145 @@
+import Testing
+@testable import SeawayModel
+@testable import SeawayProxyCore
+
+private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [String] = ["10.96.0.1"],
+                 _ edit: (inout Service) -> Void = { _ in }) -> Service {
+    var s = Service(metadata: ObjectMeta(name: name, namespace: "ns"), type: type,
+                    clusterIPs: ips.compactMap { IPAddress($0) }, ports: [.init(name: "p", port: 80)])
+    edit(&s)
+    return s
+}
+
+@Suite struct ServicePortInfoTests {
+    @Test func skipsWhatKubeProxySkips() {
+        #expect(ServicePortInfo.infos(for: svc("a", type: .externalName, ips: []), family: .ipv4).isEmpty)
+        #expect(ServicePortInfo.infos(for: svc("b") { $0.isHeadless = true; $0.clusterIPs = [] }, family: .ipv4).isEmpty)
+        #expect(ServicePortInfo.infos(for: svc("c"), family: .ipv6).isEmpty)
+        let other = svc("d") { $0.metadata.labels["service.kubernetes.io/service-proxy-name"] = "x" }
+        #expect(ServicePortInfo.infos(for: other, family: .ipv4).isEmpty)
+    }
+
+    @Test func filtersAddressesByFamily() throws {
+        let s = svc("e", type: .loadBalancer, ips: ["10.96.0.5", "fd00::5"]) {
+            $0.externalIPs = [IPAddress("192.0.2.1")!, IPAddress("2001:db8::1")!]
+            $0.loadBalancerSourceRanges = [CIDR("203.0.113.0/24")!, CIDR("2001:db8:1::/48")!]
+            $0.loadBalancerIngress = [.init(ip: IPAddress("198.51.100.1")), .init(ip: IPAddress("2001:db8:2::1")),
+                                      .init(ip: IPAddress("198.51.100.2"), ipMode: "Proxy")]
+        }
+        let v6 = try #require(ServicePortInfo.infos(for: s, family: .ipv6).first)
+        #expect(v6.clusterIP.description == "fd00::5")
+        #expect(v6.externalIPs.map(\.description) == ["2001:db8::1"])
+        #expect(v6.loadBalancerSourceRanges.map(\.description) == ["2001:db8:1::/48"])
+        #expect(v6.loadBalancerVIPs.map(\.description) == ["2001:db8:2::1"])
+        let v4 = try #require(ServicePortInfo.infos(for: s, family: .ipv4).first)
+        #expect(v4.loadBalancerVIPs.map(\.description) == ["198.51.100.1"])
+    }
+
+    @Test func healthCheckOnlyForLocalLoadBalancers() throws {
+        let lb = svc("f", type: .loadBalancer) { $0.externalTrafficPolicy = .local; $0.healthCheckNodePort = 32000 }
+        #expect(try #require(ServicePortInfo.infos(for: lb, family: .ipv4).first).healthCheckNodePort == 32000)
+        let np = svc("g", type: .nodePort) { $0.externalTrafficPolicy = .local; $0.healthCheckNodePort = 32000 }
+        let npInfo = try #require(ServicePortInfo.infos(for: np, family: .ipv4).first)
+        #expect(npInfo.healthCheckNodePort == 0)
+        #expect(npInfo.externalPolicyLocal)
+        let cip = svc("h") { $0.externalTrafficPolicy = .local }
+        #expect(try #require(ServicePortInfo.infos(for: cip, family: .ipv4).first).externalPolicyLocal == false)
+    }
+}
+
+@Suite struct EndpointsMapTests {
+    @Test func joinsByPortNameAndProtocolAndSortsAsText() throws {
+        let slice = EndpointSlice(
+            metadata: ObjectMeta(name: "s", namespace: "ns", labels: [EndpointSlice.serviceNameLabel: "svc"]),
+            addressType: .ipv4,
+            endpoints: [.init(addresses: ["10.0.0.10"]), .init(addresses: ["10.0.0.9"], nodeName: "me")],
+            ports: [.init(name: "p", port: 8080, proto: .tcp), .init(name: "p", port: 53, proto: .udp), .init(name: nil, port: 1)])
+        let map = EndpointsMap.build(slices: [slice], family: .ipv4, nodeName: "me")
+        let tcp = try #require(map[ServicePortName(namespace: "ns", name: "svc", port: "p", proto: .tcp)])
+        // "10.0.0.10:8080" < "10.0.0.9:8080" as text, which is kube-proxy's order.
+        #expect(tcp.map(\.description) == ["10.0.0.10:8080", "10.0.0.9:8080"])
+        #expect(tcp.map(\.isLocal) == [false, true])
+        #expect(map[ServicePortName(namespace: "ns", name: "svc", port: "p", proto: .udp)]?.count == 2)
+        #expect(map.count == 2)
+        #expect(EndpointsMap.build(slices: [slice], family: .ipv6, nodeName: "me").isEmpty)
+    }
+}
+
+@Suite struct NodePortAddressesTests {
+    @Test func emptyMatchesAll() {
+        let n = NodePortAddresses(specs: [], family: .ipv4, primaryIP: nil)
+        #expect(n.matchAll && n.containsIPv4Loopback)
+    }
+
+    @Test func primaryIsTheNodeIP() {
+        let n = NodePortAddresses(specs: ["primary"], family: .ipv4, primaryIP: IPAddress("192.168.0.2"))
+        #expect(!n.matchAll && !n.containsIPv4Loopback)
+        #expect(n.cidrs.map(\.description) == ["192.168.0.2/32"])
+    }
+
+    @Test func otherFamilyOnlyMeansAll() {
+        let n = NodePortAddresses(specs: ["2001:db8::/64"], family: .ipv4, primaryIP: nil)
+        #expect(n.matchAll)
+    }
+
+    @Test func selectsInterfaceAddressesInOrder() {
+        let n = NodePortAddresses(specs: ["192.168.0.0/24", "127.0.0.0/8"], family: .ipv4, primaryIP: nil)
+        #expect(n.containsIPv4Loopback)
+        let ips = n.nodeIPs(interfaceAddresses: ["127.0.0.1", "10.0.0.1", "192.168.0.9", "192.168.0.9"].compactMap { IPAddress($0) })
+        #expect(ips.map(\.description) == ["192.168.0.9", "127.0.0.1"])
+    }
+}
+
+@Suite struct ProxyOptionsResolveTests {
+    private var cluster: ClusterState {
+        var c = ClusterState()
+        c.nodes = [ClusterNode(metadata: ObjectMeta(name: "n1", labels: ["topology.kubernetes.io/zone": "z"]),
+                               podCIDRs: [CIDR("10.1.0.0/24")!], internalIPs: [IPAddress("192.168.0.1")!])]
+        return c
+    }
+
+    @Test func flagsBeatConfigBeatDefaults() throws {
+        var config = KubeProxyConfiguration()
+        config.clusterCIDR = "10.0.0.0/8"
+        config.iptables.masqueradeBit = 12
+        var flags = ProxyFlags()
+        flags.clusterCIDR = "10.99.0.0/16"
+        let o = try ProxyOptions.resolve(mode: .iptables, flags: flags, config: config, host: nil, cluster: cluster)
+        #expect(o.detectLocal == .clusterCIDR([CIDR("10.99.0.0/16")!]))
+        #expect(o.masqueradeBit == 12 && o.masqueradeMark == "0x00001000")
+        #expect(o.nodeName == "n1" && o.nodeIPs.map(\.description) == ["192.168.0.1"])
+        #expect(o.nodeLabels["topology.kubernetes.io/zone"] == "z")
+        #expect(o.nodePortAddresses == [])
+        let nft = try ProxyOptions.resolve(mode: .nftables, flags: flags, config: config, host: nil, cluster: cluster)
+        #expect(nft.nodePortAddresses == ["primary"])
+    }
+
+    @Test func nodeCIDRModeUsesThePodCIDR() throws {
+        var flags = ProxyFlags()
+        flags.detectLocalMode = "NodeCIDR"
+        let o = try ProxyOptions.resolve(mode: .iptables, flags: flags, config: nil, host: nil, cluster: cluster)
+        #expect(o.detectLocal == .nodeCIDR([CIDR("10.1.0.0/24")!]))
+        flags.hostnameOverride = "unknown-node"
+        #expect(throws: ProxyConfigurationError.self) {
+            try ProxyOptions.resolve(mode: .iptables, flags: flags, config: nil, host: nil, cluster: cluster)
+        }
+    }
+
+    @Test func badSettingsNameTheSetting() {
+        var flags = ProxyFlags()
+        flags.nodePortAddresses = ["nonsense"]
+        #expect(throws: ProxyConfigurationError(setting: "--nodeport-addresses", message: "'nonsense' is not a CIDR or 'primary'")) {
+            try ProxyOptions.resolve(mode: .iptables, flags: flags, config: nil, host: nil, cluster: ClusterState())
+        }
+        flags = ProxyFlags()
+        flags.ipvsScheduler = "fifo"
+        #expect(throws: ProxyConfigurationError.self) {
+            try ProxyOptions.resolve(mode: .ipvs, flags: flags, config: nil, host: nil, cluster: ClusterState())
+        }
+        flags = ProxyFlags()
+        flags.detectLocalMode = "Magic"
+        #expect(throws: ProxyConfigurationError.self) {
+            try ProxyOptions.resolve(mode: .iptables, flags: flags, config: nil, host: nil, cluster: ClusterState())
+        }
+    }
+}
