@@ -119,8 +119,9 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(r.stdout.contains("+ chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80"))
         #expect(r.stdout.contains("    - 172.30.0.41 . tcp . 80 comment \"ns1/svc1:p80\" : goto reject-chain"))
         #expect(r.stdout.contains("    + 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80"))
-        // 5 services gain service + endpoint chains (svc4 has two endpoints; svc2/3/4/5 an external
-        // chain; svc5 a firewall chain); reject verdicts become gotos.
+        // Five services gain a service chain and endpoint chains (svc4 two), svc2-5 an external
+        // chain (2+3+3+4+3 = 15; svc5's firewall chain exists with or without endpoints);
+        // reject verdicts become gotos.
         #expect(r.stdout.hasSuffix("\n15 chains added, 0 removed, 0 changed; 15 elements added, 12 removed\n"))
         let same = try seaway(["diff", "--mode", "iptables", dir.appendingPathComponent("new.yaml").path, dir.appendingPathComponent("new.yaml").path])
         #expect(same.stdout == "0 chains added, 0 removed, 0 changed; 0 elements added, 0 removed\n")
