@@ -53,3 +53,18 @@ extension ClusterState {
         for o in networkPolicies { try check("NetworkPolicy", o.metadata) }
     }
 }
+
+extension ClusterState {
+    /// Appends another state's objects after this one's (for merging decoded chunks).
+    mutating func append(_ other: ClusterState) {
+        services += other.services
+        endpointSlices += other.endpointSlices
+        endpoints += other.endpoints
+        nodes += other.nodes
+        pods += other.pods
+        namespaces += other.namespaces
+        serviceCIDRs += other.serviceCIDRs
+        networkPolicies += other.networkPolicies
+        skipped += other.skipped
+    }
+}

@@ -15,36 +15,56 @@ public enum EndpointsMap {
                 && s.metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
         }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
 
-        var bySet: [ServicePortName: [String: EndpointInfo]] = [:]
+        var lists: [ServicePortName: [EndpointInfo]] = [:]
         for slice in relevant {
             for port in slice.ports {
                 // kube-proxy ignores ports with a nil name or a nil/zero number.
                 guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { continue }
                 let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
                                           port: portName, proto: port.proto)
-                var set = bySet[key] ?? [:]
+                var list = lists.removeValue(forKey: key) ?? []
+                list.reserveCapacity(list.count + slice.endpoints.count)
                 for ep in slice.endpoints {
                     guard let first = ep.addresses.first, let ip = IPAddress(first) else { continue }
-                    let info = EndpointInfo(
+                    list.append(EndpointInfo(
                         ip: ip, port: portNumber,
                         isLocal: !nodeName.isEmpty && ep.nodeName == nodeName,
                         ready: ep.conditions.ready ?? true,
                         serving: ep.conditions.serving ?? true,
                         terminating: ep.conditions.terminating ?? false,
                         zoneHints: ep.zoneHints.isEmpty ? nil : Set(ep.zoneHints),
-                        nodeHints: ep.nodeHints.isEmpty ? nil : Set(ep.nodeHints))
-                    if set[info.description] == nil || !info.terminating {
-                        set[info.description] = info
-                    }
+                        nodeHints: ep.nodeHints.isEmpty ? nil : Set(ep.nodeHints)))
                 }
-                bySet[key] = set
+                lists[key] = list
             }
         }
-        var result: [ServicePortName: [EndpointInfo]] = [:]
-        result.reserveCapacity(bySet.count)
-        for (key, set) in bySet where !set.isEmpty {
-            result[key] = set.values.sorted { $0.description < $1.description }
+        for (key, list) in lists {
+            let unique = deduplicated(list)
+            if unique.isEmpty { lists[key] = nil } else { lists[key] = unique }
         }
-        return result
+        return lists
+    }
+
+    /// Sorted by `ip:port` text; of equal endpoints the first non-terminating one wins, else
+    /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
+    static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
+        // Stable sort keeps slice order among duplicates.
+        let sorted = list.enumerated().sorted {
+            $0.element.description != $1.element.description
+                ? $0.element.description < $1.element.description : $0.offset < $1.offset
+        }.map(\.element)
+        var out: [EndpointInfo] = []
+        out.reserveCapacity(sorted.count)
+        var i = 0
+        while i < sorted.count {
+            var j = i + 1
+            while j < sorted.count && sorted[j].description == sorted[i].description { j += 1 }
+            // kube-proxy overwrites with each later duplicate unless it is terminating.
+            var chosen = sorted[i]
+            for k in (i + 1)..<j where !sorted[k].terminating { chosen = sorted[k] }
+            out.append(chosen)
+            i = j
+        }
+        return out
     }
 }

@@ -52,8 +52,9 @@ public struct ServiceMap: Sendable, Hashable {
                 ports.append(ProxyServicePort(info: info, endpoints: categories, allEndpointCount: endpoints.count))
             }
         }
-        ports.sort { $0.info.name < $1.info.name }
-        self.ports = ports
+        // Sort on precomputed keys: ServicePortName's `<` formats the name on every comparison.
+        let keys = ports.map { ($0.info.name.description, $0.info.name.proto) }
+        self.ports = ports.indices.sorted { keys[$0] < keys[$1] }.map { ports[$0] }
         self.totalEndpoints = total
         self.localDetector = options.detectLocal.detector(for: family)
         self.nodePortAddresses = NodePortAddresses(specs: options.nodePortAddresses, family: family,

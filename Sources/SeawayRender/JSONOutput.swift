@@ -9,7 +9,7 @@ extension Ruleset {
                 "mode": "iptables", "family": r.family.rawValue,
                 "tables": r.tables.map { t in
                     ["name": t.name,
-                     "chains": t.chains.map { c in ["name": c, "rules": t.rules[c] ?? []] as [String: Any] }] as [String: Any]
+                     "chains": t.chains.map { c in ["name": c.name, "rules": c.rules.lines] as [String: Any] }] as [String: Any]
                 },
             ]
         case let .nftables(r):
@@ -22,13 +22,7 @@ extension Ruleset {
                     return o
                 },
                 "sets": r.containers.map { s -> [String: Any] in
-                    ["name": s.name, "kind": s.isMap ? "map" : "set", "spec": s.spec,
-                     "elements": s.elements.map { e -> [String: Any] in
-                         var o: [String: Any] = ["key": e.key]
-                         if let v = e.value { o["value"] = v }
-                         if let c = e.comment { o["comment"] = c }
-                         return o
-                     }]
+                    ["name": s.name, "kind": s.isMap ? "map" : "set", "spec": s.spec, "elements": s.elements]
                 },
             ]
         }

@@ -13,11 +13,27 @@ public enum Ruleset: Sendable, Hashable {
         }
     }
 
+    /// Exactly what the kernel tool reads, as bytes.
+    public var bytes: [UInt8] {
+        switch self {
+        case let .iptables(r): return r.bytes
+        case let .nftables(r): return r.bytes
+        }
+    }
+
     /// Exactly what the kernel tool reads (`iptables-restore` / `nft -f`).
     public var text: String {
         switch self {
         case let .iptables(r): return r.text
         case let .nftables(r): return r.text
+        }
+    }
+
+    /// iptables chains in canonical (sorted) order; nftables output is already sorted.
+    public func sortedCanonically() -> Ruleset {
+        switch self {
+        case let .iptables(r): return .iptables(r.sortedCanonically())
+        case .nftables: return self
         }
     }
 

@@ -24,9 +24,9 @@ public struct RulesetDiff: Sendable {
 
     public init(old: [Ruleset], new: [Ruleset]) {
         var oldChains: [String: [String]] = [:], newChains: [String: [String]] = [:]
-        var order: [String] = []
+        var order: [String] = [], seenChains: Set<String> = []
         var oldElems: [String: [String: String]] = [:], newElems: [String: [String: String]] = [:]
-        var containerOrder: [String] = []
+        var containerOrder: [String] = [], seenContainers: Set<String> = []
 
         func collect(_ rs: [Ruleset], _ chains: inout [String: [String]], _ elems: inout [String: [String: String]]) {
             for r in rs {
@@ -35,25 +35,23 @@ public struct RulesetDiff: Sendable {
                     let fam = t.family == .ipv4 ? "iptables" : "ip6tables"
                     for table in t.tables {
                         for c in table.chains {
-                            let key = "\(fam) \(table.name) \(c)"
-                            if !order.contains(key) { order.append(key) }
-                            chains[key] = table.rules[c] ?? []
+                            let key = "\(fam) \(table.name) \(c.name)"
+                            if seenChains.insert(key).inserted { order.append(key) }
+                            chains[key] = c.rules.lines
                         }
                     }
                 case let .nftables(t):
                     let prefix = "\(t.nftFamily) \(NFTablesName.table)"
                     for c in t.chains {
                         let key = "\(prefix) \(c.name)"
-                        if !order.contains(key) { order.append(key) }
+                        if seenChains.insert(key).inserted { order.append(key) }
                         chains[key] = c.rules
                     }
                     for s in t.containers {
                         let key = "\(prefix) \(s.name)"
-                        if !containerOrder.contains(key) { containerOrder.append(key) }
+                        if seenContainers.insert(key).inserted { containerOrder.append(key) }
                         var m: [String: String] = [:]
-                        for e in s.elements {
-                            m[e.key] = e.key + (e.comment.map { " comment \"\($0)\"" } ?? "") + (e.value.map { " : \($0)" } ?? "")
-                        }
+                        for e in s.elements { m[e] = e }
                         elems[key] = m
                     }
                 }

@@ -24,27 +24,46 @@ struct RenderCommand: ParsableCommand {
 
     @OptionGroup var proxy: ProxyInputOptions
 
-    @Option(help: "text or json.")
-    var output: OutputFormat = .text
+    @Option(name: .customLong("output"), help: "text or json.")
+    var format: OutputFormat = .text
 
     @Flag(help: "List objects of kinds Seaway does not use on stderr.")
     var verbose = false
+
+    @Flag(help: "iptables: order chains like iptables-save and kube-proxy's tests (KUBE-NODEPORTS, KUBE-SERVICES, then by name) instead of each service's chains together.")
+    var sortChains = false
+
+    @Flag(help: "Print how long loading, rendering and formatting took on stderr.")
+    var timings = false
 
     @Argument(help: "Manifest files or directories (YAML or JSON); '-' reads stdin.")
     var manifests: [String]
 
     func run() throws {
-        let text = try reportingErrors { () throws -> String in
-            let cluster = try ManifestLoader().load(manifests)
+        let clock = ContinuousClock()
+        var phases: [(String, Duration)] = []
+        func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+            let start = clock.now
+            defer { phases.append((phase, clock.now - start)) }
+            return try body()
+        }
+        let output = try reportingErrors { () throws -> [UInt8] in
+            let cluster = try timed("load") { try ManifestLoader().load(manifests) }
             if verbose {
                 for s in cluster.skipped { printNotice("skipped \(s)") }
             }
             let options = try proxy.resolve(mode: mode, cluster: cluster)
-            let rulesets = try RulesetRenderer.render(mode: mode, cluster: cluster, options: options)
-            if output == .json { return try Ruleset.json(rulesets) }
-            if rulesets.count == 1 { return rulesets[0].text }
-            return rulesets.map { "# seaway: \($0.family.rawValue) rules (\($0.loader))\n" + $0.text }.joined()
+            var rulesets = try timed("render") { try RulesetRenderer.render(mode: mode, cluster: cluster, options: options) }
+            if sortChains { rulesets = rulesets.map { $0.sortedCanonically() } }
+            return try timed("format") {
+                if format == .json { return Array(try Ruleset.json(rulesets).utf8) }
+                if rulesets.count == 1 { return rulesets[0].bytes }
+                return rulesets.flatMap { Array("# seaway: \($0.family.rawValue) rules (\($0.loader))\n".utf8) + $0.bytes }
+            }
         }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        if timings {
+            for (phase, d) in phases { printNotice("\(phase): \(d.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))") }
+        }
+        FileHandle.standardOutput.write(Data(output))
     }
 }

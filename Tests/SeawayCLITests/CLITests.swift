@@ -46,6 +46,13 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(r.stdout == (try String(contentsOfFile: root.appendingPathComponent("\(overall)/iptables.golden").path, encoding: .utf8)))
     }
 
+    @Test func sortChainsGivesKubeProxysOwnText() throws {
+        let r = try seaway(["render", "--mode", "iptables", "--sort-chains", "--config", "\(overall)/kube-proxy.yaml",
+                            "--host", "\(overall)/host.yaml", "\(overall)/manifests"])
+        #expect(r.status == 0)
+        #expect(r.stdout == (try String(contentsOfFile: root.appendingPathComponent("\(overall)/iptables.kube-proxy-expected").path, encoding: .utf8)))
+    }
+
     @Test func flagsOverrideTheConfigFile() throws {
         let r = try seaway(["render", "--mode", "iptables", "--config", "\(overall)/kube-proxy.yaml",
                             "--cluster-cidr", "10.180.0.0/16", "--iptables-masquerade-bit", "13",
@@ -101,7 +108,7 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         let tables = try #require(json.first?["tables"] as? [[String: Any]])
         #expect(tables.map { $0["name"] as? String } == ["filter", "nat"])
         let nat = try #require(tables[1]["chains"] as? [[String: Any]])
-        #expect(nat.first?["name"] as? String == "KUBE-NODEPORTS")
+        #expect(nat.prefix(4).map { $0["name"] as? String } == ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"])
     }
 
     @Test func diffShowsTheChangedChainsAndElements() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import SeawayProxyCore
+import SeawayRender
 import Testing
 
 @Suite struct GoldenTests {
@@ -9,6 +10,21 @@ import Testing
         assertGolden(text, path: fixture.dir.appendingPathComponent("\(mode.rawValue).golden"))
         // Determinism: a second render of the same input is byte-identical.
         #expect(try fixture.render(mode) == text)
+    }
+
+    /// Sorted the way kube-proxy's own test helper sorts, our iptables payload for the
+    /// TestOverallIPTablesRules cluster is byte-identical to kube-proxy v1.34's expected text.
+    @Test func iptablesMatchesKubeProxyExpected() throws {
+        let fixture = RenderFixture(name: "kube-proxy-overall")
+        let cluster = try fixture.cluster()
+        let rulesets = try RulesetRenderer.render(mode: .iptables, cluster: cluster,
+                                                  options: fixture.options(.iptables, cluster: cluster))
+        guard case let .iptables(ruleset) = try #require(rulesets.first) else {
+            Issue.record("expected an iptables ruleset")
+            return
+        }
+        let expected = try String(contentsOf: fixture.dir.appendingPathComponent("iptables.kube-proxy-expected"), encoding: .utf8)
+        #expect(ruleset.sortedCanonically().text == expected)
     }
 
     /// Our nftables output for kube-proxy's TestOverallNFTablesRules cluster has exactly the

@@ -30,7 +30,7 @@ public struct HostDescription: Sendable, Hashable {
             throw ManifestDecoder.syntaxError(error, file: file)
         }
         guard let root else { return HostDescription() }
-        let f = Field(node: root, path: "")
+        let f = Field(node: YAMLValue(root), path: "")
         do {
             try f.requireMapping()
             var h = HostDescription()

@@ -34,7 +34,7 @@ public struct KubeProxyConfiguration: Sendable, Hashable {
         guard let root else {
             throw ManifestError(file: file, line: nil, object: nil, field: nil, message: "empty configuration")
         }
-        let f = Field(node: root, path: "")
+        let f = Field(node: YAMLValue(root), path: "")
         let object = "KubeProxyConfiguration"
         do {
             let kind = try f["kind"]?.string()

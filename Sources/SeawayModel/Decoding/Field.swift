@@ -1,5 +1,3 @@
-import Yams
-
 /// A YAML (or JSON) value with the field path that led to it, for decoding Kubernetes
 /// objects by hand.
 ///
@@ -7,10 +5,10 @@ import Yams
 /// several times faster on the 12 MB manifests of a 10,000-service cluster. Scalars are read
 /// with Kubernetes' JSON typing: a quoted `"80"` is a string, not a port.
 struct Field {
-    let node: Yams.Node
+    let node: YAMLValue
     let path: String
 
-    var line: Int? { node.mark?.line }
+    var line: Int? { node.line == 0 ? nil : node.line }
 
     func error(_ message: String) -> FieldError {
         FieldError(path: path, line: line, message: message)
@@ -20,8 +18,8 @@ struct Field {
 
     /// True for YAML null (`null`, `~`, or an empty plain value).
     var isNull: Bool {
-        guard case let .scalar(s) = node, s.style == .plain else { return false }
-        switch s.string {
+        guard case let .scalar(text, plain, _) = node, plain else { return false }
+        switch text {
         case "", "~", "null", "Null", "NULL": return true
         default: return false
         }
@@ -29,9 +27,9 @@ struct Field {
 
     /// The value at `key`, or nil when absent or null.
     subscript(key: String) -> Field? {
-        guard case let .mapping(m) = node else { return nil }
-        for (k, v) in m where k.scalar?.string == key {
-            let f = Field(node: v, path: child(key))
+        guard case let .mapping(pairs, _) = node else { return nil }
+        for pair in pairs where pair.key == key {
+            let f = Field(node: pair.value, path: child(key))
             return f.isNull ? nil : f
         }
         return nil
@@ -45,18 +43,17 @@ struct Field {
         switch node {
         case .mapping: return "an object"
         case .sequence: return "a list"
-        case .alias: return "an alias"
-        case let .scalar(s): return s.style == .plain ? "'\(s.string)'" : "the string \"\(s.string)\""
+        case let .scalar(text, plain, _): return plain ? "'\(text)'" : "the string \"\(text)\""
         }
     }
 
     func string() throws -> String {
-        guard case let .scalar(s) = node else { throw error("expected a string, found \(kindName)") }
-        return s.string
+        guard case let .scalar(text, _, _) = node else { throw error("expected a string, found \(kindName)") }
+        return text
     }
 
     func int() throws -> Int {
-        guard case let .scalar(s) = node, s.style == .plain, let v = Int(s.string) else {
+        guard case let .scalar(text, plain, _) = node, plain, let v = Int(text) else {
             throw error("expected an integer, found \(kindName)")
         }
         return v
@@ -71,8 +68,8 @@ struct Field {
     }
 
     func bool() throws -> Bool {
-        if case let .scalar(s) = node, s.style == .plain {
-            switch s.string {
+        if case let .scalar(text, plain, _) = node, plain {
+            switch text {
             case "true", "True", "TRUE": return true
             case "false", "False", "FALSE": return false
             default: break
@@ -82,7 +79,7 @@ struct Field {
     }
 
     func list() throws -> [Field] {
-        guard case let .sequence(seq) = node else { throw error("expected a list, found \(kindName)") }
+        guard case let .sequence(seq, _) = node else { throw error("expected a list, found \(kindName)") }
         var out: [Field] = []
         out.reserveCapacity(seq.count)
         for (i, n) in seq.enumerated() { out.append(Field(node: n, path: "\(path)[\(i)]")) }
@@ -92,11 +89,10 @@ struct Field {
     func stringList() throws -> [String] { try list().map { try $0.string() } }
 
     func stringMap() throws -> [String: String] {
-        guard case let .mapping(m) = node else { throw error("expected an object, found \(kindName)") }
+        guard case let .mapping(pairs, _) = node else { throw error("expected an object, found \(kindName)") }
         var out: [String: String] = [:]
-        for (k, v) in m {
-            guard let key = k.scalar?.string else { throw error("map keys must be strings") }
-            let f = Field(node: v, path: child(key))
+        for (key, value) in pairs {
+            let f = Field(node: value, path: child(key))
             out[key] = f.isNull ? "" : try f.string()
         }
         return out
@@ -104,7 +100,7 @@ struct Field {
 
     /// The mapping's keys in document order.
     func keys() -> [String] {
-        guard case let .mapping(m) = node else { return [] }
-        return m.compactMap { $0.key.scalar?.string }
+        guard case let .mapping(pairs, _) = node else { return [] }
+        return pairs.map(\.key)
     }
 }

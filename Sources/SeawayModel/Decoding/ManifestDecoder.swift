@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Yams
 
 /// Decodes manifest text (multi-document YAML, JSON, or `kind: List`) into a ClusterState.
@@ -5,50 +7,77 @@ import Yams
 /// Pure: the caller supplies the text and the name to report in errors. Unknown kinds are
 /// skipped and listed; a malformed object stops decoding with a `ManifestError` naming the
 /// file, line, object and field.
-public struct ManifestDecoder {
+public struct ManifestDecoder: Sendable {
     public init() {}
 
-    /// Decodes `text` from `file` into `state`.
+    /// Decodes `text` from `file` into `state`. Large texts are split at document
+    /// boundaries and decoded on every core; the result is the same as a sequential decode.
     public func decode(_ text: String, file: String, into state: inout ClusterState) throws {
+        let chunks = DocumentChunks.split(text)
+        if chunks.count == 1 {
+            try decodeChunk(text, file: file, lineOffset: 0, into: &state)
+            return
+        }
+        let results = UnsafeResults(count: chunks.count)
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+            var partial = ClusterState()
+            do {
+                try decodeChunk(chunks[i].text, file: file, lineOffset: chunks[i].lineOffset, into: &partial)
+                results.set(i, .success(partial))
+            } catch {
+                results.set(i, .failure(error))
+            }
+        }
+        // Merge in document order; report the first failing document, as a sequential decode would.
+        for result in results.values {
+            switch result {
+            case let .success(partial): state.append(partial)
+            case let .failure(error): throw error
+            }
+        }
+    }
+
+    private func decodeChunk(_ text: String, file: String, lineOffset: Int, into state: inout ClusterState) throws {
         let parser: Parser
         do {
             // The basic resolver leaves scalars untyped; `Field` types them the way
             // Kubernetes' JSON decoding does, which is also much faster on large files.
             parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .default)
         } catch {
-            throw ManifestDecoder.syntaxError(error, file: file)
+            throw ManifestDecoder.syntaxError(error, file: file, lineOffset: lineOffset)
         }
         while true {
             let root: Yams.Node?
             do {
                 root = try parser.nextRoot()
             } catch {
-                throw ManifestDecoder.syntaxError(error, file: file)
+                throw ManifestDecoder.syntaxError(error, file: file, lineOffset: lineOffset)
             }
             guard let root else { break }
-            try decodeDocument(Field(node: root, path: ""), file: file, into: &state)
+            try decodeDocument(Field(node: YAMLValue(root), path: ""), file: file, lineOffset: lineOffset, into: &state)
         }
     }
 
-    private func decodeDocument(_ doc: Field, file: String, into state: inout ClusterState) throws {
+    private func decodeDocument(_ doc: Field, file: String, lineOffset: Int, into state: inout ClusterState) throws {
         if doc.isNull { return }
+        let docLine = (doc.line ?? 1) + lineOffset
         guard case .mapping = doc.node else {
-            throw ManifestError(file: file, line: doc.line, object: nil, field: nil,
+            throw ManifestError(file: file, line: docLine, object: nil, field: nil,
                                 message: "expected a Kubernetes object, found \(doc.kindName)")
         }
         let kind = try? doc["kind"]?.string()
         guard let kind else {
-            throw ManifestError(file: file, line: doc.line, object: nil, field: "kind", message: "kind is required")
+            throw ManifestError(file: file, line: docLine, object: nil, field: "kind", message: "kind is required")
         }
         if kind == "List" || kind.hasSuffix("List") && doc["items"] != nil {
             for item in (try? doc["items"]?.list()) ?? [] {
-                try decodeDocument(Field(node: item.node, path: ""), file: file, into: &state)
+                try decodeDocument(Field(node: item.node, path: ""), file: file, lineOffset: lineOffset, into: &state)
             }
             return
         }
         let apiVersion = (try? doc["apiVersion"]?.string()) ?? ""
         let identity = ManifestDecoder.identity(of: doc, kind: kind)
-        let source = ManifestLocation(file: file, line: doc.line ?? 1)
+        let source = ManifestLocation(file: file, line: docLine)
         do {
             switch (kind, apiVersion) {
             case ("Service", "v1"):
@@ -71,7 +100,8 @@ public struct ManifestDecoder {
                 state.skipped.append("\(identity) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion), \(source))")
             }
         } catch let e as FieldError {
-            throw ManifestError(file: file, line: e.line ?? doc.line, object: identity, field: e.path, message: e.message)
+            throw ManifestError(file: file, line: (e.line ?? doc.line ?? 1) + lineOffset, object: identity,
+                                field: e.path, message: e.message)
         }
     }
 
@@ -82,13 +112,13 @@ public struct ManifestDecoder {
         return "\(kind) \(name)"
     }
 
-    static func syntaxError(_ error: Error, file: String) -> ManifestError {
+    static func syntaxError(_ error: Error, file: String, lineOffset: Int = 0) -> ManifestError {
         if let y = error as? YamlError {
             switch y {
             case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
                  let .composer(context, problem, mark, _):
                 let ctx = context.map { "\($0.text) " } ?? ""
-                return ManifestError(file: file, line: mark.line, object: nil, field: nil,
+                return ManifestError(file: file, line: mark.line + lineOffset, object: nil, field: nil,
                                      message: "invalid YAML: \(ctx)\(problem)")
             case let .reader(problem, _, _, _):
                 return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(problem)")
@@ -98,4 +128,20 @@ public struct ManifestDecoder {
         }
         return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(error)")
     }
+}
+
+/// Thread-safe slots for the chunk results of a parallel decode.
+private final class UnsafeResults: @unchecked Sendable {
+    private var slots: [Result<ClusterState, Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: Result<ClusterState, Error>) {
+        lock.lock()
+        slots[i] = r
+        lock.unlock()
+    }
+
+    var values: [Result<ClusterState, Error>] { slots.map { $0! } }
 }

@@ -5,34 +5,46 @@ import Crypto
 public enum ChainHash {
     /// base32(sha256(text)) truncated to `length` characters.
     public static func base32SHA256(_ text: String, length: Int) -> String {
-        let digest = Array(SHA256.hash(data: Array(text.utf8)))
-        return base32(digest, characters: length)
+        var text = text
+        let digest = text.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { base32($0, characters: length) }
     }
 
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
+    /// base32(sha256(prefix + suffix)), without building the joined string.
+    public static func base32SHA256(_ prefix: String, _ suffix: String, length: Int) -> String {
+        var hasher = SHA256()
+        var p = prefix, s = suffix
+        p.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        s.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes { base32($0, characters: length) }
+    }
+
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
 
     /// The first `characters` characters of the base32 encoding of `bytes`.
-    static func base32(_ bytes: [UInt8], characters: Int) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(characters)
-        var buffer: UInt32 = 0
-        var bits = 0
-        var index = 0
-        while out.count < characters {
-            if bits < 5 {
-                if index < bytes.count {
-                    buffer = buffer << 8 | UInt32(bytes[index])
-                    index += 1
-                    bits += 8
-                } else {
-                    if bits == 0 { break }
-                    buffer <<= UInt32(5 - bits)
-                    bits = 5
+    static func base32(_ bytes: UnsafeRawBufferPointer, characters: Int) -> String {
+        String(unsafeUninitializedCapacity: characters) { out in
+            var buffer: UInt32 = 0
+            var bits = 0
+            var index = 0
+            var written = 0
+            while written < characters {
+                if bits < 5 {
+                    if index < bytes.count {
+                        buffer = buffer << 8 | UInt32(bytes[index])
+                        index += 1
+                        bits += 8
+                    } else {
+                        if bits == 0 { break }
+                        buffer <<= UInt32(5 - bits)
+                        bits = 5
+                    }
                 }
+                out[written] = alphabet[Int((buffer >> UInt32(bits - 5)) & 31)]
+                written += 1
+                bits -= 5
             }
-            out.append(alphabet[Int((buffer >> UInt32(bits - 5)) & 31)])
-            bits -= 5
+            return written
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

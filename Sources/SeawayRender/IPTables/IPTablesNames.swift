@@ -12,17 +12,31 @@ public enum IPTablesChain {
     public static let proxyFirewall = "KUBE-PROXY-FIREWALL"
     public static let kubeletFirewall = "KUBE-FIREWALL"
 
-    static func portProtoHash(_ name: ServicePortName) -> String {
-        ChainHash.base32SHA256(name.description + name.proto.lowercased, length: 16)
-    }
+    /// The chains of one service port, computed once per port.
+    public struct ServiceChains: Sendable {
+        /// `ns/name:port`, as written in comments.
+        public let portName: String
+        /// What endpoint hashes start with: `ns/name:port` + `tcp`.
+        let hashPrefix: String
+        public let cluster: String
+        public let local: String
+        public let external: String
+        public let firewall: String
 
-    public static func cluster(_ name: ServicePortName) -> String { "KUBE-SVC-" + portProtoHash(name) }
-    public static func local(_ name: ServicePortName) -> String { "KUBE-SVL-" + portProtoHash(name) }
-    public static func external(_ name: ServicePortName) -> String { "KUBE-EXT-" + portProtoHash(name) }
-    public static func firewall(_ name: ServicePortName) -> String { "KUBE-FW-" + portProtoHash(name) }
+        public init(_ name: ServicePortName) {
+            portName = name.description
+            hashPrefix = portName + name.proto.lowercased
+            let hash = ChainHash.base32SHA256(hashPrefix, length: 16)
+            cluster = "KUBE-SVC-" + hash
+            local = "KUBE-SVL-" + hash
+            external = "KUBE-EXT-" + hash
+            firewall = "KUBE-FW-" + hash
+        }
 
-    public static func endpoint(_ name: ServicePortName, _ endpoint: EndpointInfo) -> String {
-        "KUBE-SEP-" + ChainHash.base32SHA256(name.description + name.proto.lowercased + endpoint.description, length: 16)
+        /// `KUBE-SEP-` + hash of port name, protocol and `ip:port`.
+        public func endpoint(_ endpoint: EndpointInfo) -> String {
+            "KUBE-SEP-" + ChainHash.base32SHA256(hashPrefix, endpoint.description, length: 16)
+        }
     }
 
     /// Chains kube-proxy owns per service (and deletes when stale).

@@ -6,271 +6,319 @@ import SeawayProxyCore
 ///
 /// Follows `pkg/proxy/iptables/proxier.go` `syncProxyRules` rule for rule: the same chains,
 /// hashes, comments (quoted exactly where kube-proxy quotes them), match order and
-/// probabilities. Service ports are visited in sorted order, where kube-proxy walks a Go
-/// map, so the output is deterministic.
-public struct IPTablesRenderer {
+/// probabilities. Each service port renders on its own into a fragment (in parallel); the
+/// fragments are then joined in service order, so the output is deterministic where
+/// kube-proxy walks a Go map.
+public struct IPTablesRenderer: Sendable {
     public init() {}
 
     public func render(_ map: ServiceMap) -> IPTablesRuleset {
-        var state = RenderState(map: map)
-        state.writeFixedRules()
-        for port in map.ports { state.writeService(port) }
-        state.writeTrailingRules()
-        return IPTablesRuleset(family: map.family, filter: state.filter.build(), nat: state.nat.build())
+        let settings = IPTablesSettings(map)
+        let fragments = map.ports.concurrentMap { IPTablesFragment($0, settings) }
+        return assemble(settings, fragments)
+    }
+
+    /// Joins the fixed chains and the service fragments into tables.
+    func assemble(_ s: IPTablesSettings, _ fragments: [IPTablesFragment]) -> IPTablesRuleset {
+        typealias Chain = IPTablesRuleset.Chain
+        var filterServices = LineBlock(), filterExternal = LineBlock(), filterNodePorts = LineBlock()
+        var filterFirewall = LineBlock(), natServices = LineBlock(), natNodePorts = LineBlock()
+        var serviceChains: [Chain] = []
+        serviceChains.reserveCapacity(fragments.reduce(0) { $0 + $1.chains.count })
+        for f in fragments {
+            filterServices.append(f.filterServices)
+            filterExternal.append(f.filterExternalServices)
+            filterNodePorts.append(f.filterNodePorts)
+            filterFirewall.append(f.filterProxyFirewall)
+            natServices.append(f.natServices)
+            natNodePorts.append(f.natNodePorts)
+            serviceChains.append(contentsOf: f.chains)
+        }
+        natServices.append(s.nodePortsJump)
+
+        var filter = [Chain(name: IPTablesChain.services, rules: filterServices),
+                      Chain(name: IPTablesChain.externalServices, rules: filterExternal),
+                      Chain(name: IPTablesChain.forward, rules: s.forwardRules),
+                      Chain(name: IPTablesChain.nodePorts, rules: filterNodePorts),
+                      Chain(name: IPTablesChain.proxyFirewall, rules: filterFirewall)]
+        if let fw = s.kubeletFirewall { filter.append(fw) }
+        let nat = [Chain(name: IPTablesChain.services, rules: natServices),
+                   Chain(name: IPTablesChain.nodePorts, rules: natNodePorts),
+                   Chain(name: IPTablesChain.postrouting, rules: s.postroutingRules),
+                   Chain(name: IPTablesChain.markMasq, rules: s.markMasqRules)] + serviceChains
+        return IPTablesRuleset(family: s.family, filter: .init(name: "filter", chains: filter),
+                               nat: .init(name: "nat", chains: nat))
     }
 }
 
-private struct RenderState {
-    let map: ServiceMap
-    let mark: String
-    let isIPv6: Bool
+/// What every service port's rules depend on, computed once per render.
+struct IPTablesSettings: Sendable {
+    let family: IPFamily
+    let options: ProxyOptions
+    let detector: LocalTrafficDetector
+    let nodeIP: IPAddress?
     let localhostNodePorts: Bool
+    let localhostNodePortsCounted: Bool
     let largeCluster: Bool
-    var filter = IPTablesTableBuilder(name: "filter")
-    var nat = IPTablesTableBuilder(name: "nat")
+    let forwardRules: LineBlock
+    let postroutingRules: LineBlock
+    let markMasqRules: LineBlock
+    let kubeletFirewall: IPTablesRuleset.Chain?
+    /// The jump to KUBE-NODEPORTS that must end KUBE-SERVICES.
+    let nodePortsJump: LineBlock
 
-    init(map: ServiceMap) {
-        self.map = map
-        mark = map.options.masqueradeMark
-        isIPv6 = map.family == .ipv6
+    init(_ map: ServiceMap) {
+        let o = map.options
+        family = map.family
+        options = o
+        detector = map.localDetector
+        nodeIP = o.primaryIP(map.family)
         // kube-proxy disables localhost NodePorts for IPv6, and when nodePortAddresses
         // excludes 127.0.0.1.
-        localhostNodePorts = map.family == .ipv4 && map.options.localhostNodePorts
-            && map.nodePortAddresses.containsIPv4Loopback
+        localhostNodePorts = map.family == .ipv4 && o.localhostNodePorts && map.nodePortAddresses.containsIPv4Loopback
+        localhostNodePortsCounted = localhostNodePorts && o.nfacctCounters.contains(NFAcctCounter.localhostNodePortAccepted)
         largeCluster = map.largeClusterMode
-    }
+        let mark = o.masqueradeMark
 
-    mutating func writeFixedRules() {
-        for chain in [IPTablesChain.services, IPTablesChain.externalServices, IPTablesChain.forward,
-                      IPTablesChain.nodePorts, IPTablesChain.proxyFirewall] {
-            filter.declare(chain)
-        }
-        for chain in [IPTablesChain.services, IPTablesChain.nodePorts, IPTablesChain.postrouting,
-                      IPTablesChain.markMasq] {
-            nat.declare(chain)
-        }
-        let post = IPTablesChain.postrouting
-        nat.append(post, "-A \(post) -m mark ! --mark \(mark)/\(mark) -j RETURN")
+        var post = LineBlock()
+        let p = IPTablesChain.postrouting
+        post.append("-A \(p) -m mark ! --mark \(mark)/\(mark) -j RETURN")
         // Clear the mark so a packet that re-traverses the stack is not masqueraded twice.
-        nat.append(post, "-A \(post) -j MARK --xor-mark \(mark)")
-        let randomFully = map.options.iptablesRandomFully ? " --random-fully" : ""
-        nat.append(post, "-A \(post) -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE\(randomFully)")
-        nat.append(IPTablesChain.markMasq, "-A \(IPTablesChain.markMasq) -j MARK --or-mark \(mark)")
+        post.append("-A \(p) -j MARK --xor-mark \(mark)")
+        post.append("-A \(p) -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE\(o.iptablesRandomFully ? " --random-fully" : "")")
+        postroutingRules = post
 
-        if !isIPv6 && localhostNodePorts {
+        var masq = LineBlock()
+        masq.append("-A \(IPTablesChain.markMasq) -j MARK --or-mark \(mark)")
+        markMasqRules = masq
+
+        if localhostNodePorts {
             // route_localnet opens 127.0.0.0/8 to the network (issue 90259); kube-proxy
             // (and kubelet, identically) close it again here.
-            let fw = IPTablesChain.kubeletFirewall
-            filter.declare(fw)
-            filter.append(fw, "-A \(fw) -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
+            var fw = LineBlock()
+            let c = IPTablesChain.kubeletFirewall
+            fw.append("-A \(c) -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP")
+            kubeletFirewall = .init(name: c, rules: fw)
+        } else {
+            kubeletFirewall = nil
         }
-    }
 
-    mutating func writeService(_ sp: ProxyServicePort) {
+        var forward = LineBlock()
+        let f = IPTablesChain.forward
+        if !o.tcpBeLiberal {
+            // INVALID packets would otherwise reset connections (issues 74839, 117924).
+            let acct = o.nfacctCounters.contains(NFAcctCounter.invalidDropped)
+                ? " -m nfacct --nfacct-name \(NFAcctCounter.invalidDropped)" : ""
+            forward.append("-A \(f) -m conntrack --ctstate INVALID\(acct) -j DROP")
+        }
+        forward.append("-A \(f) -m comment --comment \"kubernetes forwarding rules\" -m mark --mark \(mark)/\(mark) -j ACCEPT")
+        forward.append("-A \(f) -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        forwardRules = forward
+
+        var jump = LineBlock()
+        let s = IPTablesChain.services
+        let comment = "-m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\""
+        if map.nodePortAddresses.matchAll {
+            // Localhost NodePorts never work on IPv6, and on IPv4 only with route_localnet.
+            let exclude = map.family == .ipv6 ? " ! -d ::1/128" : (localhostNodePorts ? "" : " ! -d 127.0.0.0/8")
+            jump.append("-A \(s) \(comment) -m addrtype --dst-type LOCAL\(exclude) -j \(IPTablesChain.nodePorts)")
+        } else {
+            for ip in map.nodePortAddresses.nodeIPs(interfaceAddresses: o.interfaceAddresses) {
+                if ip.isLoopback && (map.family == .ipv6 || !localhostNodePorts) { continue }
+                jump.append("-A \(s) \(comment) -d \(ip) -j \(IPTablesChain.nodePorts)")
+            }
+        }
+        nodePortsJump = jump
+    }
+}
+
+/// The rules one service port contributes: lines for the shared top-level chains and the
+/// chains it owns, in the order kube-proxy creates them (EXT, FW, SVC, SVL, SEP...).
+struct IPTablesFragment: Sendable {
+    var filterServices = LineBlock()
+    var filterExternalServices = LineBlock()
+    var filterNodePorts = LineBlock()
+    var filterProxyFirewall = LineBlock()
+    var natServices = LineBlock()
+    var natNodePorts = LineBlock()
+    var chains: [IPTablesRuleset.Chain] = []
+
+    init(_ sp: ProxyServicePort, _ s: IPTablesSettings) {
         let info = sp.info
-        let name = info.name
-        let nameString = name.description
+        let names = IPTablesChain.ServiceChains(info.name)
+        let name = names.portName
         let proto = info.proto.lowercased
-        let matchProto = "-m \(proto) -p \(proto)"
-        let clusterChain = IPTablesChain.cluster(name)
-        let localChain = IPTablesChain.local(name)
-        let externalChain = IPTablesChain.external(name)
-        let fwChain = IPTablesChain.firewall(name)
+        let matchProto: RuleLine = "-m \(proto) -p \(proto)"
+        let markMasq = IPTablesChain.markMasq
 
         let hasEndpoints = sp.endpoints.hasAnyEndpoints
         let hasInternal = sp.hasInternalEndpoints
         let hasExternal = sp.hasExternalEndpoints
-        let internalChain = info.internalPolicyLocal ? localChain : clusterChain
-        let externalPolicyChain = info.externalPolicyLocal ? localChain : clusterChain
+        let internalChain = info.internalPolicyLocal ? names.local : names.cluster
+        let externalPolicyChain = info.externalPolicyLocal ? names.local : names.cluster
         let usesFW = hasEndpoints && !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty
-        let lbChain = usesFW ? fwChain : externalChain
+        let lbChain = usesFW ? names.firewall : names.external
 
-        var internalTarget = "", internalComment = "", externalTarget = "", externalComment = ""
+        // What happens to traffic with nowhere to go: REJECT without any endpoint, DROP when
+        // a Local policy finds none on this node.
+        let internalFilter: (target: String, comment: String)
+        let externalFilter: (target: String, comment: String)
         if !hasEndpoints {
-            internalTarget = "REJECT"
-            internalComment = "\"\(nameString) has no endpoints\""
-            externalTarget = "REJECT"
-            externalComment = internalComment
+            internalFilter = ("REJECT", "\"\(name) has no endpoints\"")
+            externalFilter = internalFilter
         } else {
-            if !hasInternal {
-                internalTarget = "DROP"
-                internalComment = "\"\(nameString) has no local endpoints\""
-            }
-            if !hasExternal {
-                externalTarget = "DROP"
-                externalComment = "\"\(nameString) has no local endpoints\""
-            }
+            internalFilter = ("DROP", "\"\(name) has no local endpoints\"")
+            externalFilter = internalFilter
         }
 
         let services = IPTablesChain.services
-        let clusterIPMatch = "-m comment --comment \"\(nameString) cluster IP\" \(matchProto) -d \(info.clusterIP) --dport \(info.port)"
+        let clusterIPMatch: RuleLine = "-m comment --comment \"\(name) cluster IP\" \(matchProto) -d \(info.clusterIP) --dport \(info.port)"
         if hasInternal {
-            nat.append(services, "-A \(services) \(clusterIPMatch) -j \(internalChain)")
+            natServices.append("-A \(services) \(clusterIPMatch) -j \(internalChain)")
         } else {
-            filter.append(services, "-A \(services) -m comment --comment \(internalComment) \(matchProto) -d \(info.clusterIP) --dport \(info.port) -j \(internalTarget)")
+            filterServices.append("-A \(services) -m comment --comment \(internalFilter.comment) \(matchProto) -d \(info.clusterIP) --dport \(info.port) -j \(internalFilter.target)")
         }
 
         let extServices = IPTablesChain.externalServices
         for ip in info.externalIPs {
             if hasEndpoints {
-                nat.append(services, "-A \(services) -m comment --comment \"\(nameString) external IP\" \(matchProto) -d \(ip) --dport \(info.port) -j \(externalChain)")
+                natServices.append("-A \(services) -m comment --comment \"\(name) external IP\" \(matchProto) -d \(ip) --dport \(info.port) -j \(names.external)")
             }
             if !hasExternal {
-                filter.append(extServices, "-A \(extServices) -m comment --comment \(externalComment) \(matchProto) -d \(ip) --dport \(info.port) -j \(externalTarget)")
+                filterExternalServices.append("-A \(extServices) -m comment --comment \(externalFilter.comment) \(matchProto) -d \(ip) --dport \(info.port) -j \(externalFilter.target)")
             }
         }
-
         for ip in info.loadBalancerVIPs {
             if hasEndpoints {
-                nat.append(services, "-A \(services) -m comment --comment \"\(nameString) loadbalancer IP\" \(matchProto) -d \(ip) --dport \(info.port) -j \(lbChain)")
+                natServices.append("-A \(services) -m comment --comment \"\(name) loadbalancer IP\" \(matchProto) -d \(ip) --dport \(info.port) -j \(lbChain)")
             }
             if usesFW {
-                let pfw = IPTablesChain.proxyFirewall
-                filter.append(pfw, "-A \(pfw) -m comment --comment \"\(nameString) traffic not accepted by \(fwChain)\" \(matchProto) -d \(ip) --dport \(info.port) -j DROP")
+                filterProxyFirewall.append("-A \(IPTablesChain.proxyFirewall) -m comment --comment \"\(name) traffic not accepted by \(names.firewall)\" \(matchProto) -d \(ip) --dport \(info.port) -j DROP")
             }
         }
         if !hasExternal {
             for ip in info.loadBalancerVIPs {
-                filter.append(extServices, "-A \(extServices) -m comment --comment \(externalComment) \(matchProto) -d \(ip) --dport \(info.port) -j \(externalTarget)")
+                filterExternalServices.append("-A \(extServices) -m comment --comment \(externalFilter.comment) \(matchProto) -d \(ip) --dport \(info.port) -j \(externalFilter.target)")
             }
         }
 
         let nodePorts = IPTablesChain.nodePorts
         if info.nodePort != 0 {
             if hasEndpoints {
-                if localhostNodePorts && map.options.nfacctCounters.contains(NFAcctCounter.localhostNodePortAccepted) {
-                    nat.append(nodePorts, "-A \(nodePorts) -m comment --comment \(nameString) \(matchProto) -d 127.0.0.0/8 --dport \(info.nodePort) -m nfacct --nfacct-name \(NFAcctCounter.localhostNodePortAccepted) -j \(externalChain)")
+                if s.localhostNodePortsCounted {
+                    natNodePorts.append("-A \(nodePorts) -m comment --comment \(name) \(matchProto) -d 127.0.0.0/8 --dport \(info.nodePort) -m nfacct --nfacct-name \(NFAcctCounter.localhostNodePortAccepted) -j \(names.external)")
                 }
-                nat.append(nodePorts, "-A \(nodePorts) -m comment --comment \(nameString) \(matchProto) --dport \(info.nodePort) -j \(externalChain)")
+                natNodePorts.append("-A \(nodePorts) -m comment --comment \(name) \(matchProto) --dport \(info.nodePort) -j \(names.external)")
             }
             if !hasExternal {
-                filter.append(extServices, "-A \(extServices) -m comment --comment \(externalComment) -m addrtype --dst-type LOCAL \(matchProto) --dport \(info.nodePort) -j \(externalTarget)")
+                filterExternalServices.append("-A \(extServices) -m comment --comment \(externalFilter.comment) -m addrtype --dst-type LOCAL \(matchProto) --dport \(info.nodePort) -j \(externalFilter.target)")
             }
         }
-
         if info.healthCheckNodePort != 0 {
             // Accepted whether or not this node has local endpoints: the LB probes every node.
-            filter.append(nodePorts, "-A \(nodePorts) -m comment --comment \"\(nameString) health check node port\" -m tcp -p tcp --dport \(info.healthCheckNodePort) -j ACCEPT")
+            filterNodePorts.append("-A \(nodePorts) -m comment --comment \"\(name) health check node port\" -m tcp -p tcp --dport \(info.healthCheckNodePort) -j ACCEPT")
         }
 
-        // Internal traffic: masquerade what did not come from a pod (or everything, with
-        // masqueradeAll), so replies route back through this node.
+        // Internal traffic: masquerade what did not come from a pod (everything, with
+        // masqueradeAll), so replies come back through this node.
+        var internalRules = LineBlock()
         if hasInternal {
-            if map.options.masqueradeAll {
-                nat.append(internalChain, "-A \(internalChain) \(clusterIPMatch) -j \(IPTablesChain.markMasq)")
-            } else if let notLocal = map.localDetector.ifNotLocal {
-                nat.append(internalChain, "-A \(internalChain) \(clusterIPMatch) \(notLocal) -j \(IPTablesChain.markMasq)")
+            if s.options.masqueradeAll {
+                internalRules.append("-A \(internalChain) \(clusterIPMatch) -j \(markMasq)")
+            } else if let notLocal = s.detector.ifNotLocal {
+                internalRules.append("-A \(internalChain) \(clusterIPMatch) \(notLocal) -j \(markMasq)")
             }
         }
 
         if sp.usesExternalTrafficChain {
-            nat.declare(externalChain)
+            let ext = names.external
+            var rules = LineBlock()
             if !info.externalPolicyLocal {
-                nat.append(externalChain, "-A \(externalChain) -m comment --comment \"masquerade traffic for \(nameString) external destinations\" -j \(IPTablesChain.markMasq)")
+                rules.append("-A \(ext) -m comment --comment \"masquerade traffic for \(name) external destinations\" -j \(markMasq)")
             } else {
-                if let local = map.localDetector.ifLocal {
+                if let local = s.detector.ifLocal {
                     // Pod -> external IP is treated as if it went out to the LB and back in:
                     // neither traffic policy applies.
-                    nat.append(externalChain, "-A \(externalChain) -m comment --comment \"pod traffic for \(nameString) external destinations\" \(local) -j \(clusterChain)")
+                    rules.append("-A \(ext) -m comment --comment \"pod traffic for \(name) external destinations\" \(local) -j \(names.cluster)")
                 }
                 // The node itself: the LB IP is local, so it becomes the source; masquerade.
-                nat.append(externalChain, "-A \(externalChain) -m comment --comment \"masquerade LOCAL traffic for \(nameString) external destinations\" -m addrtype --src-type LOCAL -j \(IPTablesChain.markMasq)")
-                nat.append(externalChain, "-A \(externalChain) -m comment --comment \"route LOCAL traffic for \(nameString) external destinations\" -m addrtype --src-type LOCAL -j \(clusterChain)")
+                rules.append("-A \(ext) -m comment --comment \"masquerade LOCAL traffic for \(name) external destinations\" -m addrtype --src-type LOCAL -j \(markMasq)")
+                rules.append("-A \(ext) -m comment --comment \"route LOCAL traffic for \(name) external destinations\" -m addrtype --src-type LOCAL -j \(names.cluster)")
             }
             if hasExternal {
-                nat.append(externalChain, "-A \(externalChain) -j \(externalPolicyChain)")
+                rules.append("-A \(ext) -j \(externalPolicyChain)")
             }
+            chains.append(.init(name: ext, rules: rules))
         }
 
         if usesFW {
-            nat.declare(fwChain)
-            let prefix = "-A \(fwChain) -m comment --comment \"\(nameString) loadbalancer IP\""
+            let fw = names.firewall
+            var rules = LineBlock()
+            let head: RuleLine = "-A \(fw) -m comment --comment \"\(name) loadbalancer IP\""
             var allowFromNode = false
-            let nodeIP = map.options.primaryIP(map.family)
             for cidr in info.loadBalancerSourceRanges {
-                nat.append(fwChain, "\(prefix) -s \(cidr) -j \(externalChain)")
-                if let nodeIP, cidr.contains(nodeIP) { allowFromNode = true }
+                rules.append("\(head) -s \(cidr) -j \(names.external)")
+                if let ip = s.nodeIP, cidr.contains(ip) { allowFromNode = true }
             }
             // A VIP bound locally makes node-to-VIP traffic loop back with the VIP as its
             // source; let it through.
             if allowFromNode {
-                for ip in info.loadBalancerVIPs {
-                    nat.append(fwChain, "\(prefix) -s \(ip) -j \(externalChain)")
-                }
+                for ip in info.loadBalancerVIPs { rules.append("\(head) -s \(ip) -j \(names.external)") }
             }
-            nat.append(fwChain, "-A \(fwChain) -m comment --comment \"other traffic to \(nameString) will be dropped by KUBE-PROXY-FIREWALL\"")
+            rules.append("-A \(fw) -m comment --comment \"other traffic to \(name) will be dropped by KUBE-PROXY-FIREWALL\"")
+            chains.append(.init(name: fw, rules: rules))
         }
 
+        // Endpoint chain names are needed by the policy chains and the endpoint chains alike.
+        let endpointChains = Dictionary(uniqueKeysWithValues: sp.endpoints.allReachable.map { ($0.description, names.endpoint($0)) })
+
         if sp.usesClusterPolicyChain {
-            nat.declare(clusterChain)
-            writeServiceToEndpointRules(sp, chain: clusterChain, endpoints: sp.endpoints.cluster)
+            var rules = info.internalPolicyLocal ? LineBlock() : internalRules
+            writeServiceToEndpointRules(&rules, sp, names.cluster, sp.endpoints.cluster, endpointChains, s.largeCluster)
+            chains.append(.init(name: names.cluster, rules: rules))
         }
         if sp.usesLocalPolicyChain {
-            nat.declare(localChain)
-            writeServiceToEndpointRules(sp, chain: localChain, endpoints: sp.endpoints.local)
+            var rules = info.internalPolicyLocal ? internalRules : LineBlock()
+            writeServiceToEndpointRules(&rules, sp, names.local, sp.endpoints.local, endpointChains, s.largeCluster)
+            chains.append(.init(name: names.local, rules: rules))
         }
 
         for ep in sp.endpoints.allReachable {
-            let chain = IPTablesChain.endpoint(name, ep)
-            nat.declare(chain)
-            let head = largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(nameString)"
+            let chain = endpointChains[ep.description]!
+            var rules = LineBlock()
+            // Large clusters drop these comments: 40% less text for iptables-restore.
+            let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-            nat.append(chain, "\(head) -s \(ep.ip) -j \(IPTablesChain.markMasq)")
+            rules.append("\(head) -s \(ep.ip) -j \(markMasq)")
             let affinity = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
-            nat.append(chain, "\(head)\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
+            rules.append("\(head)\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
+            chains.append(.init(name: chain, rules: rules))
         }
     }
+}
 
-    mutating func writeServiceToEndpointRules(_ sp: ProxyServicePort, chain: String, endpoints: [EndpointInfo]) {
-        let name = sp.info.name
-        func head(_ ep: EndpointInfo) -> String {
-            largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.description)\""
-        }
-        if sp.info.sessionAffinityClientIP {
-            for ep in endpoints {
-                let epChain = IPTablesChain.endpoint(name, ep)
-                nat.append(chain, "\(head(ep)) -m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
-            }
-        }
-        let n = endpoints.count
-        for (i, ep) in endpoints.enumerated() {
-            let epChain = IPTablesChain.endpoint(name, ep)
-            if i < n - 1 {
-                nat.append(chain, "\(head(ep)) -m statistic --mode random --probability \(Probability.string(n - i)) -j \(epChain)")
-            } else {
-                nat.append(chain, "\(head(ep)) -j \(epChain)")
-            }
+/// Session-affinity checks, then one rule per endpoint with probability 1/(n-i).
+private func writeServiceToEndpointRules(_ rules: inout LineBlock, _ sp: ProxyServicePort, _ chain: String,
+                                         _ endpoints: [EndpointInfo], _ endpointChains: [String: String],
+                                         _ largeCluster: Bool) {
+    let name = sp.info.name.description
+    func head(_ ep: EndpointInfo) -> RuleLine {
+        largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.description)\""
+    }
+    if sp.info.sessionAffinityClientIP {
+        for ep in endpoints {
+            let epChain = endpointChains[ep.description]!
+            rules.append("\(head(ep)) -m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
         }
     }
-
-    mutating func writeTrailingRules() {
-        let services = IPTablesChain.services
-        let comment = "-m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\""
-        if map.nodePortAddresses.matchAll {
-            var destinations = "-m addrtype --dst-type LOCAL"
-            // Localhost NodePorts never work on IPv6, and on IPv4 only with route_localnet.
-            if isIPv6 {
-                destinations += " ! -d ::1/128"
-            } else if !localhostNodePorts {
-                destinations += " ! -d 127.0.0.0/8"
-            }
-            nat.append(services, "-A \(services) \(comment) \(destinations) -j \(IPTablesChain.nodePorts)")
+    let n = endpoints.count
+    for (i, ep) in endpoints.enumerated() {
+        let epChain = endpointChains[ep.description]!
+        if i < n - 1 {
+            rules.append("\(head(ep)) -m statistic --mode random --probability \(Probability.string(n - i)) -j \(epChain)")
         } else {
-            for ip in map.nodePortAddresses.nodeIPs(interfaceAddresses: map.options.interfaceAddresses) {
-                if ip.isLoopback && (isIPv6 || !localhostNodePorts) { continue }
-                nat.append(services, "-A \(services) \(comment) -d \(ip) -j \(IPTablesChain.nodePorts)")
-            }
+            rules.append("\(head(ep)) -j \(epChain)")
         }
-
-        let forward = IPTablesChain.forward
-        if !map.options.tcpBeLiberal {
-            // INVALID packets would otherwise reset connections (issues 74839, 117924).
-            let acct = map.options.nfacctCounters.contains(NFAcctCounter.invalidDropped)
-                ? " -m nfacct --nfacct-name \(NFAcctCounter.invalidDropped)" : ""
-            filter.append(forward, "-A \(forward) -m conntrack --ctstate INVALID\(acct) -j DROP")
-        }
-        filter.append(forward, "-A \(forward) -m comment --comment \"kubernetes forwarding rules\" -m mark --mark \(mark)/\(mark) -j ACCEPT")
-        filter.append(forward, "-A \(forward) -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
     }
 }
 

@@ -3,15 +3,26 @@ import SeawayModel
 /// An iptables-restore payload for one IP family: the `filter` and `nat` tables, each a list
 /// of chains with their rules. `text` is exactly what `iptables-restore --noflush` reads.
 public struct IPTablesRuleset: Sendable, Hashable {
-    public struct Table: Sendable, Hashable {
-        public var name: String
-        /// Chains in output order: KUBE-NODEPORTS and KUBE-SERVICES first, then by name
-        /// (the canonical order of kube-proxy's own tests, and close to `iptables-save`).
-        public var chains: [String]
-        /// Rule lines (`-A CHAIN ...`) per chain, in match order.
-        public var rules: [String: [String]]
+    public struct Chain: Sendable, Hashable {
+        public let name: String
+        /// Rule lines (`-A CHAIN ...`) in match order.
+        public internal(set) var rules: LineBlock
 
-        public var ruleCount: Int { rules.values.reduce(0) { $0 + $1.count } }
+        public init(name: String, rules: LineBlock = LineBlock()) {
+            self.name = name
+            self.rules = rules
+        }
+    }
+
+    public struct Table: Sendable, Hashable {
+        public let name: String
+        /// Chains in output order: kube-proxy's fixed chains, then each service port's
+        /// chains in the order kube-proxy creates them, service ports sorted by name.
+        public internal(set) var chains: [Chain]
+
+        public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+
+        public func chain(named name: String) -> Chain? { chains.first { $0.name == name } }
     }
 
     public var family: IPFamily
@@ -20,48 +31,40 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     public var tables: [Table] { [filter, nat] }
 
-    /// The payload: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
-    public var text: String {
-        var out = ""
-        out.reserveCapacity((filter.ruleCount + nat.ruleCount) * 120)
+    /// The payload bytes: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
+    public var bytes: [UInt8] {
+        var size = 32
+        for t in tables { for c in t.chains { size += c.name.utf8.count + 12 + c.rules.bytes.count } }
+        var out: [UInt8] = []
+        out.reserveCapacity(size)
         for table in tables {
-            out += "*\(table.name)\n"
-            for chain in table.chains { out += ":\(chain) - [0:0]\n" }
+            out.append(UInt8(ascii: "*"))
+            out.appendUTF8(table.name)
+            out.append(UInt8(ascii: "\n"))
             for chain in table.chains {
-                for rule in table.rules[chain] ?? [] {
-                    out += rule
-                    out += "\n"
-                }
+                out.append(UInt8(ascii: ":"))
+                out.appendUTF8(chain.name)
+                out.appendUTF8(" - [0:0]\n")
             }
-            out += "COMMIT\n"
+            for chain in table.chains { out.append(contentsOf: chain.rules.bytes) }
+            out.appendUTF8("COMMIT\n")
         }
         return out
     }
-}
 
-/// Collects one table's chains and rules while rendering.
-struct IPTablesTableBuilder {
-    let name: String
-    private(set) var declared: [String] = []
-    private(set) var rules: [String: [String]] = [:]
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 
-    init(name: String) { self.name = name }
-
-    mutating func declare(_ chain: String) {
-        if rules[chain] == nil {
-            declared.append(chain)
-            rules[chain] = []
+    /// The same ruleset in the order kube-proxy's own tests compare in (KUBE-NODEPORTS,
+    /// KUBE-SERVICES, then every other chain by name): close to `iptables-save`, for diffing
+    /// against a live node.
+    public func sortedCanonically() -> IPTablesRuleset {
+        func sort(_ t: Table) -> Table {
+            let first = [IPTablesChain.nodePorts, IPTablesChain.services]
+            var out = t
+            out.chains = first.compactMap { t.chain(named: $0) }
+                + t.chains.filter { !first.contains($0.name) }.sorted { $0.name < $1.name }
+            return out
         }
-    }
-
-    mutating func append(_ chain: String, _ rule: String) {
-        declare(chain)
-        rules[chain]!.append(rule)
-    }
-
-    func build() -> IPTablesRuleset.Table {
-        let first = [IPTablesChain.nodePorts, IPTablesChain.services].filter { rules[$0] != nil }
-        let rest = declared.filter { !first.contains($0) }.sorted()
-        return .init(name: name, chains: first + rest, rules: rules)
+        return IPTablesRuleset(family: family, filter: sort(filter), nat: sort(nat))
     }
 }

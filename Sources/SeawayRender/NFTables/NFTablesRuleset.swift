@@ -4,68 +4,77 @@ import SeawayModel
 /// creates it in an empty namespace: the table, chains, sets and maps, rules, then elements.
 public struct NFTablesRuleset: Sendable, Hashable {
     public struct Chain: Sendable, Hashable {
-        public var name: String
+        public let name: String
         /// `type filter hook prerouting priority -110`, for base chains.
-        public var base: String?
-        public var comment: String?
-        public var rules: [String]
-    }
+        public let base: String?
+        public let comment: String?
+        /// Complete `add rule <family> kube-proxy <chain> ...` lines.
+        public internal(set) var ruleLines: LineBlock
 
-    public struct Element: Sendable, Hashable {
-        public var key: String
-        public var value: String?
-        public var comment: String?
+        /// The rules as written after the chain name.
+        public var rules: [String] {
+            // "add rule <family> kube-proxy <chain> <rule>": none of the first five words
+            // contains a space.
+            ruleLines.lines.map { line in
+                String(line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false).last ?? "")
+            }
+        }
     }
 
     public struct Container: Sendable, Hashable {
-        public var isMap: Bool
-        public var name: String
+        public let isMap: Bool
+        public let name: String
         /// `type ...` plus optional flags, timeout and comment, as written between braces.
-        public var spec: String
-        public var elements: [Element]
+        public let spec: String
+        /// Complete `add element <family> kube-proxy <name> { ... }` lines.
+        public internal(set) var elementLines: LineBlock
+
+        /// Each element as written between the braces.
+        public var elements: [String] {
+            elementLines.lines.map { line in
+                guard let open = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") else { return line }
+                return String(line[line.index(open, offsetBy: 2)..<line.index(before: close)])
+            }
+        }
     }
 
     public var family: IPFamily
     /// `ip` or `ip6`.
     public var nftFamily: String { family == .ipv4 ? "ip" : "ip6" }
     public var tableComment = "rules for kube-proxy"
-    /// Base chains first (in hook order), then every other chain by name.
-    public var chains: [Chain]
-    /// Sets and maps by name.
-    public var containers: [Container]
+    /// Base chains (in hook order), kube-proxy's fixed chains, then each service port's
+    /// chains in the order kube-proxy creates them, service ports sorted by name.
+    public internal(set) var chains: [Chain]
+    /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
+    public internal(set) var containers: [Container]
 
-    public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+    public var ruleCount: Int { chains.reduce(0) { $0 + $1.ruleLines.count } }
 
-    public var text: String {
+    public var bytes: [UInt8] {
         let prefix = "\(nftFamily) \(NFTablesName.table)"
-        var out = "add table \(prefix) { comment \"\(tableComment)\" ; }\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(chains.reduce(0) { $0 + $1.ruleLines.bytes.count + 64 }
+            + containers.reduce(0) { $0 + $1.elementLines.bytes.count + 128 })
+        out.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
         for c in chains {
-            out += "add chain \(prefix) \(c.name)"
+            out.appendUTF8("add chain ")
+            out.appendUTF8(prefix)
+            out.append(UInt8(ascii: " "))
+            out.appendUTF8(c.name)
             if let base = c.base {
-                out += " { \(base) ; }"
+                out.appendUTF8(" { \(base) ; }")
             } else if let comment = c.comment {
-                out += " { comment \"\(comment)\" ; }"
+                out.appendUTF8(" { comment \"\(comment)\" ; }")
             }
-            out += "\n"
+            out.append(UInt8(ascii: "\n"))
         }
         for s in containers {
-            out += "add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n"
+            out.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
-        for c in chains {
-            for rule in c.rules {
-                out += "add rule \(prefix) \(c.name) "
-                out += rule
-                out += "\n"
-            }
-        }
-        for s in containers {
-            for e in s.elements {
-                out += "add element \(prefix) \(s.name) { \(e.key)"
-                if let comment = e.comment { out += " comment \"\(comment)\"" }
-                if let value = e.value { out += " : \(value)" }
-                out += " }\n"
-            }
-        }
+        for c in chains { out.append(contentsOf: c.ruleLines.bytes) }
+        for s in containers { out.append(contentsOf: s.elementLines.bytes) }
         return out
     }
+
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -1,0 +1,29 @@
+// swift-tools-version:6.1
+//
+// Seaway's benchmarks (ordo-one/benchmark), a package of their own so that the main
+// package's build and tests do not pay for the benchmark harness.
+//   cd Benchmarks && swift package benchmark
+import PackageDescription
+
+let package = Package(
+    name: "SeawayBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "Seaway", path: ".."),
+        // Only the malloc interposer: the runtime interposer's package is not mirrored here.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "RenderBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SeawayModel", package: "Seaway"),
+                .product(name: "SeawayProxyCore", package: "Seaway"),
+                .product(name: "SeawayRender", package: "Seaway"),
+            ],
+            path: "Benchmarks/RenderBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

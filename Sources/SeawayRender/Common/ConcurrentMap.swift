@@ -1,0 +1,29 @@
+import Dispatch
+import Foundation
+
+extension Array where Element: Sendable {
+    /// `map` spread over the machine's cores, results in input order. Rendering is a pure
+    /// function of each service port, so service ports render independently.
+    func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+        let n = count
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        if n < 512 || workers < 2 { return map(transform) }
+        let chunks = Swift.min(n, workers * 4)
+        return [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+            let out = UncheckedBuffer(base: buffer.baseAddress!)
+            self.withUnsafeBufferPointer { input in
+                let source = UncheckedBuffer(base: UnsafeMutablePointer(mutating: input.baseAddress!))
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let lower = n * chunk / chunks, upper = n * (chunk + 1) / chunks
+                    for i in lower..<upper { (out.base + i).initialize(to: transform(source.base[i])) }
+                }
+            }
+            initialized = n
+        }
+    }
+}
+
+/// A pointer handed to worker threads that write disjoint ranges.
+private struct UncheckedBuffer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+}
