@@ -14,9 +14,18 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Deterministic synthetic clusters, as values and as YAML.
+        .target(name: "SyntheticCluster", dependencies: [.product(name: "SeawayModel", package: "Seaway")]),
+        // Runs one phase in a loop, for `perf record` (not a benchmark).
+        .executableTarget(name: "SeawayProfile", dependencies: [
+            "SyntheticCluster",
+            .product(name: "SeawayProxyCore", package: "Seaway"),
+            .product(name: "SeawayRender", package: "Seaway"),
+        ]),
         .executableTarget(
             name: "RenderBenchmarks",
             dependencies: [
+                "SyntheticCluster",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SeawayModel", package: "Seaway"),
                 .product(name: "SeawayProxyCore", package: "Seaway"),

@@ -21,7 +21,11 @@ public struct EndpointCategories: Sendable, Hashable {
         if service.usesClusterEndpoints {
             let zone = nodeLabels[ClusterNode.zoneLabel] ?? ""
             topologyMode = TopologyMode.fromHints(endpoints, nodeName: nodeName, zone: zone)
-            cluster = endpoints.filter { $0.ready && topologyMode.admits($0, nodeName: nodeName, zone: zone) }
+            if topologyMode == .none && endpoints.allSatisfy(\.ready) {
+                cluster = endpoints  // the common case: no copy of each endpoint
+            } else {
+                cluster = endpoints.filter { $0.ready && topologyMode.admits($0, nodeName: nodeName, zone: zone) }
+            }
             // No ready endpoint anywhere: fall back to serving-but-terminating ones.
             if cluster.isEmpty {
                 cluster = endpoints.filter { $0.serving && $0.terminating }

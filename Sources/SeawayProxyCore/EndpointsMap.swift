@@ -15,44 +15,50 @@ public enum EndpointsMap {
                 && s.metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
         }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
 
-        var lists: [ServicePortName: [EndpointInfo]] = [:]
-        for slice in relevant {
-            for port in slice.ports {
+        // Each slice converts on its own (on any core); merging keeps slice order.
+        let perSlice = relevant.concurrentMap { slice -> [(ServicePortName, [EndpointInfo])] in
+            slice.ports.compactMap { port in
                 // kube-proxy ignores ports with a nil name or a nil/zero number.
-                guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { continue }
+                guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { return nil }
                 let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
                                           port: portName, proto: port.proto)
-                var list = lists.removeValue(forKey: key) ?? []
-                list.reserveCapacity(list.count + slice.endpoints.count)
-                for ep in slice.endpoints {
-                    guard let first = ep.addresses.first, let ip = IPAddress(first) else { continue }
-                    list.append(EndpointInfo(
+                let endpoints = slice.endpoints.compactMap { ep -> EndpointInfo? in
+                    guard let first = ep.addresses.first, let ip = IPAddress(first) else { return nil }
+                    return EndpointInfo(
                         ip: ip, port: portNumber,
                         isLocal: !nodeName.isEmpty && ep.nodeName == nodeName,
                         ready: ep.conditions.ready ?? true,
                         serving: ep.conditions.serving ?? true,
                         terminating: ep.conditions.terminating ?? false,
                         zoneHints: ep.zoneHints.isEmpty ? nil : Set(ep.zoneHints),
-                        nodeHints: ep.nodeHints.isEmpty ? nil : Set(ep.nodeHints)))
+                        nodeHints: ep.nodeHints.isEmpty ? nil : Set(ep.nodeHints))
                 }
-                lists[key] = list
+                return (key, endpoints)
             }
         }
-        for (key, list) in lists {
-            let unique = deduplicated(list)
-            if unique.isEmpty { lists[key] = nil } else { lists[key] = unique }
+        var lists: [ServicePortName: [EndpointInfo]] = [:]
+        lists.reserveCapacity(perSlice.count)
+        for ports in perSlice {
+            for (key, endpoints) in ports { lists[key, default: []].append(contentsOf: endpoints) }
         }
-        return lists
+        let keys = Array(lists.keys)
+        let gathered = lists
+        let unique = keys.concurrentMap { deduplicated(gathered[$0]!) }
+        var result: [ServicePortName: [EndpointInfo]] = [:]
+        result.reserveCapacity(keys.count)
+        for (key, endpoints) in zip(keys, unique) where !endpoints.isEmpty { result[key] = endpoints }
+        return result
     }
 
     /// Sorted by `ip:port` text; of equal endpoints the first non-terminating one wins, else
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
-        // Stable sort keeps slice order among duplicates.
-        let sorted = list.enumerated().sorted {
-            $0.element.description != $1.element.description
-                ? $0.element.description < $1.element.description : $0.offset < $1.offset
-        }.map(\.element)
+        // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
+        let order = list.indices.sorted {
+            let a = list[$0].description, b = list[$1].description
+            return a != b ? a < b : $0 < $1
+        }
+        let sorted = order.map { list[$0] }
         var out: [EndpointInfo] = []
         out.reserveCapacity(sorted.count)
         var i = 0

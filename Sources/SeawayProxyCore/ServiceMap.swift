@@ -41,17 +41,14 @@ public struct ServiceMap: Sendable, Hashable {
         self.family = family
         self.options = options
         let endpointsMap = EndpointsMap.build(slices: cluster.endpointSlices, family: family, nodeName: options.nodeName)
-        var ports: [ProxyServicePort] = []
-        var total = 0
-        for service in cluster.services {
-            for info in ServicePortInfo.infos(for: service, family: family) {
-                let endpoints = endpointsMap[info.name] ?? []
-                total += endpoints.count
-                let categories = EndpointCategories(endpoints: endpoints, service: info,
-                                                    nodeName: options.nodeName, nodeLabels: options.nodeLabels)
-                ports.append(ProxyServicePort(info: info, endpoints: categories, allEndpointCount: endpoints.count))
-            }
+        let infos = cluster.services.flatMap { ServicePortInfo.infos(for: $0, family: family) }
+        let ports = infos.concurrentMap { info -> ProxyServicePort in
+            let endpoints = endpointsMap[info.name] ?? []
+            let categories = EndpointCategories(endpoints: endpoints, service: info,
+                                                nodeName: options.nodeName, nodeLabels: options.nodeLabels)
+            return ProxyServicePort(info: info, endpoints: categories, allEndpointCount: endpoints.count)
         }
+        let total = ports.reduce(0) { $0 + $1.allEndpointCount }
         // Sort on precomputed keys: ServicePortName's `<` formats the name on every comparison.
         let keys = ports.map { ($0.info.name.description, $0.info.name.proto) }
         self.ports = ports.indices.sorted { keys[$0] < keys[$1] }.map { ports[$0] }

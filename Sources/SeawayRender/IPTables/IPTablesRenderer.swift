@@ -270,7 +270,7 @@ struct IPTablesFragment: Sendable {
         }
 
         // Endpoint chain names are needed by the policy chains and the endpoint chains alike.
-        let endpointChains = Dictionary(uniqueKeysWithValues: sp.endpoints.allReachable.map { ($0.description, names.endpoint($0)) })
+        let endpointChains = EndpointChainNames(sp.endpoints.allReachable, names)
 
         if sp.usesClusterPolicyChain {
             var rules = info.internalPolicyLocal ? LineBlock() : internalRules
@@ -283,8 +283,7 @@ struct IPTablesFragment: Sendable {
             chains.append(.init(name: names.local, rules: rules))
         }
 
-        for ep in sp.endpoints.allReachable {
-            let chain = endpointChains[ep.description]!
+        for (ep, chain) in zip(sp.endpoints.allReachable, endpointChains.all) {
             var rules = LineBlock()
             // Large clusters drop these comments: 40% less text for iptables-restore.
             let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
@@ -299,21 +298,20 @@ struct IPTablesFragment: Sendable {
 
 /// Session-affinity checks, then one rule per endpoint with probability 1/(n-i).
 private func writeServiceToEndpointRules(_ rules: inout LineBlock, _ sp: ProxyServicePort, _ chain: String,
-                                         _ endpoints: [EndpointInfo], _ endpointChains: [String: String],
+                                         _ endpoints: [EndpointInfo], _ endpointChains: EndpointChainNames,
                                          _ largeCluster: Bool) {
+    let chainNames = endpointChains.names(for: endpoints)
     let name = sp.info.name.description
     func head(_ ep: EndpointInfo) -> RuleLine {
         largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.description)\""
     }
     if sp.info.sessionAffinityClientIP {
-        for ep in endpoints {
-            let epChain = endpointChains[ep.description]!
+        for (ep, epChain) in zip(endpoints, chainNames) {
             rules.append("\(head(ep)) -m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
         }
     }
     let n = endpoints.count
-    for (i, ep) in endpoints.enumerated() {
-        let epChain = endpointChains[ep.description]!
+    for (i, (ep, epChain)) in zip(endpoints, chainNames).enumerated() {
         if i < n - 1 {
             rules.append("\(head(ep)) -m statistic --mode random --probability \(Probability.string(n - i)) -j \(epChain)")
         } else {
@@ -331,4 +329,29 @@ enum Probability {
     static func string(_ n: Int) -> String { n < cache.count ? cache[n] : format(n) }
 
     private static func format(_ n: Int) -> String { String(format: "%0.10f", 1.0 / Double(n)) }
+}
+
+/// KUBE-SEP chain names of a service port's reachable endpoints, hashed once each.
+private struct EndpointChainNames {
+    let endpoints: [EndpointInfo]
+    let all: [String]
+
+    init(_ endpoints: [EndpointInfo], _ names: IPTablesChain.ServiceChains) {
+        self.endpoints = endpoints
+        all = endpoints.map(names.endpoint)
+    }
+
+    /// Names for a subset of the reachable endpoints (both sorted by `ip:port`).
+    func names(for subset: [EndpointInfo]) -> [String] {
+        // The cluster or local list is usually all of them.
+        if subset.count == endpoints.count { return all }
+        var out: [String] = []
+        out.reserveCapacity(subset.count)
+        var j = 0
+        for ep in subset {
+            while endpoints[j].description != ep.description { j += 1 }
+            out.append(all[j])
+        }
+        return out
+    }
 }

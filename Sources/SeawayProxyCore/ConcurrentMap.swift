@@ -4,7 +4,7 @@ import Foundation
 extension Array where Element: Sendable {
     /// `map` spread over the machine's cores, results in input order. Rendering is a pure
     /// function of each service port, so service ports render independently.
-    func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+    public func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
         let n = count
         let workers = ProcessInfo.processInfo.activeProcessorCount
         if n < 512 || workers < 2 { return map(transform) }

@@ -1,0 +1,43 @@
+// Usage: SeawayProfile servicemap|iptables|nftables|load SERVICES [ITERATIONS]
+//        SeawayProfile yaml SERVICES > cluster.yaml
+// Runs one phase in a loop so `perf record` sees only it, or prints the synthetic cluster.
+import SeawayModel
+import SeawayProxyCore
+import SeawayRender
+import SyntheticCluster
+
+let args = CommandLine.arguments
+let phase = args.count > 1 ? args[1] : "iptables"
+let services = args.count > 2 ? Int(args[2])! : 10_000
+let iterations = args.count > 3 ? Int(args[3])! : 5
+
+var options = ProxyOptions()
+options.nodeName = "node-0"
+options.nodeIPs = [IPAddress("192.168.0.10")!]
+options.detectLocal = .clusterCIDR([CIDR("10.128.0.0/9")!])
+
+let clock = ContinuousClock()
+if phase == "yaml" {
+    print(SyntheticCluster.yaml(services: services, endpoints: 10), terminator: "")
+} else if phase == "load" {
+    let yaml = SyntheticCluster.yaml(services: services, endpoints: 10)
+    for _ in 0..<iterations {
+        let start = clock.now
+        var state = ClusterState()
+        try ManifestDecoder().decode(yaml, file: "x.yaml", into: &state)
+        print("load \(yaml.utf8.count) bytes: \(clock.now - start)")
+    }
+} else {
+    let cluster = SyntheticCluster.state(services: services, endpoints: 10)
+    for _ in 0..<iterations {
+        let start = clock.now
+        switch phase {
+        case "servicemap":
+            _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+        default:
+            let rulesets = try RulesetRenderer.render(mode: ProxyMode(rawValue: phase)!, cluster: cluster, options: options)
+            _ = rulesets.map(\.bytes).count
+        }
+        print("\(phase): \(clock.now - start)")
+    }
+}
