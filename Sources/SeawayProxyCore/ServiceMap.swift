@@ -5,8 +5,9 @@ import SeawayModel
 public struct ProxyServicePort: Sendable, Hashable {
     public var info: ServicePortInfo
     public var endpoints: EndpointCategories
-    /// Every endpoint of the service port, usable or not (kube-proxy counts these).
-    public var allEndpointCount: Int
+    /// Every endpoint of the service port, usable or not (kube-proxy counts these, and its
+    /// IPVS mode hairpins every local one).
+    public var allEndpoints: [EndpointInfo]
 
     /// ClusterIP traffic has somewhere to go.
     public var hasInternalEndpoints: Bool {
@@ -46,9 +47,9 @@ public struct ServiceMap: Sendable, Hashable {
             let endpoints = endpointsMap[info.name] ?? []
             let categories = EndpointCategories(endpoints: endpoints, service: info,
                                                 nodeName: options.nodeName, nodeLabels: options.nodeLabels)
-            return ProxyServicePort(info: info, endpoints: categories, allEndpointCount: endpoints.count)
+            return ProxyServicePort(info: info, endpoints: categories, allEndpoints: endpoints)
         }
-        let total = ports.reduce(0) { $0 + $1.allEndpointCount }
+        let total = ports.reduce(0) { $0 + $1.allEndpoints.count }
         // Sort on precomputed keys: ServicePortName's `<` formats the name on every comparison.
         let keys = ports.map { ($0.info.name.description, $0.info.name.proto) }
         self.ports = ports.indices.sorted { keys[$0] < keys[$1] }.map { ports[$0] }

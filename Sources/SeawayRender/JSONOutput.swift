@@ -3,14 +3,30 @@ import Foundation
 /// `--output json`: the structured form of a ruleset, with stable key order.
 extension Ruleset {
     public func jsonObject() -> [String: Any] {
+        func tables(_ r: IPTablesRuleset) -> [[String: Any]] {
+            r.tables.map { t in
+                ["name": t.name,
+                 "chains": t.chains.map { c in ["name": c.name, "rules": c.rules.lines] as [String: Any] }] as [String: Any]
+            }
+        }
         switch self {
         case let .iptables(r):
+            return ["mode": "iptables", "family": r.family.rawValue, "tables": tables(r)]
+        case let .ipvs(r):
             return [
-                "mode": "iptables", "family": r.family.rawValue,
-                "tables": r.tables.map { t in
-                    ["name": t.name,
-                     "chains": t.chains.map { c in ["name": c.name, "rules": c.rules.lines] as [String: Any] }] as [String: Any]
+                "mode": "ipvs", "family": r.family.rawValue,
+                "virtualServers": r.virtualServers.map { vs -> [String: Any] in
+                    var o: [String: Any] = [
+                        "service": vs.service, "address": vs.address.description, "port": vs.port,
+                        "protocol": vs.proto.rawValue, "scheduler": vs.scheduler,
+                        "realServers": vs.realServers.map { ["address": $0.address.description, "port": $0.port, "weight": $0.weight] },
+                    ]
+                    if let t = vs.persistenceTimeout { o["persistenceTimeout"] = t }
+                    return o
                 },
+                "dummyDevice": ["name": IPVSRuleset.dummyDevice, "addresses": r.dummyAddresses.map(\.description)] as [String: Any],
+                "ipsets": r.ipsets.map { ["name": $0.name, "type": $0.type, "entries": $0.entries] as [String: Any] },
+                "iptables": tables(r.iptables),
             ]
         case let .nftables(r):
             return [

@@ -5,11 +5,13 @@ import SeawayProxyCore
 public enum Ruleset: Sendable, Hashable {
     case iptables(IPTablesRuleset)
     case nftables(NFTablesRuleset)
+    case ipvs(IPVSRuleset)
 
     public var family: IPFamily {
         switch self {
         case let .iptables(r): return r.family
         case let .nftables(r): return r.family
+        case let .ipvs(r): return r.family
         }
     }
 
@@ -18,6 +20,7 @@ public enum Ruleset: Sendable, Hashable {
         switch self {
         case let .iptables(r): return r.bytes
         case let .nftables(r): return r.bytes
+        case let .ipvs(r): return Array(r.text.utf8)
         }
     }
 
@@ -26,6 +29,7 @@ public enum Ruleset: Sendable, Hashable {
         switch self {
         case let .iptables(r): return r.text
         case let .nftables(r): return r.text
+        case let .ipvs(r): return r.text
         }
     }
 
@@ -34,6 +38,9 @@ public enum Ruleset: Sendable, Hashable {
         switch self {
         case let .iptables(r): return .iptables(r.sortedCanonically())
         case .nftables: return self
+        case var .ipvs(r):
+            r.iptables = r.iptables.sortedCanonically()
+            return .ipvs(r)
         }
     }
 
@@ -42,24 +49,20 @@ public enum Ruleset: Sendable, Hashable {
         switch self {
         case .iptables: return family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
         case .nftables: return "nft -f"
+        case .ipvs: return "ipvsadm-restore, ip -batch, ipset restore, iptables-restore"
         }
     }
 }
 
 /// Model -> per-node service map -> rendered ruleset, for every family the node proxies.
 public enum RulesetRenderer {
-    public struct UnsupportedMode: Error, CustomStringConvertible {
-        public var mode: ProxyMode
-        public var description: String { "rendering --mode \(mode.rawValue) is not implemented yet" }
-    }
-
     public static func render(mode: ProxyMode, cluster: ClusterState, options: ProxyOptions) throws -> [Ruleset] {
-        try ServiceMap.families(cluster: cluster, options: options).map { family in
+        ServiceMap.families(cluster: cluster, options: options).map { family in
             let map = ServiceMap(cluster: cluster, options: options, family: family)
             switch mode {
             case .iptables: return .iptables(IPTablesRenderer().render(map))
             case .nftables: return .nftables(NFTablesRenderer().render(map))
-            case .ipvs: throw UnsupportedMode(mode: mode)
+            case .ipvs: return .ipvs(IPVSRenderer().render(map))
             }
         }
     }

@@ -31,6 +31,28 @@ public struct RulesetDiff: Sendable {
         func collect(_ rs: [Ruleset], _ chains: inout [String: [String]], _ elems: inout [String: [String: String]]) {
             for r in rs {
                 switch r {
+                case let .ipvs(v):
+                    let fam = v.family == .ipv4 ? "iptables" : "ip6tables"
+                    for vs in v.virtualServers {
+                        let key = "ipvs \(vs.serviceArgument)"
+                        if seenChains.insert(key).inserted { order.append(key) }
+                        chains[key] = ["-s \(vs.scheduler)" + (vs.persistenceTimeout.map { " -p \($0)" } ?? "")]
+                            + vs.realServers.map { "-r \($0.address.joined(port: $0.port)) -w \($0.weight)" }
+                    }
+                    var sets = v.ipsets.map { ($0.name, $0.entries) }
+                    sets.append(("\(IPVSRuleset.dummyDevice) (\(v.family.rawValue))", v.dummyAddresses.map(\.description)))
+                    for (name, entries) in sets {
+                        let key = "ipset \(name)"
+                        if seenContainers.insert(key).inserted { containerOrder.append(key) }
+                        elems[key] = Dictionary(uniqueKeysWithValues: entries.map { ($0, $0) })
+                    }
+                    for table in v.iptables.tables {
+                        for c in table.chains {
+                            let key = "\(fam) \(table.name) \(c.name)"
+                            if seenChains.insert(key).inserted { order.append(key) }
+                            chains[key] = c.rules.lines
+                        }
+                    }
                 case let .iptables(t):
                     let fam = t.family == .ipv4 ? "iptables" : "ip6tables"
                     for table in t.tables {

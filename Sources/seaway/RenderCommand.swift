@@ -9,6 +9,11 @@ enum OutputFormat: String, ExpressibleByArgument {
     case text, json
 }
 
+/// One loadable part of an IPVS ruleset.
+enum IPVSSection: String, ExpressibleByArgument {
+    case ipvsadm, addresses, ipsets, iptables
+}
+
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
@@ -16,10 +21,12 @@ struct RenderCommand: ParsableCommand {
         discussion: """
             Text output is exactly what the kernel tool loads: an iptables-restore payload per
             family in iptables mode (a '#' comment line separates families), `nft -f` input in
-            nftables mode (both families in one file).
+            nftables mode (both families in one file). IPVS mode prints four parts (virtual
+            servers for ipvsadm-restore, kube-ipvs0 addresses for ip -batch, ipsets for ipset
+            restore, and iptables rules); --section prints one of them.
             """)
 
-    @Option(help: "iptables or nftables.")
+    @Option(help: "iptables, nftables or ipvs.")
     var mode: ProxyMode
 
     @OptionGroup var proxy: ProxyInputOptions
@@ -29,6 +36,9 @@ struct RenderCommand: ParsableCommand {
 
     @Flag(help: "List objects of kinds Seaway does not use on stderr.")
     var verbose = false
+
+    @Option(help: "ipvs: print only one part, for its tool: ipvsadm (ipvsadm-restore), addresses (ip -batch), ipsets (ipset restore) or iptables (iptables-restore).")
+    var section: IPVSSection?
 
     @Flag(help: "iptables: order chains like iptables-save and kube-proxy's tests (KUBE-NODEPORTS, KUBE-SERVICES, then by name) instead of each service's chains together.")
     var sortChains = false
@@ -55,6 +65,18 @@ struct RenderCommand: ParsableCommand {
             let options = try proxy.resolve(mode: mode, cluster: cluster)
             var rulesets = try timed("render") { try RulesetRenderer.render(mode: mode, cluster: cluster, options: options) }
             if sortChains { rulesets = rulesets.map { $0.sortedCanonically() } }
+            if let section {
+                guard mode == .ipvs else { throw ValidationError("--section applies to --mode ipvs") }
+                return rulesets.flatMap { ruleset -> [UInt8] in
+                    guard case let .ipvs(r) = ruleset else { return [] }
+                    switch section {
+                    case .ipvsadm: return Array(r.ipvsadmText.utf8)
+                    case .addresses: return Array(r.addressesText.utf8)
+                    case .ipsets: return Array(r.ipsetText.utf8)
+                    case .iptables: return r.iptables.bytes
+                    }
+                }
+            }
             return try timed("format") {
                 if format == .json { return Array(try Ruleset.json(rulesets).utf8) }
                 if rulesets.count == 1 { return rulesets[0].bytes }

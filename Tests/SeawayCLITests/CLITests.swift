@@ -134,9 +134,16 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(same.stdout == "0 chains added, 0 removed, 0 changed; 0 elements added, 0 removed\n")
     }
 
-    @Test func ipvsIsNotClaimedYet() throws {
-        let r = try seaway(["render", "--mode", "ipvs", "\(overall)/manifests"])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("not implemented yet"))
+    @Test func ipvsSectionsAreSeparatelyLoadable() throws {
+        let all = try seaway(["render", "--mode", "ipvs", "--cluster-cidr", "10.0.0.0/8", "\(overall)/manifests"])
+        #expect(all.status == 0)
+        #expect(all.stdout.contains("# seaway: ipvs (IPv4): ipvsadm-restore\n-A -t 172.30.0.41:80 -s rr\n"))
+        let ipvsadm = try seaway(["render", "--mode", "ipvs", "--section", "ipvsadm", "--ipvs-scheduler", "mh", "\(overall)/manifests"])
+        #expect(ipvsadm.status == 0)
+        #expect(ipvsadm.stdout.hasPrefix("-A -t 172.30.0.41:80 -s mh -b mh-port\n-a -t 172.30.0.41:80 -r 10.180.0.1:80 -m -w 1\n"))
+        let ipsets = try seaway(["render", "--mode", "ipvs", "--section", "ipsets", "\(overall)/manifests"])
+        #expect(ipsets.stdout.hasPrefix("create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536\n"))
+        let misuse = try seaway(["render", "--mode", "iptables", "--section", "ipsets", "\(overall)/manifests"])
+        #expect(misuse.status != 0)
     }
 }

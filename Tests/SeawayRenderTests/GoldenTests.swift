@@ -4,7 +4,7 @@ import SeawayRender
 import Testing
 
 @Suite struct GoldenTests {
-    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables])
+    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables, .ipvs])
     func rendersGolden(_ fixture: RenderFixture, _ mode: ProxyMode) throws {
         let text = try fixture.render(mode)
         assertGolden(text, path: fixture.dir.appendingPathComponent("\(mode.rawValue).golden"))

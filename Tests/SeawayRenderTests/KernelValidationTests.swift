@@ -1,5 +1,6 @@
 import Foundation
 import SeawayProxyCore
+import SeawayModel
 import SeawayRender
 import Testing
 
@@ -10,7 +11,7 @@ struct KernelValidationTests {
     /// `--test` / `-c` first, as the issue asks; then a real load into the throwaway
     /// namespace, because `iptables-restore --test` (1.8.9, nf_tables) does not notice a
     /// jump to a chain that does not exist, and a real load does.
-    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables])
+    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables, .ipvs])
     func realToolsAcceptRenderedRules(_ fixture: RenderFixture, _ mode: ProxyMode) throws {
         let cluster = try fixture.cluster()
         let options = try fixture.options(mode, cluster: cluster)
@@ -28,8 +29,32 @@ struct KernelValidationTests {
             case .nftables:
                 try ns.exec(["nft", "-c", "-f", "-"], input: ruleset.text)
                 try ns.exec(["nft", "-f", "-"], input: ruleset.text)
+            case let .ipvs(ipvs):
+                try validateIPVSParts(ipvs, in: ns)
             }
         }
+    }
+
+    /// This kernel has no IPVS, no `dummy` links and no `ipvs` xt match. The ipsets load for
+    /// real; the iptables part is checked with `--test` and loaded when it has no `-m ipvs`
+    /// rule; the address lines are applied to a stand-in device of the same name.
+    private func validateIPVSParts(_ ipvs: IPVSRuleset, in ns: NetworkNamespace) throws {
+        try ns.exec(["ipset", "restore"], input: ipvs.ipsetText)
+        let tool = ipvs.family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
+        let iptables = ipvs.iptables.text
+        try ns.exec([tool, "--test"], input: iptables)
+        if !iptables.contains(" -m ipvs ") {
+            try ns.exec([tool, "--noflush"], input: iptables)
+        }
+        if try ns.exec(["ip", "link", "show", IPVSRuleset.dummyDevice], input: "", check: false).status != 0 {
+            let canMakeDummy = try ns.exec(["ip", "link", "add", IPVSRuleset.dummyDevice, "type", "dummy"], input: "", check: false).status == 0
+            if !canMakeDummy { try ns.exec(["ip", "link", "add", IPVSRuleset.dummyDevice, "type", "bridge"]) }
+        }
+        let addresses = ipvs.addressesText.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"
+        try ns.exec(["ip", "-batch", "-"], input: addresses)
+        // Every address ended up on the device.
+        let shown = try ns.exec(["ip", "-o", "addr", "show", "dev", IPVSRuleset.dummyDevice]).output
+        for ip in ipvs.dummyAddresses { #expect(shown.contains(" \(ip)/")) }
     }
 
     /// Loading for real (not just checking) and listing back gives the same table content.

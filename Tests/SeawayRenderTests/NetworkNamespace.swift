@@ -9,13 +9,13 @@ final class NetworkNamespace {
     /// True when this process may create namespaces and the tools exist. Kernel tests are
     /// disabled otherwise, with the reason printed in the test report.
     static var available: Bool {
-        getuid() == 0 && ["/usr/sbin/ip", "/usr/sbin/nft", "/usr/sbin/iptables-restore", "/usr/sbin/nfacct"].allSatisfy {
+        getuid() == 0 && ["/usr/sbin/ip", "/usr/sbin/nft", "/usr/sbin/iptables-restore", "/usr/sbin/nfacct", "/usr/sbin/ipset"].allSatisfy {
             FileManager.default.isExecutableFile(atPath: $0)
         }
     }
 
     static let unavailableReason: Comment =
-        "SKIPPED LOUDLY: kernel validation needs root and ip, nft, iptables-restore and nfacct (CI runs as root)"
+        "SKIPPED LOUDLY: kernel validation needs root and ip, nft, iptables-restore, nfacct and ipset (CI runs as root)"
 
     init() throws {
         name = "seaway-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -26,10 +26,11 @@ final class NetworkNamespace {
         _ = try? Self.run("/usr/sbin/ip", ["netns", "del", name])
     }
 
-    /// Runs `command` inside the namespace with `input` on stdin.
+    /// Runs `command` inside the namespace with `input` on stdin; with `check`, a non-zero
+    /// exit throws.
     @discardableResult
-    func exec(_ command: [String], input: String = "") throws -> CommandResult {
-        try Self.run("/usr/sbin/ip", ["netns", "exec", name] + command, input: input)
+    func exec(_ command: [String], input: String = "", check: Bool = true) throws -> CommandResult {
+        try Self.run("/usr/sbin/ip", ["netns", "exec", name] + command, input: input, check: check)
     }
 
     struct CommandResult {
