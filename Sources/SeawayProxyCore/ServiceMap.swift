@@ -59,6 +59,17 @@ public struct ServiceMap: Sendable, Hashable {
                                                    primaryIP: options.primaryIP(family))
     }
 
+    /// A map of already categorized, sorted service ports (from `ProxyState`).
+    public init(ports: [ProxyServicePort], options: ProxyOptions, family: IPFamily) {
+        self.family = family
+        self.options = options
+        self.ports = ports
+        self.totalEndpoints = ports.reduce(0) { $0 + $1.allEndpoints.count }
+        self.localDetector = options.detectLocal.detector(for: family)
+        self.nodePortAddresses = NodePortAddresses(specs: options.nodePortAddresses, family: family,
+                                                   primaryIP: options.primaryIP(family))
+    }
+
     /// Above kube-proxy's threshold the iptables backend drops per-endpoint comments.
     public var largeClusterMode: Bool { totalEndpoints > options.largeClusterEndpointsThreshold }
 

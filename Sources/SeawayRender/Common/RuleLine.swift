@@ -81,6 +81,11 @@ public struct LineBlock: Sendable, Hashable {
 
     public init() {}
 
+    init(bytes: [UInt8], count: Int) {
+        self.bytes = bytes
+        self.count = count
+    }
+
     mutating func append(_ line: RuleLine) {
         bytes.append(contentsOf: line.bytes)
         bytes.append(UInt8(ascii: "\n"))

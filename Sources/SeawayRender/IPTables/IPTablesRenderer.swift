@@ -13,41 +13,7 @@ public struct IPTablesRenderer: Sendable {
     public init() {}
 
     public func render(_ map: ServiceMap) -> IPTablesRuleset {
-        let settings = IPTablesSettings(map)
-        let fragments = map.ports.concurrentMap { IPTablesFragment($0, settings) }
-        return assemble(settings, fragments)
-    }
-
-    /// Joins the fixed chains and the service fragments into tables.
-    func assemble(_ s: IPTablesSettings, _ fragments: [IPTablesFragment]) -> IPTablesRuleset {
-        typealias Chain = IPTablesRuleset.Chain
-        var filterServices = LineBlock(), filterExternal = LineBlock(), filterNodePorts = LineBlock()
-        var filterFirewall = LineBlock(), natServices = LineBlock(), natNodePorts = LineBlock()
-        var serviceChains: [Chain] = []
-        serviceChains.reserveCapacity(fragments.reduce(0) { $0 + $1.chains.count })
-        for f in fragments {
-            filterServices.append(f.filterServices)
-            filterExternal.append(f.filterExternalServices)
-            filterNodePorts.append(f.filterNodePorts)
-            filterFirewall.append(f.filterProxyFirewall)
-            natServices.append(f.natServices)
-            natNodePorts.append(f.natNodePorts)
-            serviceChains.append(contentsOf: f.chains)
-        }
-        natServices.append(s.nodePortsJump)
-
-        var filter = [Chain(name: IPTablesChain.services, rules: filterServices),
-                      Chain(name: IPTablesChain.externalServices, rules: filterExternal),
-                      Chain(name: IPTablesChain.forward, rules: s.forwardRules),
-                      Chain(name: IPTablesChain.nodePorts, rules: filterNodePorts),
-                      Chain(name: IPTablesChain.proxyFirewall, rules: filterFirewall)]
-        if let fw = s.kubeletFirewall { filter.append(fw) }
-        let nat = [Chain(name: IPTablesChain.services, rules: natServices),
-                   Chain(name: IPTablesChain.nodePorts, rules: natNodePorts),
-                   Chain(name: IPTablesChain.postrouting, rules: s.postroutingRules),
-                   Chain(name: IPTablesChain.markMasq, rules: s.markMasqRules)] + serviceChains
-        return IPTablesRuleset(family: s.family, filter: .init(name: "filter", chains: filter),
-                               nat: .init(name: "nat", chains: nat))
+        IPTablesSync(map).ruleset
     }
 }
 
@@ -142,6 +108,14 @@ struct IPTablesFragment: Sendable {
     var natServices = LineBlock()
     var natNodePorts = LineBlock()
     var chains: [IPTablesRuleset.Chain] = []
+
+    static let topLevelCount = 6
+
+    /// The lines for the shared chains: filter KUBE-SERVICES, KUBE-EXTERNAL-SERVICES,
+    /// KUBE-NODEPORTS, KUBE-PROXY-FIREWALL, then nat KUBE-SERVICES and KUBE-NODEPORTS.
+    var topLevel: [LineBlock] {
+        [filterServices, filterExternalServices, filterNodePorts, filterProxyFirewall, natServices, natNodePorts]
+    }
 
     init(_ sp: ProxyServicePort, _ s: IPTablesSettings) {
         let info = sp.info

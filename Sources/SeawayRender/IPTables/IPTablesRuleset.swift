@@ -19,6 +19,8 @@ public struct IPTablesRuleset: Sendable, Hashable {
         /// Chains in output order: kube-proxy's fixed chains, then each service port's
         /// chains in the order kube-proxy creates them, service ports sorted by name.
         public internal(set) var chains: [Chain]
+        /// Chains a partial sync removes (written `:CHAIN - [0:0]` and `-X CHAIN`).
+        public internal(set) var deletedChains: [String] = []
 
         public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
 
@@ -41,12 +43,17 @@ public struct IPTablesRuleset: Sendable, Hashable {
             out.append(UInt8(ascii: "*"))
             out.appendUTF8(table.name)
             out.append(UInt8(ascii: "\n"))
-            for chain in table.chains {
+            for name in table.chains.map(\.name) + table.deletedChains {
                 out.append(UInt8(ascii: ":"))
-                out.appendUTF8(chain.name)
+                out.appendUTF8(name)
                 out.appendUTF8(" - [0:0]\n")
             }
             for chain in table.chains { out.append(contentsOf: chain.rules.bytes) }
+            for name in table.deletedChains {
+                out.appendUTF8("-X ")
+                out.appendUTF8(name)
+                out.append(UInt8(ascii: "\n"))
+            }
             out.appendUTF8("COMMIT\n")
         }
         return out
