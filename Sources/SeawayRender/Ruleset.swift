@@ -67,3 +67,34 @@ public enum RulesetRenderer {
         }
     }
 }
+
+/// What a partial sync writes when the cluster goes from one state to another.
+public enum PartialSync {
+    public struct UnsupportedMode: Error, CustomStringConvertible {
+        public var description: String { "--payload is available for --mode iptables and nftables" }
+    }
+
+    /// The payload kube-proxy's partial sync would write, per family: an iptables-restore
+    /// payload (top-level chains and changed chains) or an `nft -f` transaction.
+    public static func payloads(mode: ProxyMode, old: ClusterState, new: ClusterState,
+                                options: ProxyOptions) throws -> [(family: IPFamily, text: String)] {
+        let changes = old.changes(to: new)
+        return try ServiceMap.families(cluster: new, options: options).map { family in
+            var state = ProxyState(cluster: old, options: options, family: family)
+            switch mode {
+            case .iptables:
+                var sync = IPTablesSync(state.serviceMap)
+                var changed: Set<ServicePortName> = []
+                for c in changes { changed.formUnion(state.apply(c)) }
+                return (family, sync.update(state, changed: changed).text)
+            case .nftables:
+                var sync = NFTablesSync(state.serviceMap)
+                var changed: Set<ServicePortName> = []
+                for c in changes { changed.formUnion(state.apply(c)) }
+                return (family, sync.update(state, changed: changed).text)
+            case .ipvs:
+                throw UnsupportedMode()
+            }
+        }
+    }
+}

@@ -16,6 +16,9 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var proxy: ProxyInputOptions
 
+    @Flag(help: "Print the partial-sync payload itself (iptables-restore input, or an nft -f transaction) instead of a summary.")
+    var payload = false
+
     @Argument(help: "The cluster before.")
     var old: String
 
@@ -26,6 +29,12 @@ struct DiffCommand: ParsableCommand {
         let text = try reportingErrors { () throws -> String in
             let before = try ManifestLoader().load([old])
             let after = try ManifestLoader().load([new])
+            if payload {
+                let options = try proxy.resolve(mode: mode, cluster: after)
+                let parts = try PartialSync.payloads(mode: mode, old: before, new: after, options: options)
+                if parts.count == 1 { return parts[0].text }
+                return parts.map { "# seaway: \($0.family.rawValue) partial sync\n" + $0.text }.joined()
+            }
             let old = try RulesetRenderer.render(mode: mode, cluster: before,
                                                  options: proxy.resolve(mode: mode, cluster: before))
             let new = try RulesetRenderer.render(mode: mode, cluster: after,

@@ -130,6 +130,11 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         // chain (2+3+3+4+3 = 15; svc5's firewall chain exists with or without endpoints);
         // reject verdicts become gotos.
         #expect(r.stdout.hasSuffix("\n15 chains added, 0 removed, 0 changed; 15 elements added, 12 removed\n"))
+        let tx = try seaway(["diff", "--mode", "nftables", "--payload", "--cluster-cidr", "10.0.0.0/8",
+                             dir.appendingPathComponent("old.yaml").path, dir.appendingPathComponent("new.yaml").path])
+        #expect(tx.status == 0)
+        #expect(tx.stdout.hasPrefix("add chain ip kube-proxy endpoint-"))
+        #expect(tx.stdout.contains("delete element ip kube-proxy no-endpoint-services { 172.30.0.41 . tcp . 80 }\n"))
         let same = try seaway(["diff", "--mode", "iptables", dir.appendingPathComponent("new.yaml").path, dir.appendingPathComponent("new.yaml").path])
         #expect(same.stdout == "0 chains added, 0 removed, 0 changed; 0 elements added, 0 removed\n")
     }

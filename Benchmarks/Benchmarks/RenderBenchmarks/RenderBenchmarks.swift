@@ -50,6 +50,20 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("re-render nftables after one endpoint change 10k x 10", configuration: config) { benchmark in
+        let cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
+        var state = ProxyState(cluster: cluster, options: options, family: .ipv4)
+        var sync = NFTablesSync(state.serviceMap)
+        var slice = cluster.endpointSlices[5_000]
+        let original = slice.endpoints[0].addresses
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            slice.endpoints[0].addresses = i % 2 == 0 ? ["10.255.0.1"] : original
+            let changed = state.apply(.upsertEndpointSlice(slice))
+            blackHole(sync.update(state, changed: changed).bytes)
+        }
+    }
+
     Benchmark("service map 10k x 10", configuration: config) { benchmark in
         let cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
         benchmark.startMeasurement()

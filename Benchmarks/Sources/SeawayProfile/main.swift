@@ -27,18 +27,20 @@ if phase == "yaml" {
         try ManifestDecoder().decode(yaml, file: "x.yaml", into: &state)
         print("load \(yaml.utf8.count) bytes: \(clock.now - start)")
     }
-} else if phase == "iptables-partial" {
+} else if phase.hasSuffix("-partial") {
     // One endpoint of one service changes, back and forth.
     let cluster = SyntheticCluster.state(services: services, endpoints: 10)
     var state = ProxyState(cluster: cluster, options: options, family: .ipv4)
-    var sync = IPTablesSync(state.serviceMap)
+    var iptables = IPTablesSync(state.serviceMap)
+    var nftables = NFTablesSync(state.serviceMap)
     var slice = cluster.endpointSlices[services / 2]
     let original = slice.endpoints[0].addresses
     for i in 0..<iterations {
         slice.endpoints[0].addresses = i % 2 == 0 ? ["10.255.0.1"] : original
         let start = clock.now
         let changed = state.apply(.upsertEndpointSlice(slice))
-        let payload = sync.update(state, changed: changed).bytes
+        let payload = phase == "iptables-partial" ? iptables.update(state, changed: changed).bytes
+            : nftables.update(state, changed: changed).bytes
         print("\(phase): \(clock.now - start), \(payload.count) bytes")
     }
 } else {

@@ -9,19 +9,17 @@ public struct NFTablesRenderer: Sendable {
     public init() {}
 
     public func render(_ map: ServiceMap) -> NFTablesRuleset {
-        let setup = NFTablesSetup(map)
-        let fragments = map.ports.concurrentMap { NFTablesFragment($0, setup) }
-        return assemble(setup, fragments)
+        NFTablesSync(map).ruleset
     }
 
-    func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> NFTablesRuleset {
+    static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> NFTablesRuleset {
         var containers = setup.containers
         var index: [String: Int] = [:]
         for (i, c) in containers.enumerated() { index[c.name] = i }
         var chains = setup.chains
         for f in fragments {
             chains.append(contentsOf: f.chains)
-            for (name, lines) in f.elements { containers[index[name]!].elementLines.append(lines) }
+            for e in f.elements { containers[index[e.container]!].elementLines.append(e.lines) }
         }
         for f in fragments { containers.append(contentsOf: f.affinitySets) }
         return NFTablesRuleset(family: setup.family, chains: chains, containers: containers)
@@ -158,8 +156,8 @@ struct NFTablesSetup: Sendable {
 struct NFTablesFragment: Sendable {
     var chains: [NFTablesRuleset.Chain] = []
     var affinitySets: [NFTablesRuleset.Container] = []
-    /// Element lines per shared set/map, in the order written.
-    var elements: [(container: String, lines: LineBlock)] = []
+    /// Element lines (and their keys, for deleting them) per shared set/map, in the order written.
+    var elements: [(container: String, lines: LineBlock, keys: [String])] = []
 
     init(_ sp: ProxyServicePort, _ s: NFTablesSetup) {
         let info = sp.info
@@ -191,12 +189,14 @@ struct NFTablesFragment: Sendable {
             }
         }
         var elementBlocks: [String: LineBlock] = [:]
+        var elementKeys: [String: [String]] = [:]
         var elementOrder: [String] = []
         func element(_ container: String, _ key: RuleLine, _ value: String? = nil, comment: String? = nil) {
             if elementBlocks[container] == nil { elementOrder.append(container) }
             let c: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
             let v: RuleLine = value.map { " : \($0)" } ?? ""
             elementBlocks[container, default: LineBlock()].append("add element \(prefix) \(container) { \(key)\(c)\(v) }")
+            elementKeys[container, default: []].append(String(decoding: key.bytes, as: UTF8.self))
         }
 
         let endpointBases = sp.endpoints.allReachable.map { NFTablesName.endpointBase(name, $0) }
@@ -305,6 +305,6 @@ struct NFTablesFragment: Sendable {
         if sp.usesExternalTrafficChain { owned.append(externalChain) }
         if usesFW { owned.append(fwChain) }
         chains = owned.map { .init(name: $0, base: nil, comment: nil, ruleLines: ruleBlocks[$0] ?? LineBlock()) }
-        elements = elementOrder.map { ($0, elementBlocks[$0]!) }
+        elements = elementOrder.map { ($0, elementBlocks[$0]!, elementKeys[$0]!) }
     }
 }

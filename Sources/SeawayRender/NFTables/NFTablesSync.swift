@@ -1,0 +1,110 @@
+import SeawayModel
+import SeawayProxyCore
+
+/// Incremental nftables rendering: remembers each service port's chains, sets and elements,
+/// and after a change returns the `nft -f` transaction that moves the table from the old
+/// state to the new one, touching only what differs (kube-proxy's nftables partial sync).
+public struct NFTablesSync: Sendable {
+    private let setup: NFTablesSetup
+    private var order: [ServicePortName]
+    private var fragments: [ServicePortName: NFTablesFragment]
+
+    public init(_ map: ServiceMap) {
+        setup = NFTablesSetup(map)
+        let setup = self.setup
+        let rendered = map.ports.concurrentMap { NFTablesFragment($0, setup) }
+        order = map.ports.map(\.info.name)
+        fragments = Dictionary(uniqueKeysWithValues: zip(order, rendered))
+    }
+
+    /// The whole table as of the last update.
+    public var ruleset: NFTablesRuleset {
+        NFTablesRenderer.assemble(setup, order.map { fragments[$0]! })
+    }
+
+    /// Applies the changes `state` reports for `changed` and returns the transaction.
+    public mutating func update(_ state: ProxyState, changed: Set<ServicePortName>) -> NFTablesTransaction {
+        var tx = NFTablesTransaction(prefix: setup.prefix)
+        for name in changed.sorted() {
+            let old = fragments[name]
+            let new = state.ports[name].map { NFTablesFragment($0, setup) }
+            tx.add(from: old, to: new)
+            if let new {
+                if fragments[name] == nil { order.insert(name, at: order.renderInsertionIndex(for: name)) }
+                fragments[name] = new
+            } else if let index = order.renderIndex(of: name) {
+                order.remove(at: index)
+                fragments[name] = nil
+            }
+        }
+        return tx
+    }
+}
+
+/// An `nft -f` transaction changing kube-proxy's table, in an order the kernel accepts:
+/// new chains and sets first, stale elements out, changed chains rewritten, new elements in,
+/// then every removed chain flushed before any is deleted (a flushed service chain's vmap no
+/// longer references its endpoint chains), and unused affinity sets deleted last.
+public struct NFTablesTransaction: Sendable {
+    let prefix: String
+    private var addChains = LineBlock(), deleteElements = LineBlock(), rewriteChains = LineBlock()
+    private var addElements = LineBlock(), flushRemoved = LineBlock(), deleteRemoved = LineBlock()
+    public private(set) var chainsAdded = 0, chainsChanged = 0, chainsDeleted = 0
+    public private(set) var elementsAdded = 0, elementsDeleted = 0
+
+    init(prefix: String) { self.prefix = prefix }
+
+    public var isEmpty: Bool { bytes.isEmpty }
+
+    public var bytes: [UInt8] {
+        addChains.bytes + deleteElements.bytes + rewriteChains.bytes + addElements.bytes + flushRemoved.bytes + deleteRemoved.bytes
+    }
+
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func add(from old: NFTablesFragment?, to new: NFTablesFragment?) {
+        let oldChains = Dictionary(uniqueKeysWithValues: (old?.chains ?? []).map { ($0.name, $0) })
+        let newChainNames = Set((new?.chains ?? []).map(\.name))
+        let oldSets = Set((old?.affinitySets ?? []).map(\.name))
+        let newSets = Set((new?.affinitySets ?? []).map(\.name))
+
+        for set in new?.affinitySets ?? [] where !oldSets.contains(set.name) {
+            addChains.append("add set \(prefix) \(set.name) { \(set.spec) }")
+        }
+        for chain in new?.chains ?? [] {
+            if let previous = oldChains[chain.name] {
+                if previous.ruleLines == chain.ruleLines { continue }
+                rewriteChains.append("flush chain \(prefix) \(chain.name)")
+                chainsChanged += 1
+            } else {
+                addChains.append("add chain \(prefix) \(chain.name)")
+                chainsAdded += 1
+            }
+            rewriteChains.append(chain.ruleLines)
+        }
+
+        // Elements by set/map: the old ones not in the new, and the new ones not in the old.
+        func elements(_ f: NFTablesFragment?) -> [(container: String, key: String, line: String)] {
+            (f?.elements ?? []).flatMap { e in zip(e.keys, e.lines.lines).map { (e.container, $0, $1) } }
+        }
+        let oldElements = elements(old), newElements = elements(new)
+        let oldLines = Set(oldElements.map(\.line)), newLines = Set(newElements.map(\.line))
+        for e in oldElements where !newLines.contains(e.line) {
+            deleteElements.append("delete element \(prefix) \(e.container) { \(e.key) }")
+            elementsDeleted += 1
+        }
+        for e in newElements where !oldLines.contains(e.line) {
+            addElements.append("\(e.line)")
+            elementsAdded += 1
+        }
+
+        for chain in old?.chains ?? [] where !newChainNames.contains(chain.name) {
+            flushRemoved.append("flush chain \(prefix) \(chain.name)")
+            deleteRemoved.append("delete chain \(prefix) \(chain.name)")
+            chainsDeleted += 1
+        }
+        for set in old?.affinitySets ?? [] where !newSets.contains(set.name) {
+            deleteRemoved.append("delete set \(prefix) \(set.name)")
+        }
+    }
+}
