@@ -1,0 +1,31 @@
+import Testing
+@testable import SeawayModel
+@testable import SeawayProxyCore
+
+@Suite struct ClusterChangesTests {
+    private func service(_ name: String, ip: String) -> Service {
+        Service(metadata: ObjectMeta(name: name, namespace: "ns"), clusterIPs: [IPAddress(ip)!],
+                ports: [.init(name: "p", port: 80)])
+    }
+
+    @Test func reportsUpsertsAndDeletesButNotMoves() {
+        var old = ClusterState()
+        old.services = [service("a", ip: "10.96.0.1"), service("b", ip: "10.96.0.2")]
+        old.services[0].metadata.source = ManifestLocation(file: "old.yaml", line: 1)
+        var new = ClusterState()
+        new.services = [service("c", ip: "10.96.0.3"), service("a", ip: "10.96.0.1"), service("b", ip: "10.96.0.9")]
+        // Same object read from another file is not a change.
+        new.services[1].metadata.source = ManifestLocation(file: "new.yaml", line: 7)
+        new.endpointSlices = [EndpointSlice(metadata: ObjectMeta(name: "a-1", namespace: "ns"), addressType: .ipv4)]
+        let changes = old.changes(to: new).map { change -> String in
+            switch change {
+            case let .upsertService(s): return "upsert service \(s.metadata.name)"
+            case let .deleteService(_, name): return "delete service \(name)"
+            case let .upsertEndpointSlice(s): return "upsert slice \(s.metadata.name)"
+            case let .deleteEndpointSlice(_, name): return "delete slice \(name)"
+            }
+        }
+        #expect(changes == ["upsert service b", "upsert service c", "upsert slice a-1"])
+        #expect(new.changes(to: old).count == 3)  // b back, c deleted, a-1 deleted
+    }
+}
