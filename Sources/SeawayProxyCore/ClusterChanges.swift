@@ -4,39 +4,22 @@ extension ClusterState {
     /// The Service and EndpointSlice changes that turn this state into `new`, as a watch
     /// would deliver them (in a stable order).
     public func changes(to new: ClusterState) -> [ClusterChange] {
-        var out: [ClusterChange] = []
-        func key(_ m: ObjectMeta) -> String { "\(m.namespace)/\(m.name)" }
-        let oldServices = Dictionary(services.map { (key($0.metadata), $0) }, uniquingKeysWith: { a, _ in a })
-        let newServices = Dictionary(new.services.map { (key($0.metadata), $0) }, uniquingKeysWith: { a, _ in a })
-        for k in newServices.keys.sorted() where !sameObject(oldServices[k], newServices[k]) {
-            out.append(.upsertService(newServices[k]!))
-        }
-        for k in oldServices.keys.sorted() where newServices[k] == nil {
-            out.append(.deleteService(namespace: oldServices[k]!.metadata.namespace, name: oldServices[k]!.metadata.name))
-        }
-        let oldSlices = Dictionary(endpointSlices.map { (key($0.metadata), $0) }, uniquingKeysWith: { a, _ in a })
-        let newSlices = Dictionary(new.endpointSlices.map { (key($0.metadata), $0) }, uniquingKeysWith: { a, _ in a })
-        for k in newSlices.keys.sorted() where !sameObject(oldSlices[k], newSlices[k]) {
-            out.append(.upsertEndpointSlice(newSlices[k]!))
-        }
-        for k in oldSlices.keys.sorted() where newSlices[k] == nil {
-            out.append(.deleteEndpointSlice(namespace: oldSlices[k]!.metadata.namespace, name: oldSlices[k]!.metadata.name))
-        }
-        return out
+        let services = Self.diff(services, new.services)
+        let slices = Self.diff(endpointSlices, new.endpointSlices)
+        return services.upserted.map(ClusterChange.upsertService)
+            + services.deleted.map { .deleteService(namespace: $0.metadata.namespace, name: $0.metadata.name) }
+            + slices.upserted.map(ClusterChange.upsertEndpointSlice)
+            + slices.deleted.map { .deleteEndpointSlice(namespace: $0.metadata.namespace, name: $0.metadata.name) }
     }
-}
 
-/// Equal apart from where they were read from.
-private func sameObject(_ a: Service?, _ b: Service?) -> Bool {
-    guard var a, var b else { return a == nil && b == nil }
-    a.metadata.source = nil
-    b.metadata.source = nil
-    return a == b
-}
-
-private func sameObject(_ a: EndpointSlice?, _ b: EndpointSlice?) -> Bool {
-    guard var a, var b else { return a == nil && b == nil }
-    a.metadata.source = nil
-    b.metadata.source = nil
-    return a == b
+    /// Objects of `new` that are added or changed, and objects of `old` that are gone, by key.
+    private static func diff<T: KubernetesObject>(_ old: [T], _ new: [T]) -> (upserted: [T], deleted: [T]) {
+        let before = Dictionary(old.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let after = Dictionary(new.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let upserted = after.keys.sorted().compactMap { k -> T? in
+            let o = after[k]!
+            return before[k].map { $0.sameObject(as: o) } == true ? nil : o
+        }
+        return (upserted, before.keys.sorted().filter { after[$0] == nil }.map { before[$0]! })
+    }
 }

@@ -35,36 +35,16 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // kube-proxy's partial sync: one endpoint of one service changes; the payload holds the
-    // top-level chains and that service's chains only.
-    Benchmark("re-render iptables after one endpoint change 10k x 10", configuration: config) { benchmark in
-        let cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
-        var state = ProxyState(cluster: cluster, options: options, family: .ipv4)
+    // kube-proxy's partial sync: one endpoint of one service changes (back and forth) and
+    // only what it touches is written: top-level and changed chains (iptables), or a
+    // transaction of changed chains and elements (nftables).
+    partialSyncBenchmark("re-render iptables after one endpoint change 10k x 10", config) { state in
         var sync = IPTablesSync(state.serviceMap)
-        var slice = cluster.endpointSlices[5_000]
-        let original = slice.endpoints[0].addresses
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            slice.endpoints[0].addresses = i % 2 == 0 ? ["10.255.0.1"] : original
-            let changed = state.apply(.upsertEndpointSlice(slice))
-            blackHole(sync.update(state, changed: changed).bytes)
-        }
-        benchmark.stopMeasurement()  // freeing the setup is not part of it
+        return { state, changed in sync.update(state, changed: changed).bytes }
     }
-
-    Benchmark("re-render nftables after one endpoint change 10k x 10", configuration: config) { benchmark in
-        let cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
-        var state = ProxyState(cluster: cluster, options: options, family: .ipv4)
+    partialSyncBenchmark("re-render nftables after one endpoint change 10k x 10", config) { state in
         var sync = NFTablesSync(state.serviceMap)
-        var slice = cluster.endpointSlices[5_000]
-        let original = slice.endpoints[0].addresses
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            slice.endpoints[0].addresses = i % 2 == 0 ? ["10.255.0.1"] : original
-            let changed = state.apply(.upsertEndpointSlice(slice))
-            blackHole(sync.update(state, changed: changed).bytes)
-        }
-        benchmark.stopMeasurement()  // freeing the setup is not part of it
+        return { state, changed in sync.update(state, changed: changed).bytes }
     }
 
     Benchmark("service map 10k x 10", configuration: config) { benchmark in
@@ -83,6 +63,28 @@ let benchmarks: @Sendable () -> Void = {
             var state = ClusterState()
             try ManifestDecoder().decode(yaml, file: "cluster.yaml", into: &state)
             blackHole(state)
+        }
+        benchmark.stopMeasurement()  // freeing the setup is not part of it
+    }
+}
+
+/// A benchmark of one endpoint changing in a 10k x 10 cluster; `makeSync` sets up a renderer
+/// and returns the partial-sync step to time.
+private func partialSyncBenchmark(
+    _ name: String, _ config: Benchmark.Configuration,
+    makeSync: @escaping @Sendable (ProxyState) -> (ProxyState, Set<ServicePortName>) -> [UInt8]
+) {
+    Benchmark(name, configuration: config) { benchmark in
+        let cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
+        var state = ProxyState(cluster: cluster, options: options, family: .ipv4)
+        let sync = makeSync(state)
+        var slice = cluster.endpointSlices[5_000]
+        let original = slice.endpoints[0].addresses
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            slice.endpoints[0].addresses = i % 2 == 0 ? ["10.255.0.1"] : original
+            let changed = state.apply(.upsertEndpointSlice(slice))
+            blackHole(sync(state, changed))
         }
         benchmark.stopMeasurement()  // freeing the setup is not part of it
     }

@@ -7,8 +7,7 @@ import SeawayProxyCore
 /// mentioned, so `iptables-restore --noflush` leaves them alone.
 public struct IPTablesSync: Sendable {
     private var settings: IPTablesSettings
-    private var order: [ServicePortName]
-    private var fragments: [ServicePortName: IPTablesFragment]
+    private var store: FragmentStore<IPTablesFragment>
     /// filter KUBE-SERVICES, KUBE-EXTERNAL-SERVICES, KUBE-NODEPORTS, KUBE-PROXY-FIREWALL;
     /// nat KUBE-SERVICES, KUBE-NODEPORTS: one segment per service port. nat KUBE-SERVICES
     /// has one more, last: the jump to KUBE-NODEPORTS that must end it.
@@ -16,18 +15,17 @@ public struct IPTablesSync: Sendable {
 
     /// Renders every service port of `map` and remembers the result.
     public init(_ map: ServiceMap) {
-        settings = IPTablesSettings(map)
-        let settings = self.settings
-        let rendered = map.ports.concurrentMap { IPTablesFragment($0, settings) }
-        order = map.ports.map(\.info.name)
-        fragments = Dictionary(uniqueKeysWithValues: zip(order, rendered))
-        top = (0..<IPTablesFragment.topLevelCount).map { part in SegmentedLines(rendered.map { $0.topLevel[part] }) }
-        top[4].insert(settings.nodePortsJump, at: rendered.count)
+        let settings = IPTablesSettings(map)
+        self.settings = settings
+        store = FragmentStore(map) { IPTablesFragment($0, settings) }
+        let fragments = store.inOrder
+        top = (0..<IPTablesFragment.topLevelCount).map { part in SegmentedLines(fragments.map { $0.topLevel[part] }) }
+        top[4].insert(settings.nodePortsJump, at: fragments.count)
     }
 
     /// The whole ruleset as of the last update (what a full sync writes).
     public var ruleset: IPTablesRuleset {
-        assemble(serviceChains: order.flatMap { fragments[$0]!.chains }, deleted: [])
+        assemble(serviceChains: store.inOrder.flatMap(\.chains), deleted: [])
     }
 
     /// Applies the changes `state` reports for `changed` and returns the partial payload.
@@ -39,29 +37,22 @@ public struct IPTablesSync: Sendable {
             self = IPTablesSync(state.serviceMap)
             return ruleset
         }
+        let settings = self.settings
         var chains: [IPTablesRuleset.Chain] = []
         var deleted: [String] = []
-        for name in changed.sorted() {
-            let old = fragments[name]
-            let index = order.renderIndex(of: name)
-            if let port = state.ports[name] {
-                let fragment = IPTablesFragment(port, settings)
-                if let index {
-                    for (i, lines) in fragment.topLevel.enumerated() { top[i].replace(at: index, with: lines) }
-                } else {
-                    let at = order.renderInsertionIndex(for: name)
-                    order.insert(name, at: at)
-                    for (i, lines) in fragment.topLevel.enumerated() { top[i].insert(lines, at: at) }
-                }
-                fragments[name] = fragment
-                chains += fragment.chains
-                let kept = Set(fragment.chains.map(\.name))
-                deleted += (old?.chains ?? []).map(\.name).filter { !kept.contains($0) }
-            } else if let index {
-                order.remove(at: index)
-                for i in top.indices { top[i].remove(at: index) }
-                fragments[name] = nil
-                deleted += (old?.chains ?? []).map(\.name)
+        for change in store.update(state, changed: changed, render: { IPTablesFragment($0, settings) }) {
+            switch change {
+            case let .added(at, new):
+                for (i, lines) in new.topLevel.enumerated() { top[i].insert(lines, at: at) }
+                chains += new.chains
+            case let .replaced(at, old, new):
+                for (i, lines) in new.topLevel.enumerated() { top[i].replace(at: at, with: lines) }
+                chains += new.chains
+                let kept = Set(new.chains.map(\.name))
+                deleted += old.chains.map(\.name).filter { !kept.contains($0) }
+            case let .removed(at, old):
+                for i in top.indices { top[i].remove(at: at) }
+                deleted += old.chains.map(\.name)
             }
         }
         return assemble(serviceChains: chains, deleted: deleted)

@@ -6,35 +6,28 @@ import SeawayProxyCore
 /// state to the new one, touching only what differs (kube-proxy's nftables partial sync).
 public struct NFTablesSync: Sendable {
     private let setup: NFTablesSetup
-    private var order: [ServicePortName]
-    private var fragments: [ServicePortName: NFTablesFragment]
+    private var store: FragmentStore<NFTablesFragment>
 
     public init(_ map: ServiceMap) {
-        setup = NFTablesSetup(map)
-        let setup = self.setup
-        let rendered = map.ports.concurrentMap { NFTablesFragment($0, setup) }
-        order = map.ports.map(\.info.name)
-        fragments = Dictionary(uniqueKeysWithValues: zip(order, rendered))
+        let setup = NFTablesSetup(map)
+        self.setup = setup
+        store = FragmentStore(map) { NFTablesFragment($0, setup) }
     }
 
     /// The whole table as of the last update.
     public var ruleset: NFTablesRuleset {
-        NFTablesRenderer.assemble(setup, order.map { fragments[$0]! })
+        NFTablesRenderer.assemble(setup, store.inOrder)
     }
 
     /// Applies the changes `state` reports for `changed` and returns the transaction.
     public mutating func update(_ state: ProxyState, changed: Set<ServicePortName>) -> NFTablesTransaction {
         var tx = NFTablesTransaction(prefix: setup.prefix)
-        for name in changed.sorted() {
-            let old = fragments[name]
-            let new = state.ports[name].map { NFTablesFragment($0, setup) }
-            tx.add(from: old, to: new)
-            if let new {
-                if fragments[name] == nil { order.insert(name, at: order.renderInsertionIndex(for: name)) }
-                fragments[name] = new
-            } else if let index = order.renderIndex(of: name) {
-                order.remove(at: index)
-                fragments[name] = nil
+        let setup = self.setup
+        for change in store.update(state, changed: changed, render: { NFTablesFragment($0, setup) }) {
+            switch change {
+            case let .added(_, new): tx.add(from: nil, to: new)
+            case let .replaced(_, old, new): tx.add(from: old, to: new)
+            case let .removed(_, old): tx.add(from: old, to: nil)
             }
         }
         return tx
