@@ -53,24 +53,60 @@ public enum EndpointsMap {
     /// Sorted by `ip:port` text; of equal endpoints the first non-terminating one wins, else
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
+        if list.count < 2 { return list }
+        let keys = list.map(TextKey.init)
+        // Often already in order without repeats: nothing to do.
+        if (1..<keys.count).allSatisfy({ keys[$0 - 1] < keys[$0] }) { return list }
         // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
-        let order = list.indices.sorted {
-            let a = list[$0].description, b = list[$1].description
-            return a != b ? a < b : $0 < $1
-        }
-        let sorted = order.map { list[$0] }
+        let order = list.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
         var out: [EndpointInfo] = []
-        out.reserveCapacity(sorted.count)
+        out.reserveCapacity(list.count)
         var i = 0
-        while i < sorted.count {
+        while i < order.count {
             var j = i + 1
-            while j < sorted.count && sorted[j].description == sorted[i].description { j += 1 }
+            while j < order.count && keys[order[j]] == keys[order[i]] { j += 1 }
             // kube-proxy overwrites with each later duplicate unless it is terminating.
-            var chosen = sorted[i]
-            for k in (i + 1)..<j where !sorted[k].terminating { chosen = sorted[k] }
+            var chosen = list[order[i]]
+            for k in (i + 1)..<j where !list[order[k]].terminating { chosen = list[order[k]] }
             out.append(chosen)
             i = j
         }
         return out
+    }
+}
+
+/// An endpoint's `ip:port` text as a comparable value: its first 24 bytes packed big-endian
+/// (zero-padded), so comparing keys compares the text byte by byte, as Go's string sort does.
+/// Texts longer than that (IPv6) keep the whole text for ties of the prefix.
+struct TextKey: Comparable {
+    let a: UInt64, b: UInt64, c: UInt64
+    /// The whole text, when longer than 24 bytes.
+    let long: String?
+
+    init(_ ep: EndpointInfo) {
+        var text = ep.description
+        var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
+        let count = text.withUTF8 { bytes -> Int in
+            func byte(_ i: Int) -> UInt64 { i < bytes.count ? UInt64(bytes[i]) : 0 }
+            for i in 0..<8 {
+                w0 = w0 << 8 | byte(i)
+                w1 = w1 << 8 | byte(i + 8)
+                w2 = w2 << 8 | byte(i + 16)
+            }
+            return bytes.count
+        }
+        (a, b, c) = (w0, w1, w2)
+        long = count > 24 ? text : nil
+    }
+
+    static func < (l: TextKey, r: TextKey) -> Bool {
+        if (l.a, l.b, l.c) != (r.a, r.b, r.c) { return (l.a, l.b, l.c) < (r.a, r.b, r.c) }
+        // Equal first 24 bytes (text has no NUL bytes, so neither is shorter than 24):
+        // the longer one is greater; two long ones compare whole.
+        switch (l.long, r.long) {
+        case let (x?, y?): return x < y
+        case (nil, .some): return true
+        default: return false
+        }
     }
 }

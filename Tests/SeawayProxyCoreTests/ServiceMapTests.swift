@@ -143,3 +143,26 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         }
     }
 }
+
+@Suite struct EndpointOrderTests {
+    /// The packed key orders `ip:port` texts exactly as comparing the strings does.
+    @Test func textKeyOrderEqualsStringOrder() {
+        var rng = SystemRandomNumberGenerator()
+        var endpoints: [EndpointInfo] = []
+        for _ in 0..<400 {
+            let ip: IPAddress = Bool.random(using: &rng)
+                ? IPAddress(v4: UInt32.random(in: 0...0xFFFF_FFFF, using: &rng) & 0x0A0A_FFFF)
+                : IPAddress(v6High: 0xfd00_0000_0000_0000 | UInt64.random(in: 0...3, using: &rng), low: UInt64.random(in: 0...0xFFFF, using: &rng) << 48 | 0x1234)
+            endpoints.append(EndpointInfo(ip: ip, port: [80, 8080, 9, 65535].randomElement(using: &rng)!, isLocal: false,
+                                          ready: true, serving: true, terminating: false))
+        }
+        for x in endpoints.prefix(100) {
+            for y in endpoints {
+                #expect((TextKey(x) < TextKey(y)) == (x.description < y.description), "\(x.description) vs \(y.description)")
+                #expect((TextKey(x) == TextKey(y)) == (x.description == y.description))
+            }
+        }
+        let deduped = EndpointsMap.deduplicated(endpoints + endpoints)
+        #expect(deduped.map(\.description) == Array(Set(endpoints.map(\.description))).sorted())
+    }
+}

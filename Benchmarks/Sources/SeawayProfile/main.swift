@@ -48,6 +48,17 @@ if phase == "yaml" {
     for _ in 0..<iterations {
         let start = clock.now
         switch phase {
+        case "phases":
+            // Where an iptables render spends its time.
+            var t = clock.now
+            let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+            print("  service map \(clock.now - t)"); t = clock.now
+            let sync = IPTablesSync(map)
+            print("  fragments + segments \(clock.now - t)"); t = clock.now
+            let ruleset = sync.ruleset
+            print("  assemble \(clock.now - t)"); t = clock.now
+            let bytes = ruleset.bytes
+            print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
         case "servicemap":
             _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
         default:

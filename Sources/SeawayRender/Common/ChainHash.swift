@@ -10,41 +10,52 @@ public enum ChainHash {
         return digest.withUnsafeBytes { base32($0, characters: length) }
     }
 
-    /// base32(sha256(prefix + suffix)), without building the joined string.
-    public static func base32SHA256(_ prefix: String, _ suffix: String, length: Int) -> String {
+    /// `label` followed by base32(sha256(prefix + suffix)), built in one string without
+    /// joining the inputs (this runs once per endpoint).
+    public static func name(_ label: StaticString, hashing prefix: String, _ suffix: String, length: Int) -> String {
         var hasher = SHA256()
         var p = prefix, s = suffix
         p.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         s.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        return hasher.finalize().withUnsafeBytes { base32($0, characters: length) }
+        return hasher.finalize().withUnsafeBytes { digest in
+            String(unsafeUninitializedCapacity: label.utf8CodeUnitCount + length) { out in
+                let l = label.utf8CodeUnitCount
+                for i in 0..<l { out[i] = label.utf8Start[i] }
+                let written = writeBase32(digest, characters: length, into: UnsafeMutableBufferPointer(rebasing: out[l...]))
+                return l + written
+            }
+        }
     }
 
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
 
     /// The first `characters` characters of the base32 encoding of `bytes`.
     static func base32(_ bytes: UnsafeRawBufferPointer, characters: Int) -> String {
-        String(unsafeUninitializedCapacity: characters) { out in
-            var buffer: UInt32 = 0
-            var bits = 0
-            var index = 0
-            var written = 0
-            while written < characters {
-                if bits < 5 {
-                    if index < bytes.count {
-                        buffer = buffer << 8 | UInt32(bytes[index])
-                        index += 1
-                        bits += 8
-                    } else {
-                        if bits == 0 { break }
-                        buffer <<= UInt32(5 - bits)
-                        bits = 5
-                    }
+        String(unsafeUninitializedCapacity: characters) { writeBase32(bytes, characters: characters, into: $0) }
+    }
+
+    /// Writes the first `characters` base32 characters of `bytes` into `out`; returns how many.
+    static func writeBase32(_ bytes: UnsafeRawBufferPointer, characters: Int, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var buffer: UInt32 = 0
+        var bits = 0
+        var index = 0
+        var written = 0
+        while written < characters {
+            if bits < 5 {
+                if index < bytes.count {
+                    buffer = buffer << 8 | UInt32(bytes[index])
+                    index += 1
+                    bits += 8
+                } else {
+                    if bits == 0 { break }
+                    buffer <<= UInt32(5 - bits)
+                    bits = 5
                 }
-                out[written] = alphabet[Int((buffer >> UInt32(bits - 5)) & 31)]
-                written += 1
-                bits -= 5
             }
-            return written
+            out[written] = alphabet[Int((buffer >> UInt32(bits - 5)) & 31)]
+            written += 1
+            bits -= 5
         }
+        return written
     }
 }

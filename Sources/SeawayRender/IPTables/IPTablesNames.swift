@@ -35,7 +35,7 @@ public enum IPTablesChain {
 
         /// `KUBE-SEP-` + hash of port name, protocol and `ip:port`.
         public func endpoint(_ endpoint: EndpointInfo) -> String {
-            "KUBE-SEP-" + ChainHash.base32SHA256(hashPrefix, endpoint.description, length: 16)
+            ChainHash.name("KUBE-SEP-", hashing: hashPrefix, endpoint.description, length: 16)
         }
     }
 

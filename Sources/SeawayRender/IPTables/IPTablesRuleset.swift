@@ -35,28 +35,17 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     /// The payload bytes: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
     public var bytes: [UInt8] {
-        var size = 32
-        for t in tables { for c in t.chains { size += c.name.utf8.count + 12 + c.rules.bytes.count } }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
+        var pieces: [TextPiece] = []
+        pieces.reserveCapacity(tables.reduce(0) { $0 + 2 * $1.chains.count + 2 * $1.deletedChains.count + 2 })
         for table in tables {
-            out.append(UInt8(ascii: "*"))
-            out.appendUTF8(table.name)
-            out.append(UInt8(ascii: "\n"))
-            for name in table.chains.map(\.name) + table.deletedChains {
-                out.append(UInt8(ascii: ":"))
-                out.appendUTF8(name)
-                out.appendUTF8(" - [0:0]\n")
-            }
-            for chain in table.chains { out.append(contentsOf: chain.rules.bytes) }
-            for name in table.deletedChains {
-                out.appendUTF8("-X ")
-                out.appendUTF8(name)
-                out.append(UInt8(ascii: "\n"))
-            }
-            out.appendUTF8("COMMIT\n")
+            pieces.append(.text("*\(table.name)\n"))
+            for chain in table.chains { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
+            for name in table.deletedChains { pieces.append(.wrapped(":", name, " - [0:0]\n")) }
+            for chain in table.chains where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
+            for name in table.deletedChains { pieces.append(.wrapped("-X ", name, "\n")) }
+            pieces.append(.text("COMMIT\n"))
         }
-        return out
+        return TextPiece.join(pieces)
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }

@@ -1,0 +1,54 @@
+import Dispatch
+import Foundation
+
+/// A piece of output text: a string or a block of bytes.
+enum TextPiece: Sendable {
+    case text(String)
+    case block([UInt8])
+    /// `prefix` + `name` + `suffix`, written without formatting a string per chain.
+    case wrapped(StaticString, String, StaticString)
+
+    var count: Int {
+        switch self {
+        case let .text(s): return s.utf8.count
+        case let .block(b): return b.count
+        case let .wrapped(p, s, q): return p.utf8CodeUnitCount + s.utf8.count + q.utf8CodeUnitCount
+        }
+    }
+
+    /// Joins pieces into one byte array, copying them from every core: a 10k-service payload
+    /// is 30 MB in 220,000 pieces, and one thread spent as long joining it as rendering it.
+    static func join(_ pieces: [TextPiece]) -> [UInt8] {
+        var running = [Int](repeating: 0, count: pieces.count + 1)
+        for (i, p) in pieces.enumerated() { running[i + 1] = running[i] + p.count }
+        let offsets = running
+        let total = offsets[pieces.count]
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let out = OutputBuffer(base: buffer.baseAddress)
+            let workers = total < 1 << 20 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 2
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lower = pieces.count * w / workers, upper = pieces.count * (w + 1) / workers
+                for i in lower..<upper {
+                    let at = out.base! + offsets[i]
+                    switch pieces[i] {
+                    case var .text(s):
+                        s.withUTF8 { at.update(from: $0.baseAddress!, count: $0.count) }
+                    case let .block(b):
+                        b.withUnsafeBufferPointer { if let base = $0.baseAddress { at.update(from: base, count: $0.count) } }
+                    case .wrapped(let p, var s, let q):
+                        at.update(from: p.utf8Start, count: p.utf8CodeUnitCount)
+                        let middle = at + p.utf8CodeUnitCount
+                        let n = s.withUTF8 { middle.update(from: $0.baseAddress!, count: $0.count); return $0.count }
+                        (middle + n).update(from: q.utf8Start, count: q.utf8CodeUnitCount)
+                    }
+                }
+            }
+            initialized = total
+        }
+    }
+}
+
+/// The output pointer, written in disjoint ranges by the workers.
+private struct OutputBuffer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>?
+}
