@@ -69,7 +69,7 @@ extension ProxyOptions {
             let text = flags.clusterCIDR ?? config.clusterCIDR ?? ""
             var cidrs: [CIDR] = []
             for part in text.split(separator: ",") {
-                guard let cidr = CIDR(part.trimmingCharacters(in: " ")) else {
+                guard let cidr = CIDR(part.trimmingASCIIWhitespace()) else {
                     throw ProxyConfigurationError(setting: "--cluster-cidr", message: "'\(part)' is not a CIDR")
                 }
                 cidrs.append(cidr)
@@ -107,14 +107,5 @@ extension ProxyOptions {
                                           message: "unsupported scheduler '\(o.ipvsScheduler)' (\(schedulers.joined(separator: ", ")))")
         }
         return o
-    }
-}
-
-private extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = self
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return String(s)
     }
 }

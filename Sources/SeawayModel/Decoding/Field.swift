@@ -97,10 +97,4 @@ struct Field {
         }
         return out
     }
-
-    /// The mapping's keys in document order.
-    func keys() -> [String] {
-        guard case let .mapping(pairs, _) = node else { return [] }
-        return pairs.map(\.key)
-    }
 }

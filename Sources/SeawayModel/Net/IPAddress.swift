@@ -57,8 +57,6 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         }
     }
 
-    public var isUnspecified: Bool { high == 0 && low == 0 }
-
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
         if lhs.family != rhs.family { return lhs.family < rhs.family }
         return (lhs.high, lhs.low) < (rhs.high, rhs.low)

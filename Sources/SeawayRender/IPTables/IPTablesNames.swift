@@ -38,9 +38,4 @@ public enum IPTablesChain {
             ChainHash.name("KUBE-SEP-", hashing: hashPrefix, endpoint.description, length: 16)
         }
     }
-
-    /// Chains kube-proxy owns per service (and deletes when stale).
-    public static func isServiceChain(_ chain: String) -> Bool {
-        ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"].contains { chain.hasPrefix($0) }
-    }
 }

@@ -22,8 +22,6 @@ public struct IPTablesRuleset: Sendable, Hashable {
         /// Chains a partial sync removes (written `:CHAIN - [0:0]` and `-X CHAIN`).
         public internal(set) var deletedChains: [String] = []
 
-        public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
-
         public func chain(named name: String) -> Chain? { chains.first { $0.name == name } }
     }
 

@@ -50,9 +50,6 @@ public enum NFTablesName {
     public static func firewall(_ n: ServicePortName) -> String { "firewall-" + serviceBase(n) }
     public static func endpoint(_ n: ServicePortName, _ ep: EndpointInfo) -> String { "endpoint-" + endpointBase(n, ep) }
     public static func affinity(_ n: ServicePortName, _ ep: EndpointInfo) -> String { "affinity-" + endpointBase(n, ep) }
-
-    /// Per-service chains always contain a "/"; kube-proxy's fixed chains never do.
-    public static func isServiceChain(_ name: String) -> Bool { name.contains("/") }
 }
 
 private extension String {

@@ -48,8 +48,6 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
     public internal(set) var containers: [Container]
 
-    public var ruleCount: Int { chains.reduce(0) { $0 + $1.ruleLines.count } }
-
     public var bytes: [UInt8] {
         let prefix = "\(nftFamily) \(NFTablesName.table)"
         var out: [UInt8] = []
