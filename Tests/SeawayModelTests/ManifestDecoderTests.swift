@@ -188,3 +188,39 @@ private let service = """
         #expect(p.ingress[0].peers?.count == 1)
     }
 }
+
+@Suite struct KubeProxyConfigurationTests {
+    private let config = """
+        apiVersion: kubeproxy.config.k8s.io/v1alpha1
+        kind: KubeProxyConfiguration
+        mode: nftables
+        clusterCIDR: 10.244.0.0/16
+        nodePortAddresses: [primary]
+        iptables: {masqueradeBit: 15, localhostNodePorts: false}
+        nftables: {masqueradeAll: true}
+        ipvs: {scheduler: lc}
+        """
+
+    @Test func readsTheFileAndTheConfigMap() throws {
+        let c = try KubeProxyConfiguration.decode(config, file: "kp.yaml")
+        #expect(c.mode == "nftables" && c.clusterCIDR == "10.244.0.0/16" && c.nodePortAddresses == ["primary"])
+        #expect(c.iptables.masqueradeBit == 15 && c.iptables.localhostNodePorts == false)
+        #expect(c.nftables.masqueradeAll == true && c.ipvsScheduler == "lc")
+
+        let indented = config.split(separator: "\n").map { "    \($0)" }.joined(separator: "\n")
+        let configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy, namespace: kube-system}\ndata:\n  config.conf: |\n\(indented)\n"
+        #expect(try KubeProxyConfiguration.decode(configMap, file: "cm.yaml") == c)
+    }
+
+    @Test func badValuesNameTheField() throws {
+        do {
+            _ = try KubeProxyConfiguration.decode(config.replacingOccurrences(of: "mode: nftables", with: "mode: userspace"), file: "kp.yaml")
+            Issue.record("expected an error")
+        } catch let e as ManifestError {
+            #expect(e.description == "kp.yaml:3: KubeProxyConfiguration: mode: unsupported mode 'userspace'")
+        }
+        #expect(throws: ManifestError.self) {
+            try KubeProxyConfiguration.decode("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: '1', b: '2'}\n", file: "cm.yaml")
+        }
+    }
+}

@@ -23,7 +23,9 @@ public struct KubeProxyConfiguration: Sendable, Hashable {
 
     public init() {}
 
-    /// Decodes the file text; `file` names it in errors.
+    /// Decodes the file text; `file` names it in errors. Also takes the kube-proxy ConfigMap
+    /// itself (as `kubectl get configmap kube-proxy -o yaml` prints it) and reads its
+    /// `config.conf` entry (kubeadm's key), or its only entry.
     public static func decode(_ text: String, file: String) throws -> KubeProxyConfiguration {
         let root: Yams.Node?
         do {
@@ -38,6 +40,14 @@ public struct KubeProxyConfiguration: Sendable, Hashable {
         let object = "KubeProxyConfiguration"
         do {
             let kind = try f["kind"]?.string()
+            if kind == "ConfigMap" {
+                let data = try f["data"]?.stringMap() ?? [:]
+                guard let entry = data["config.conf"].map({ ("config.conf", $0) }) ?? (data.count == 1 ? data.first : nil) else {
+                    throw FieldError(path: "data", line: f.line,
+                                     message: "expected a config.conf entry holding a KubeProxyConfiguration")
+                }
+                return try decode(entry.1, file: "\(file) (data.\(entry.0))")
+            }
             guard kind == "KubeProxyConfiguration" else {
                 throw f.error("expected kind KubeProxyConfiguration, found \(kind ?? "none")")
             }
