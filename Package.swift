@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SeawayProxyCore", targets: ["SeawayProxyCore"]),
         .library(name: "SeawayRender", targets: ["SeawayRender"]),
         .library(name: "SeawayLoader", targets: ["SeawayLoader"]),
+        .library(name: "SeawayPolicy", targets: ["SeawayPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,12 +31,15 @@ let package = Package(
         .target(name: "SeawayRender", dependencies: [
             "SeawayProxyCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // NetworkPolicy evaluation: verdicts with reasons. Pure.
+        .target(name: "SeawayPolicy", dependencies: ["SeawayModel"]),
         .executableTarget(name: "seaway", dependencies: [
-            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
+            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
+        .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests"),
         .testTarget(name: "SeawayRenderTests", dependencies: [

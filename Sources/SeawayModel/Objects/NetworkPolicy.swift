@@ -19,10 +19,14 @@ public struct NetworkPolicy: Sendable, Hashable {
     }
 
     public struct Rule: Sendable, Hashable {
-        /// nil (field absent) matches every peer; an empty list matches none.
+        /// `from` (ingress) or `to` (egress). Absent or empty matches every peer, as the API
+        /// documents ("If this field is empty or missing, this rule matches all sources").
         public var peers: [Peer]?
-        /// nil or empty matches every port.
+        /// Absent or empty matches every port.
         public var ports: [PolicyPort]?
+
+        public var matchesAllPeers: Bool { peers?.isEmpty ?? true }
+        public var matchesAllPorts: Bool { ports?.isEmpty ?? true }
     }
 
     public enum PolicyType: String, Sendable, Hashable {

@@ -1,0 +1,237 @@
+import SeawayModel
+
+/// One end of a connection: a pod, or an address that is not a pod's (outside the cluster,
+/// or a node).
+public enum PolicyEndpoint: Sendable, Hashable {
+    case pod(Pod)
+    case address(IPAddress)
+}
+
+/// A port asked about: a number, or a name resolved against the destination pod's
+/// container ports.
+public enum PortQuery: Sendable, Hashable {
+    case number(Int)
+    case name(String)
+}
+
+/// A query the evaluator cannot answer because it is malformed (unknown pod, unknown named
+/// port): bad input, not a denial.
+public struct PolicyQueryError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Evaluates networking.k8s.io/v1 NetworkPolicy for connections between pods and addresses.
+///
+/// Semantics, per the Kubernetes API and documentation:
+/// - a pod is isolated for a direction when a policy in its namespace selects it and lists
+///   that direction in `policyTypes` (defaulted at decoding: Ingress always, Egress when
+///   egress rules exist); an isolated pod accepts only what some selecting policy's rules
+///   allow, and rules add up;
+/// - a connection needs the source's egress and the destination's ingress to allow it;
+/// - in a peer, `podSelector` and `namespaceSelector` together mean both (one peer), two
+///   peers mean either; `podSelector` alone means the policy's namespace; empty selectors
+///   match everything, and an empty or absent `from`/`to`/`ports` list matches every peer
+///   or port;
+/// - `ipBlock` matches the other side's address (pod addresses included) unless an `except`
+///   range holds it;
+/// - named ports resolve against the destination pod's container ports (name and protocol);
+/// - a pod reaching itself, and a node reaching its own pods, are always allowed;
+/// - host-network pods are the node: they are never selected, and their traffic is the node's.
+public struct PolicyEvaluator: Sendable {
+    private let policiesByNamespace: [String: [NetworkPolicy]]
+    private let namespaceLabels: [String: [String: String]]
+    private let podsByKey: [String: Pod]
+    private let podsByIP: [IPAddress: Pod]
+    private let nodeIPs: [String: [IPAddress]]
+
+    public init(cluster: ClusterState) {
+        policiesByNamespace = Dictionary(grouping: cluster.networkPolicies, by: \.metadata.namespace)
+            .mapValues { $0.sorted { $0.metadata.name < $1.metadata.name } }
+        var labels: [String: [String: String]] = [:]
+        for ns in cluster.namespaces { labels[ns.metadata.name] = ns.effectiveLabels }
+        // Namespaces only named by objects still have the label the API server always sets.
+        for pod in cluster.pods where labels[pod.metadata.namespace] == nil {
+            labels[pod.metadata.namespace] = ["kubernetes.io/metadata.name": pod.metadata.namespace]
+        }
+        namespaceLabels = labels
+        podsByKey = Dictionary(cluster.pods.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0) },
+                               uniquingKeysWith: { a, _ in a })
+        var byIP: [IPAddress: Pod] = [:]
+        for pod in cluster.pods where !pod.hostNetwork { for ip in pod.podIPs { byIP[ip] = pod } }
+        podsByIP = byIP
+        nodeIPs = Dictionary(cluster.nodes.map { ($0.metadata.name, $0.internalIPs + $0.externalIPs) },
+                             uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Resolves `ns/name` to a pod, or an address to the pod that has it (or the address).
+    public func endpoint(_ text: String) throws -> PolicyEndpoint {
+        if let ip = IPAddress(text) { return podsByIP[ip].map(PolicyEndpoint.pod) ?? .address(ip) }
+        guard let pod = podsByKey[text] else {
+            throw PolicyQueryError(message: "no pod '\(text)' in the manifests (expected NAMESPACE/POD or an IP address)")
+        }
+        return .pod(pod)
+    }
+
+    public func check(from: PolicyEndpoint, to: PolicyEndpoint, port query: PortQuery,
+                      proto: L4Protocol) throws -> PolicyVerdict {
+        let port: Int
+        switch query {
+        case let .number(n):
+            guard (1...65535).contains(n) else { throw PolicyQueryError(message: "port \(n) is out of range (1-65535)") }
+            port = n
+        case let .name(name):
+            guard case let .pod(pod) = to,
+                  let cp = pod.containerPorts.first(where: { $0.name == name && $0.proto == proto }) else {
+                throw PolicyQueryError(message: "the destination has no container port named '\(name)' (\(proto.rawValue))")
+            }
+            port = cp.port
+        }
+        // The connection's addresses: the destination's first, the source's of the same family.
+        let destinationIP = address(of: to, family: nil)
+        let sourceIP = address(of: from, family: destinationIP?.family)
+        let sameIP = { () -> Bool in
+            if case let (.pod(a), .pod(b)) = (from, to) { return a == b }
+            return false
+        }()
+
+        var egress = DirectionVerdict(direction: .egress, pod: nil, isolatingPolicies: [],
+                                      outcome: .notApplicable("the source is not a pod"))
+        if case let .pod(source) = from {
+            egress = sameIP
+                ? DirectionVerdict(direction: .egress, pod: key(source), isolatingPolicies: [],
+                                   outcome: .alwaysAllowed("a pod may always reach itself"))
+                : evaluate(.egress, pod: source, peer: to, peerIP: destinationIP, port: port, proto: proto, destination: to)
+        }
+        var ingress = DirectionVerdict(direction: .ingress, pod: nil, isolatingPolicies: [],
+                                       outcome: .notApplicable("the destination is not a pod"))
+        if case let .pod(destination) = to {
+            if sameIP {
+                ingress = DirectionVerdict(direction: .ingress, pod: key(destination), isolatingPolicies: [],
+                                           outcome: .alwaysAllowed("a pod may always reach itself"))
+            } else if isOwnNode(from, of: destination, sourceIP: sourceIP) {
+                ingress = DirectionVerdict(direction: .ingress, pod: key(destination), isolatingPolicies: [],
+                                           outcome: .alwaysAllowed("traffic from the pod's own node is always allowed"))
+            } else {
+                ingress = evaluate(.ingress, pod: destination, peer: from, peerIP: sourceIP, port: port, proto: proto, destination: to)
+            }
+        }
+        return PolicyVerdict(from: describe(from), to: describe(to), port: port, proto: proto,
+                             egress: egress, ingress: ingress)
+    }
+
+    // MARK: one direction
+
+    private func evaluate(_ direction: NetworkPolicy.PolicyType, pod: Pod, peer: PolicyEndpoint, peerIP: IPAddress?,
+                          port: Int, proto: L4Protocol, destination: PolicyEndpoint) -> DirectionVerdict {
+        if pod.hostNetwork {
+            return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: [],
+                                    outcome: .notApplicable("host-network pods are not subject to NetworkPolicy"))
+        }
+        let isolating = (policiesByNamespace[pod.metadata.namespace] ?? []).filter {
+            $0.policyTypes.contains(direction) && $0.podSelector.matches(pod.metadata.labels)
+        }
+        let refs = isolating.map(ref)
+        if isolating.isEmpty {
+            return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: [], outcome: .notIsolated)
+        }
+        var matches: [RuleMatch] = []
+        for policy in isolating {
+            let rules = direction == .ingress ? policy.ingress : policy.egress
+            for (r, rule) in rules.enumerated() {
+                guard let peerIndex = matchingPeer(rule, in: policy.metadata.namespace, peer: peer, peerIP: peerIP),
+                      let portIndex = matchingPort(rule, port: port, proto: proto, destination: destination)
+                else { continue }
+                matches.append(RuleMatch(policy: ref(policy), direction: direction, ruleIndex: r,
+                                         peerIndex: peerIndex.index, portIndex: portIndex.index))
+            }
+        }
+        return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: refs,
+                                outcome: matches.isEmpty ? .denied : .allowed(by: matches))
+    }
+
+    /// The first peer of `rule` that matches (index nil: the rule matches every peer).
+    private func matchingPeer(_ rule: NetworkPolicy.Rule, in namespace: String, peer: PolicyEndpoint,
+                              peerIP: IPAddress?) -> EntryMatch? {
+        if rule.matchesAllPeers { return .init(index: nil) }
+        for (i, p) in rule.peers!.enumerated() where matches(p, in: namespace, peer: peer, peerIP: peerIP) {
+            return .init(index: i)
+        }
+        return nil
+    }
+
+    private func matches(_ p: NetworkPolicy.Peer, in namespace: String, peer: PolicyEndpoint, peerIP: IPAddress?) -> Bool {
+        if let block = p.ipBlock {
+            guard let ip = peerIP else { return false }
+            return block.cidr.contains(ip) && !block.except.contains { $0.contains(ip) }
+        }
+        // Selectors only ever match pods, and never host-network pods (they are the node).
+        guard case let .pod(pod) = peer, !pod.hostNetwork else { return false }
+        if let nsSelector = p.namespaceSelector {
+            guard nsSelector.matches(namespaceLabels[pod.metadata.namespace] ?? [:]) else { return false }
+        } else if pod.metadata.namespace != namespace {
+            return false
+        }
+        return p.podSelector?.matches(pod.metadata.labels) ?? true
+    }
+
+    /// The first port entry of `rule` that matches (index nil: the rule matches every port).
+    private func matchingPort(_ rule: NetworkPolicy.Rule, port: Int, proto: L4Protocol,
+                              destination: PolicyEndpoint) -> EntryMatch? {
+        if rule.matchesAllPorts { return .init(index: nil) }
+        for (i, p) in rule.ports!.enumerated() where p.proto == proto {
+            switch p.port {
+            case nil:
+                return .init(index: i)
+            case let .int(n)?:
+                let range = n...(p.endPort ?? n)
+                if range.contains(port) { return .init(index: i) }
+            case let .string(name)?:
+                // Named ports are the destination pod's, matched by name and protocol.
+                guard case let .pod(pod) = destination else { continue }
+                if pod.containerPorts.contains(where: { $0.name == name && $0.proto == proto && $0.port == port }) {
+                    return .init(index: i)
+                }
+            }
+        }
+        return nil
+    }
+
+    // MARK: helpers
+
+    private func isOwnNode(_ source: PolicyEndpoint, of pod: Pod, sourceIP: IPAddress?) -> Bool {
+        guard let node = pod.nodeName else { return false }
+        switch source {
+        case let .pod(p): return p.hostNetwork && p.nodeName == node
+        case let .address(ip): return nodeIPs[node]?.contains(ip) ?? false
+        }
+    }
+
+    private func address(of e: PolicyEndpoint, family: IPFamily?) -> IPAddress? {
+        switch e {
+        case let .address(ip): return ip
+        case let .pod(pod):
+            var ips = pod.podIPs
+            if pod.hostNetwork, let node = pod.nodeName { ips = (nodeIPs[node] ?? []) + ips }
+            return ips.first { family == nil || $0.family == family } ?? ips.first
+        }
+    }
+
+    private func key(_ pod: Pod) -> String { "\(pod.metadata.namespace)/\(pod.metadata.name)" }
+
+    private func describe(_ e: PolicyEndpoint) -> String {
+        switch e {
+        case let .pod(pod): return key(pod)
+        case let .address(ip): return ip.description
+        }
+    }
+
+    private func ref(_ p: NetworkPolicy) -> PolicyRef {
+        PolicyRef(namespace: p.metadata.namespace, name: p.metadata.name, source: p.metadata.source)
+    }
+}
+
+/// A matched rule entry: its index, or nil when the rule has no list (so matches everything).
+private struct EntryMatch {
+    var index: Int?
+}

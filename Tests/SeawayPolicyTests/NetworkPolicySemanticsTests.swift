@@ -1,0 +1,206 @@
+import SeawayModel
+import SeawayPolicy
+import Testing
+
+/// The upstream e2e suite's cluster: namespaces x, y, z (labelled ns=x ...), pods a, b, c in
+/// each (labelled pod=a ...) serving 80/TCP ("serve-80-tcp"), 81/TCP, 80/UDP and 81/SCTP.
+/// Pods of x run on node-1 (192.168.0.1), the others on node-2 (192.168.0.2).
+private let base: String = {
+    var docs: [String] = []
+    for (n, ns) in ["x", "y", "z"].enumerated() {
+        docs.append("apiVersion: v1\nkind: Namespace\nmetadata: {name: \(ns), labels: {ns: \(ns)}}")
+        for (p, pod) in ["a", "b", "c"].enumerated() {
+            docs.append("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: \(pod), namespace: \(ns), labels: {pod: \(pod)}}
+                spec:
+                  nodeName: \(ns == "x" ? "node-1" : "node-2")
+                  containers:
+                  - name: c
+                    ports:
+                    - {name: serve-80-tcp, containerPort: 80}
+                    - {name: serve-81-tcp, containerPort: 81}
+                    - {name: serve-80-udp, containerPort: 80, protocol: UDP}
+                    - {name: serve-81-sctp, containerPort: 81, protocol: SCTP}
+                status: {podIP: 10.0.\(n).\(p + 1)}
+                """)
+        }
+    }
+    for (i, node) in ["node-1", "node-2"].enumerated() {
+        docs.append("apiVersion: v1\nkind: Node\nmetadata: {name: \(node)}\nstatus: {addresses: [{type: InternalIP, address: 192.168.0.\(i + 1)}]}")
+    }
+    docs.append("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: agent, namespace: z, labels: {pod: agent}}
+        spec: {nodeName: node-1, hostNetwork: true}
+        status: {podIP: 192.168.0.1}
+        """)
+    return docs.joined(separator: "\n---\n")
+}()
+
+private func evaluator(_ policies: String = "") throws -> PolicyEvaluator {
+    var state = ClusterState()
+    try ManifestDecoder().decode(base + (policies.isEmpty ? "" : "\n---\n" + policies), file: "test.yaml", into: &state)
+    return PolicyEvaluator(cluster: state)
+}
+
+private func allowed(_ e: PolicyEvaluator, _ from: String, _ to: String, _ port: Int = 80,
+                     _ proto: L4Protocol = .tcp) throws -> Bool {
+    try e.check(from: e.endpoint(from), to: e.endpoint(to), port: .number(port), proto: proto).allowed
+}
+
+private func policy(_ name: String, ns: String = "x", _ spec: String) -> String {
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: \(name), namespace: \(ns)}\nspec:\n"
+        + spec.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n")
+}
+
+@Suite struct NetworkPolicySemanticsTests {
+    @Test func withoutPoliciesEverythingIsAllowed() throws {
+        let e = try evaluator()
+        let v = try e.check(from: e.endpoint("y/b"), to: e.endpoint("x/a"), port: .number(80), proto: .tcp)
+        #expect(v.allowed)
+        #expect(v.ingress.outcome == .notIsolated && v.egress.outcome == .notIsolated)
+    }
+
+    @Test func denyAllIngressIsolatesOnlyIngress() throws {
+        let e = try evaluator(policy("deny-all", "podSelector: {}"))
+        let v = try e.check(from: e.endpoint("y/b"), to: e.endpoint("x/a"), port: .number(80), proto: .tcp)
+        #expect(!v.allowed)
+        #expect(v.ingress.outcome == .denied)
+        #expect(v.ingress.isolatingPolicies.map(\.name) == ["deny-all"])
+        // Egress from x is not isolated by an ingress-only policy.
+        #expect(try allowed(e, "x/a", "y/b"))
+    }
+
+    @Test func egressRulesAloneStillIsolateIngress() throws {
+        // policyTypes defaults to [Ingress, Egress] when egress rules exist: ingress is isolated too.
+        let e = try evaluator(policy("egress-only-rules", "podSelector: {matchLabels: {pod: a}}\negress: [{to: [{podSelector: {}}]}]"))
+        #expect(try allowed(e, "x/a", "x/b"))
+        #expect(try !allowed(e, "x/a", "y/b"))  // egress to other namespaces not allowed
+        #expect(try !allowed(e, "x/b", "x/a"))  // ingress isolated with no ingress rules
+        #expect(try allowed(e, "x/b", "x/c"))   // x/c is not selected
+    }
+
+    @Test func explicitPolicyTypesWin() throws {
+        let e = try evaluator(policy("egress-type", "podSelector: {}\npolicyTypes: [Egress]"))
+        #expect(try allowed(e, "y/a", "x/a"))   // ingress not isolated
+        #expect(try !allowed(e, "x/a", "y/a"))  // egress isolated, no rules
+    }
+
+    @Test func rulesAreAdditiveAcrossPolicies() throws {
+        let e = try evaluator(policy("from-b", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]")
+            + "\n---\n" + policy("from-c", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{podSelector: {matchLabels: {pod: c}}}]}]"))
+        let v = try e.check(from: e.endpoint("x/c"), to: e.endpoint("x/a"), port: .number(80), proto: .tcp)
+        #expect(v.allowed)
+        guard case let .allowed(matches) = v.ingress.outcome else { Issue.record("expected allowed"); return }
+        #expect(matches.map(\.policy.name) == ["from-c"])
+        #expect(matches[0].peerIndex == 0 && matches[0].ruleIndex == 0 && matches[0].portIndex == nil)
+        #expect(try allowed(e, "x/b", "x/a"))
+        #expect(try allowed(e, "x/a", "x/a"))  // a pod may always reach itself
+    }
+
+    @Test func podSelectorAloneMeansThePolicysNamespace() throws {
+        let e = try evaluator(policy("from-b", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]"))
+        #expect(try allowed(e, "x/b", "x/a"))
+        #expect(try !allowed(e, "y/b", "x/a"))
+    }
+
+    @Test func namespaceAndPodSelectorInOnePeerMeansBoth() throws {
+        let and = try evaluator(policy("and", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: b}}}]}]"))
+        #expect(try allowed(and, "y/b", "x/a"))
+        #expect(try !allowed(and, "y/c", "x/a"))
+        #expect(try !allowed(and, "z/b", "x/a"))
+        // Two peers: either.
+        let or = try evaluator(policy("or", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}, {podSelector: {matchLabels: {pod: b}}}]}]"))
+        #expect(try allowed(or, "y/c", "x/a"))
+        #expect(try allowed(or, "x/b", "x/a"))
+        #expect(try !allowed(or, "z/b", "x/a"))  // podSelector alone: x only
+    }
+
+    @Test func emptySelectorsAndEmptyListsMatchEverything() throws {
+        let allNamespaces = try evaluator(policy("all-ns", "podSelector: {}\ningress: [{from: [{namespaceSelector: {}}]}]"))
+        #expect(try allowed(allNamespaces, "z/c", "x/a"))
+        #expect(try !allowed(allNamespaces, "203.0.113.9", "x/a"))  // selectors never match addresses
+        let emptyFrom = try evaluator(policy("empty-from", "podSelector: {}\ningress: [{from: []}]"))
+        #expect(try allowed(emptyFrom, "203.0.113.9", "x/a"))
+        let noRules = try evaluator(policy("no-rules", "podSelector: {}\ningress: []"))
+        #expect(try !allowed(noRules, "x/b", "x/a"))
+    }
+
+    @Test func metadataNameLabelSelectsNamespaces() throws {
+        let e = try evaluator(policy("from-z", "podSelector: {}\ningress: [{from: [{namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [z]}]}}]}]"))
+        #expect(try allowed(e, "z/a", "x/a"))
+        #expect(try !allowed(e, "y/a", "x/a"))
+    }
+
+    @Test func matchExpressionOperators() throws {
+        let e = try evaluator(policy("expr", "podSelector: {}\ningress: [{from: [{podSelector: {matchExpressions: [{key: pod, operator: NotIn, values: [b]}, {key: pod, operator: Exists}]}}]}]"))
+        #expect(try allowed(e, "x/c", "x/a"))
+        #expect(try !allowed(e, "x/b", "x/a"))
+        let dne = try evaluator(policy("dne", "podSelector: {matchExpressions: [{key: tier, operator: DoesNotExist}]}\ningress: []"))
+        #expect(try !allowed(dne, "x/b", "x/a"))
+    }
+
+    @Test func ipBlocksWithExceptMatchPodAndExternalAddresses() throws {
+        let e = try evaluator(policy("cidr", "podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.0.1.0/24]}}, {ipBlock: {cidr: 203.0.113.0/24}}]}]"))
+        #expect(try allowed(e, "z/a", "x/a"))          // 10.0.2.1
+        #expect(try !allowed(e, "y/a", "x/a"))         // 10.0.1.1 is in except
+        #expect(try allowed(e, "203.0.113.7", "x/a"))
+        #expect(try !allowed(e, "198.51.100.7", "x/a"))
+        // Egress to an external address.
+        let out = try evaluator(policy("out", "podSelector: {}\npolicyTypes: [Egress]\negress: [{to: [{ipBlock: {cidr: 8.8.8.0/24}}], ports: [{port: 53, protocol: UDP}]}]"))
+        #expect(try allowed(out, "x/a", "8.8.8.8", 53, .udp))
+        #expect(try !allowed(out, "x/a", "8.8.8.8", 53, .tcp))
+        #expect(try allowed(out, "y/a", "8.8.8.8", 443))  // y is not isolated
+    }
+
+    @Test func portsProtocolsRangesAndNamedPorts() throws {
+        let e = try evaluator(policy("ports", "podSelector: {}\ningress: [{ports: [{port: 80}, {port: 1000, endPort: 2000, protocol: UDP}, {port: serve-81-sctp, protocol: SCTP}]}]"))
+        #expect(try allowed(e, "y/a", "x/a", 80, .tcp))      // protocol defaults to TCP
+        #expect(try !allowed(e, "y/a", "x/a", 80, .udp))
+        #expect(try allowed(e, "y/a", "x/a", 1500, .udp))
+        #expect(try !allowed(e, "y/a", "x/a", 2001, .udp))
+        #expect(try allowed(e, "y/a", "x/a", 81, .sctp))     // the destination's serve-81-sctp
+        #expect(try !allowed(e, "y/a", "x/a", 81, .tcp))
+        let v = try e.check(from: e.endpoint("y/a"), to: e.endpoint("x/a"), port: .name("serve-81-sctp"), proto: .sctp)
+        #expect(v.port == 81 && v.allowed)
+        guard case let .allowed(m) = v.ingress.outcome else { Issue.record("expected allowed"); return }
+        #expect(m.first?.portIndex == 2)
+    }
+
+    @Test func namedPortsOnEgressResolveOnTheDestination() throws {
+        let e = try evaluator(policy("egress-named", "podSelector: {matchLabels: {pod: a}}\npolicyTypes: [Egress]\negress: [{ports: [{port: serve-81-tcp}]}]"))
+        #expect(try allowed(e, "x/a", "y/b", 81))
+        #expect(try !allowed(e, "x/a", "y/b", 80))
+        #expect(try !allowed(e, "x/a", "203.0.113.1", 81))  // an address has no named ports
+    }
+
+    @Test func ownNodeAndHostNetwork() throws {
+        let e = try evaluator(policy("deny-all", "podSelector: {}"))
+        #expect(try allowed(e, "192.168.0.1", "x/a"))   // node-1 hosts x/a
+        #expect(try !allowed(e, "192.168.0.2", "x/a"))  // another node
+        #expect(try allowed(e, "z/agent", "x/a"))       // host-network pod on node-1
+        // Host-network pods are not subject to policies.
+        let zDeny = try evaluator(policy("deny-z", ns: "z", "podSelector: {}"))
+        let v = try zDeny.check(from: zDeny.endpoint("y/a"), to: zDeny.endpoint("z/agent"), port: .number(80), proto: .tcp)
+        #expect(v.allowed)
+        #expect(v.ingress.outcome == .notApplicable("host-network pods are not subject to NetworkPolicy"))
+        #expect(try !allowed(zDeny, "y/a", "z/b"))
+    }
+
+    @Test func badQueriesAreErrors() throws {
+        let e = try evaluator()
+        #expect(throws: PolicyQueryError.self) { try e.endpoint("x/nope") }
+        #expect(throws: PolicyQueryError.self) {
+            try e.check(from: e.endpoint("x/a"), to: e.endpoint("y/a"), port: .name("nope"), proto: .tcp)
+        }
+        #expect(throws: PolicyQueryError.self) {
+            try e.check(from: e.endpoint("x/a"), to: e.endpoint("y/a"), port: .name("serve-80-tcp"), proto: .udp)
+        }
+        #expect(throws: PolicyQueryError.self) {
+            try e.check(from: e.endpoint("x/a"), to: e.endpoint("y/a"), port: .number(0), proto: .tcp)
+        }
+    }
+}
