@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SeawayModel
+import SeawayPolicy
 import SeawayProxyCore
 
 /// Runs `body`; bad input is printed as `seaway: error: file:line: object: field: message`
@@ -11,6 +12,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let e as ManifestError {
         printError(e.description)
     } catch let e as ProxyConfigurationError {
+        printError(e.description)
+    } catch let e as PolicyQueryError {
         printError(e.description)
     } catch let e as ValidationError {
         throw e

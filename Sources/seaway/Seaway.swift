@@ -4,6 +4,6 @@ import ArgumentParser
 struct Seaway: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seaway",
-        abstract: "Kubernetes service networking: kube-proxy rule rendering and more.",
-        subcommands: [RenderCommand.self, DiffCommand.self])
+        abstract: "Kubernetes service networking: kube-proxy rule rendering and NetworkPolicy queries.",
+        subcommands: [RenderCommand.self, DiffCommand.self, PolicyCommand.self])
 }

@@ -151,4 +151,57 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         let misuse = try seaway(["render", "--mode", "iptables", "--section", "ipsets", "\(overall)/manifests"])
         #expect(misuse.status != 0)
     }
+
+    private static let xyz = "Fixtures/policy/xyz"
+
+    @Test func policyCheckSaysWhichRuleAdmits() throws {
+        let allowed = try seaway(["policy", "check", "--from", "y/b", "--to", "x/a", "--port", "80", Self.xyz])
+        #expect(allowed.status == 0)
+        #expect(allowed.stdout.hasPrefix("ALLOWED y/b -> x/a port 80/TCP\n"))
+        #expect(allowed.stdout.contains("    allowed by NetworkPolicy x/allow-b-from-y (Fixtures/policy/xyz/policies.yaml:13): ingress[0], from[0], ports[0]\n"))
+        // Denied is an answer, not an error: exit status 0.
+        let denied = try seaway(["policy", "check", "--from", "y/a", "--to", "x/a", "--port", "80", Self.xyz])
+        #expect(denied.status == 0)
+        #expect(denied.stdout.hasPrefix("DENIED y/a -> x/a port 80/TCP\n"))
+        #expect(denied.stdout.contains("no rule admits y/a on 80/TCP"))
+        // The named port is the destination's: serve-81-tcp is 81/TCP, inside z's 80-81 egress range.
+        let named = try seaway(["policy", "check", "--from", "z/a", "--to", "x/c", "--port", "serve-81-tcp", Self.xyz])
+        #expect(named.stdout.hasPrefix("ALLOWED z/a -> x/c port 81/TCP\n"))
+    }
+
+    @Test func policyCheckJSON() throws {
+        let r = try seaway(["policy", "check", "--from", "y/b", "--to", "x/a", "--port", "80", "--protocol", "udp",
+                            "--output", "json", Self.xyz])
+        #expect(r.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(object?["allowed"] as? Bool == false)
+        #expect(object?["protocol"] as? String == "UDP")
+        let ingress = object?["ingress"] as? [String: Any]
+        #expect(ingress?["outcome"] as? String == "denied")
+        #expect((ingress?["isolatedBy"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["allow-b-from-y", "deny-all-to-a"])
+    }
+
+    @Test func policyCheckBadInput() throws {
+        let unknownPod = try seaway(["policy", "check", "--from", "y/b", "--to", "x/nope", "--port", "80", Self.xyz])
+        #expect(unknownPod.status == 1)
+        #expect(unknownPod.stderr.contains("no pod 'x/nope'"))
+        let unknownName = try seaway(["policy", "check", "--from", "y/b", "--to", "x/a", "--port", "metrics", Self.xyz])
+        #expect(unknownName.status == 1)
+        #expect(unknownName.stderr.contains("no container port named 'metrics'"))
+        let badOperator = """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: typo, namespace: x}
+            spec:
+              podSelector:
+                matchExpressions:
+                  - {key: pod, operator: Equals, values: [a]}
+            """
+        let r = try seaway(["policy", "check", "--from", "y/b", "--to", "x/a", "--port", "80", Self.xyz, "-"], stdin: badOperator)
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.contains("NetworkPolicy x/typo"))
+        #expect(r.stderr.contains("spec.podSelector.matchExpressions[0].operator"))
+        #expect(r.stderr.contains("invalid operator 'Equals'"))
+    }
 }
