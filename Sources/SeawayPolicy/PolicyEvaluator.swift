@@ -39,38 +39,19 @@ public struct PolicyQueryError: Error, Sendable, Equatable, CustomStringConverti
 /// - a pod reaching itself, and a node reaching its own pods, are always allowed;
 /// - host-network pods are the node: they are never selected, and their traffic is the node's.
 public struct PolicyEvaluator: Sendable {
-    private let policiesByNamespace: [String: [NetworkPolicy]]
-    private let namespaceLabels: [String: [String: String]]
-    private let podsByKey: [String: Pod]
-    private let podsByIP: [IPAddress: Pod]
-    private let nodeIPs: [String: [IPAddress]]
+    let index: PolicyIndex
 
     public init(cluster: ClusterState) {
-        policiesByNamespace = Dictionary(grouping: cluster.networkPolicies, by: \.metadata.namespace)
-            .mapValues { $0.sorted { $0.metadata.name < $1.metadata.name } }
-        var labels: [String: [String: String]] = [:]
-        for ns in cluster.namespaces { labels[ns.metadata.name] = ns.effectiveLabels }
-        // Namespaces only named by objects still have the label the API server always sets.
-        for pod in cluster.pods where labels[pod.metadata.namespace] == nil {
-            labels[pod.metadata.namespace] = ["kubernetes.io/metadata.name": pod.metadata.namespace]
-        }
-        namespaceLabels = labels
-        podsByKey = Dictionary(cluster.pods.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0) },
-                               uniquingKeysWith: { a, _ in a })
-        var byIP: [IPAddress: Pod] = [:]
-        for pod in cluster.pods where !pod.hostNetwork { for ip in pod.podIPs { byIP[ip] = pod } }
-        podsByIP = byIP
-        nodeIPs = Dictionary(cluster.nodes.map { ($0.metadata.name, $0.internalIPs + $0.externalIPs) },
-                             uniquingKeysWith: { a, _ in a })
+        index = PolicyIndex(cluster: cluster)
     }
 
     /// Resolves `ns/name` to a pod, or an address to the pod that has it (or the address).
     public func endpoint(_ text: String) throws -> PolicyEndpoint {
-        if let ip = IPAddress(text) { return podsByIP[ip].map(PolicyEndpoint.pod) ?? .address(ip) }
-        guard let pod = podsByKey[text] else {
+        if let ip = IPAddress(text) { return index.idByIP[ip].map { .pod(index.pods[$0]) } ?? .address(ip) }
+        guard let id = index.idByKey[text] else {
             throw PolicyQueryError(message: "no pod '\(text)' in the manifests (expected NAMESPACE/POD or an IP address)")
         }
-        return .pod(pod)
+        return .pod(index.pods[id])
     }
 
     public func check(from: PolicyEndpoint, to: PolicyEndpoint, port query: PortQuery,
@@ -99,7 +80,7 @@ public struct PolicyEvaluator: Sendable {
                                       outcome: .notApplicable("the source is not a pod"))
         if case let .pod(source) = from {
             egress = sameIP
-                ? DirectionVerdict(direction: .egress, pod: key(source), isolatingPolicies: [],
+                ? DirectionVerdict(direction: .egress, pod: source.key, isolatingPolicies: [],
                                    outcome: .alwaysAllowed("a pod may always reach itself"))
                 : evaluate(.egress, pod: source, peer: to, peerIP: destinationIP, port: port, proto: proto, destination: to)
         }
@@ -107,10 +88,10 @@ public struct PolicyEvaluator: Sendable {
                                        outcome: .notApplicable("the destination is not a pod"))
         if case let .pod(destination) = to {
             if sameIP {
-                ingress = DirectionVerdict(direction: .ingress, pod: key(destination), isolatingPolicies: [],
+                ingress = DirectionVerdict(direction: .ingress, pod: destination.key, isolatingPolicies: [],
                                            outcome: .alwaysAllowed("a pod may always reach itself"))
             } else if isOwnNode(from, of: destination, sourceIP: sourceIP) {
-                ingress = DirectionVerdict(direction: .ingress, pod: key(destination), isolatingPolicies: [],
+                ingress = DirectionVerdict(direction: .ingress, pod: destination.key, isolatingPolicies: [],
                                            outcome: .alwaysAllowed("traffic from the pod's own node is always allowed"))
             } else {
                 ingress = evaluate(.ingress, pod: destination, peer: from, peerIP: sourceIP, port: port, proto: proto, destination: to)
@@ -125,74 +106,59 @@ public struct PolicyEvaluator: Sendable {
     private func evaluate(_ direction: NetworkPolicy.PolicyType, pod: Pod, peer: PolicyEndpoint, peerIP: IPAddress?,
                           port: Int, proto: L4Protocol, destination: PolicyEndpoint) -> DirectionVerdict {
         if pod.hostNetwork {
-            return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: [],
+            return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [],
                                     outcome: .notApplicable("host-network pods are not subject to NetworkPolicy"))
         }
-        let isolating = (policiesByNamespace[pod.metadata.namespace] ?? []).filter {
-            $0.policyTypes.contains(direction) && $0.podSelector.matches(pod.metadata.labels)
+        guard let id = index.idByKey[pod.key] else {
+            return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [], outcome: .notIsolated)
         }
-        let refs = isolating.map(ref)
+        let isolating = index.isolating(direction, pod: id).map { index.policies[$0] }
         if isolating.isEmpty {
-            return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: [], outcome: .notIsolated)
+            return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [], outcome: .notIsolated)
         }
+        let peerID: Int? = {
+            if case let .pod(p) = peer { return index.idByKey[p.key] }
+            return nil
+        }()
         var matches: [RuleMatch] = []
         for policy in isolating {
-            let rules = direction == .ingress ? policy.ingress : policy.egress
-            for (r, rule) in rules.enumerated() {
-                guard let peerIndex = matchingPeer(rule, in: policy.metadata.namespace, peer: peer, peerIP: peerIP),
-                      let portIndex = matchingPort(rule, port: port, proto: proto, destination: destination)
+            for (r, rule) in policy.rules(direction).enumerated() {
+                guard let peerIndex = matchingPeer(rule, peerID: peerID, peerIP: peerIP),
+                      let portIndex = matchingPort(rule.rule, port: port, proto: proto, destination: destination)
                 else { continue }
-                matches.append(RuleMatch(policy: ref(policy), direction: direction, ruleIndex: r,
+                matches.append(RuleMatch(policy: policy.ref, direction: direction, ruleIndex: r,
                                          peerIndex: peerIndex.index, portIndex: portIndex.index))
             }
         }
-        return DirectionVerdict(direction: direction, pod: key(pod), isolatingPolicies: refs,
+        return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: isolating.map(\.ref),
                                 outcome: matches.isEmpty ? .denied : .allowed(by: matches))
     }
 
     /// The first peer of `rule` that matches (index nil: the rule matches every peer).
-    private func matchingPeer(_ rule: NetworkPolicy.Rule, in namespace: String, peer: PolicyEndpoint,
-                              peerIP: IPAddress?) -> EntryMatch? {
-        if rule.matchesAllPeers { return .init(index: nil) }
-        for (i, p) in rule.peers!.enumerated() where matches(p, in: namespace, peer: peer, peerIP: peerIP) {
-            return .init(index: i)
+    /// Selector peers are precomputed pod sets; ipBlock peers compare the peer's address.
+    private func matchingPeer(_ rule: PolicyIndex.IndexedRule, peerID: Int?, peerIP: IPAddress?) -> EntryMatch? {
+        if rule.rule.matchesAllPeers { return .init(index: nil) }
+        for (i, peer) in rule.rule.peers!.enumerated() {
+            if let block = peer.ipBlock {
+                if let ip = peerIP, block.admits(ip) { return .init(index: i) }
+            } else if let id = peerID, rule.peerPods[i]!.contains(id) {
+                return .init(index: i)
+            }
         }
         return nil
-    }
-
-    private func matches(_ p: NetworkPolicy.Peer, in namespace: String, peer: PolicyEndpoint, peerIP: IPAddress?) -> Bool {
-        if let block = p.ipBlock {
-            guard let ip = peerIP else { return false }
-            return block.cidr.contains(ip) && !block.except.contains { $0.contains(ip) }
-        }
-        // Selectors only ever match pods, and never host-network pods (they are the node).
-        guard case let .pod(pod) = peer, !pod.hostNetwork else { return false }
-        if let nsSelector = p.namespaceSelector {
-            guard nsSelector.matches(namespaceLabels[pod.metadata.namespace] ?? [:]) else { return false }
-        } else if pod.metadata.namespace != namespace {
-            return false
-        }
-        return p.podSelector?.matches(pod.metadata.labels) ?? true
     }
 
     /// The first port entry of `rule` that matches (index nil: the rule matches every port).
     private func matchingPort(_ rule: NetworkPolicy.Rule, port: Int, proto: L4Protocol,
                               destination: PolicyEndpoint) -> EntryMatch? {
         if rule.matchesAllPorts { return .init(index: nil) }
-        for (i, p) in rule.ports!.enumerated() where p.proto == proto {
-            switch p.port {
-            case nil:
-                return .init(index: i)
-            case let .int(n)?:
-                let range = n...(p.endPort ?? n)
-                if range.contains(port) { return .init(index: i) }
-            case let .string(name)?:
-                // Named ports are the destination pod's, matched by name and protocol.
-                guard case let .pod(pod) = destination else { continue }
-                if pod.containerPorts.contains(where: { $0.name == name && $0.proto == proto && $0.port == port }) {
-                    return .init(index: i)
-                }
-            }
+        let destinationPorts: [Pod.ContainerPort]? = {
+            if case let .pod(pod) = destination { return pod.containerPorts }
+            return nil
+        }()
+        for (i, entry) in rule.ports!.enumerated()
+        where entry.admits(port: port, proto: proto, destinationPorts: destinationPorts) {
+            return .init(index: i)
         }
         return nil
     }
@@ -203,7 +169,7 @@ public struct PolicyEvaluator: Sendable {
         guard let node = pod.nodeName else { return false }
         switch source {
         case let .pod(p): return p.hostNetwork && p.nodeName == node
-        case let .address(ip): return nodeIPs[node]?.contains(ip) ?? false
+        case let .address(ip): return index.nodeIPs[node]?.contains(ip) ?? false
         }
     }
 
@@ -212,22 +178,16 @@ public struct PolicyEvaluator: Sendable {
         case let .address(ip): return ip
         case let .pod(pod):
             var ips = pod.podIPs
-            if pod.hostNetwork, let node = pod.nodeName { ips = (nodeIPs[node] ?? []) + ips }
+            if pod.hostNetwork, let node = pod.nodeName { ips = (index.nodeIPs[node] ?? []) + ips }
             return ips.first { family == nil || $0.family == family } ?? ips.first
         }
     }
 
-    private func key(_ pod: Pod) -> String { "\(pod.metadata.namespace)/\(pod.metadata.name)" }
-
     private func describe(_ e: PolicyEndpoint) -> String {
         switch e {
-        case let .pod(pod): return key(pod)
+        case let .pod(pod): return pod.key
         case let .address(ip): return ip.description
         }
-    }
-
-    private func ref(_ p: NetworkPolicy) -> PolicyRef {
-        PolicyRef(namespace: p.metadata.namespace, name: p.metadata.name, source: p.metadata.source)
     }
 }
 
