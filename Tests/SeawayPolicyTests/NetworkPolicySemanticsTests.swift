@@ -204,3 +204,41 @@ private func policy(_ name: String, ns: String = "x", _ spec: String) -> String 
         }
     }
 }
+
+/// Policy sets that exercise every kind of rule at once; the matrix must agree with `check`
+/// on every ordered pair, port and protocol.
+private let mixedPolicySets: [String] = [
+    policy("deny-all", "podSelector: {}\npolicyTypes: [Ingress, Egress]"),
+    [
+        policy("named-in", "podSelector: {matchLabels: {pod: a}}\ningress:\n- from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchExpressions: [{key: pod, operator: NotIn, values: [c]}]}}]\n  ports: [{port: serve-80-tcp}, {port: serve-80-udp, protocol: UDP}]"),
+        policy("range-out", ns: "y", "podSelector: {matchExpressions: [{key: pod, operator: Exists}]}\negress:\n- to: [{namespaceSelector: {}}]\n  ports: [{port: 80, endPort: 81}]\n- to: [{podSelector: {}}]\n  ports: [{port: serve-81-sctp, protocol: SCTP}]"),
+        policy("blocks", ns: "z", "podSelector: {matchLabels: {pod: b}}\npolicyTypes: [Ingress, Egress]\ningress:\n- from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.0.0.2/32]}}, {ipBlock: {cidr: 192.168.0.0/24}}]\negress:\n- to: [{ipBlock: {cidr: 10.0.1.0/24}}]\n  ports: [{protocol: UDP}]"),
+        policy("no-key", ns: "z", "podSelector: {matchExpressions: [{key: tier, operator: DoesNotExist}]}\ningress:\n- from: [{podSelector: {}, namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [x, z]}]}}]"),
+    ].joined(separator: "\n---\n"),
+    policy("egress-only-dns", ns: "x", "podSelector: {}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, protocol: UDP}, {port: 53}]"),
+]
+
+@Suite struct MatrixAgreesWithCheckTests {
+    @Test(arguments: mixedPolicySets.indices)
+    func everyCellEqualsCheck(set: Int) throws {
+        let e = try evaluator(mixedPolicySets[set])
+        var denied = 0, cells = 0
+        for proto in L4Protocol.allCases {
+            for port in [53, 80, 81] {
+                let m = e.matrix(port: port, proto: proto)
+                for (f, from) in m.pods.enumerated() {
+                    for (t, to) in m.pods.enumerated() {
+                        let v = try e.check(from: e.endpoint(from), to: e.endpoint(to), port: .number(port), proto: proto)
+                        #expect(m.allowed(from: f, to: t) == v.allowed, "\(from) -> \(to) \(port)/\(proto.rawValue)")
+                        #expect(m.egressAllows(from: f, to: t) == v.egress.allows, "egress \(from) -> \(to) \(port)/\(proto.rawValue)")
+                        #expect(m.ingressAllows(from: f, to: t) == v.ingress.allows, "ingress \(from) -> \(to) \(port)/\(proto.rawValue)")
+                        cells += 1
+                        if !v.allowed { denied += 1 }
+                    }
+                }
+            }
+        }
+        // The sets must actually deny something, or agreement proves little.
+        #expect(denied > 0 && denied < cells)
+    }
+}
