@@ -19,6 +19,8 @@ public enum PortQuery: Sendable, Hashable {
 public struct PolicyQueryError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) { self.message = message }
 }
 
 /// Evaluates networking.k8s.io/v1 NetworkPolicy for connections between pods and addresses.

@@ -146,3 +146,13 @@ private struct MatrixBuilder {
         return set
     }
 }
+
+extension PolicyEvaluator {
+    /// Every pod as `ns/name`, in matrix order.
+    public var podKeys: [String] { index.keys }
+
+    /// The distinct container port numbers the given pods declare for `proto`, ascending.
+    public func declaredPorts(of pods: [Int], proto: L4Protocol) -> [Int] {
+        Set(pods.flatMap { index.pods[$0].containerPorts.filter { $0.proto == proto }.map(\.port) }).sorted()
+    }
+}

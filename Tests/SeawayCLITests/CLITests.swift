@@ -204,4 +204,54 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(r.stderr.contains("spec.podSelector.matchExpressions[0].operator"))
         #expect(r.stderr.contains("invalid operator 'Equals'"))
     }
+
+    @Test func policyMatrixTSV() throws {
+        let r = try seaway(["policy", "matrix", "--ports", "80,81", "--protocols", "TCP,UDP", "--output", "tsv", Self.xyz])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.first == "from\tto\tport\tprotocol\tallowed")
+        #expect(lines.count == 1 + 2 * 2 * 81 + 1)  // header, cells, final newline
+        #expect(lines.last == "")
+        #expect(lines.contains("y/b\tx/a\t80\tTCP\ttrue"))
+        #expect(lines.contains("y/b\tx/a\t81\tTCP\tfalse"))  // the named port is serve-80-tcp only
+        #expect(lines.contains("z/a\ty/a\t80\tTCP\tfalse"))
+        #expect(lines.contains("z/a\tz/a\t80\tUDP\ttrue"))  // a pod always reaches itself
+        // Every cell agrees with `policy check`, which is evaluated independently per query.
+        for line in lines.dropFirst().prefix(12) where !line.isEmpty {
+            let f = line.split(separator: "\t").map(String.init)
+            let check = try seaway(["policy", "check", "--from", f[0], "--to", f[1], "--port", f[2], "--protocol", f[3], Self.xyz])
+            #expect(check.stdout.hasPrefix(f[4] == "true" ? "ALLOWED" : "DENIED"), "\(line)")
+        }
+    }
+
+    @Test func policyMatrixTableAndJSON() throws {
+        let table = try seaway(["policy", "matrix", "--ports", "80", "--namespaces", "x,z", Self.xyz])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("""
+            80/TCP combined (rows: from, columns: to; . allowed, X denied)
+            -   x/a x/b x/c z/a z/b z/c
+            x/a .   .   .   .   .   .
+            x/b X   .   .   .   .   .
+            """))
+        let json = try seaway(["policy", "matrix", "--ports", "80", "--protocols", "udp", "--output", "json", Self.xyz])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let pods = object?["pods"] as? [String]
+        #expect(pods?.count == 9)
+        let result = (object?["results"] as? [[String: Any]])?.first
+        #expect(result?["protocol"] as? String == "UDP")
+        let allowed = result?["allowed"] as? [[Bool]]
+        // z's pods may send UDP only to port 53: z/a -> x/b on 80/UDP is denied by egress.
+        #expect(allowed?[pods!.firstIndex(of: "z/a")!][pods!.firstIndex(of: "x/b")!] == false)
+        #expect(allowed?[pods!.firstIndex(of: "y/a")!][pods!.firstIndex(of: "x/b")!] == true)
+    }
+
+    @Test func policyMatrixBadInput() throws {
+        let named = try seaway(["policy", "matrix", "--ports", "http", Self.xyz])
+        #expect(named.status != 0)
+        #expect(named.stderr.contains("not a port number"))
+        let ns = try seaway(["policy", "matrix", "--namespaces", "x,nope", Self.xyz])
+        #expect(ns.status == 1)
+        #expect(ns.stderr.contains("no pods in namespace 'nope'"))
+        #expect(ns.stdout.isEmpty)
+    }
 }
