@@ -34,5 +34,16 @@ let package = Package(
             path: "Benchmarks/RenderBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "PolicyBenchmarks",
+            dependencies: [
+                "SyntheticCluster",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SeawayModel", package: "Seaway"),
+                .product(name: "SeawayPolicy", package: "Seaway"),
+            ],
+            path: "Benchmarks/PolicyBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

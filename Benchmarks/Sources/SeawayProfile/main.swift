@@ -1,5 +1,6 @@
 // Usage: SeawayProfile servicemap|iptables|nftables|load SERVICES [ITERATIONS]
 //        SeawayProfile yaml SERVICES > cluster.yaml
+//        SeawayProfile policy-yaml PODS > policy-cluster.yaml   (100 namespaces, PODS / 2.5 policies)
 // Runs one phase in a loop so `perf record` sees only it, or prints the synthetic cluster.
 import SeawayModel
 import SeawayProxyCore
@@ -17,7 +18,9 @@ options.nodeIPs = [IPAddress("192.168.0.10")!]
 options.detectLocal = .clusterCIDR([CIDR("10.128.0.0/9")!])
 
 let clock = ContinuousClock()
-if phase == "yaml" {
+if phase == "policy-yaml" {
+    print(SyntheticPolicyCluster.yaml(namespaces: 100, pods: services, policies: services * 2 / 5), terminator: "")
+} else if phase == "yaml" {
     print(SyntheticCluster.yaml(services: services, endpoints: 10), terminator: "")
 } else if phase == "load" {
     let yaml = SyntheticCluster.yaml(services: services, endpoints: 10)
