@@ -254,4 +254,49 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(ns.stderr.contains("no pods in namespace 'nope'"))
         #expect(ns.stdout.isEmpty)
     }
+
+    @Test func policyWhatIf() throws {
+        let deny = """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: deny-all, namespace: z}
+            spec: {podSelector: {}}
+            """
+        let r = try seaway(["policy", "what-if", Self.xyz, "--ports", "80", "--add", "-"], stdin: deny)
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("x/a -> z/a 80/TCP: allowed -> denied (ingress of z/a)\n"))
+        #expect(r.stdout.hasSuffix("18 connections newly denied, 0 newly allowed (9 pods, 81 pod pairs x 1 port/protocol compared)\n"))
+        let json = try seaway(["policy", "what-if", "--ports", "80", "--output", "json",
+                               "--remove", "networkpolicy/x/deny-all-to-a", "networkpolicy/x/allow-b-from-y", "--", Self.xyz])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["newlyAllowed"] as? Int == 7)
+        #expect((object?["changes"] as? [[String: Any]])?.first?["now"] as? String == "allowed")
+        let relabel = try seaway(["policy", "what-if", Self.xyz, "--ports", "80", "--relabel", "pod/y/a:pod=b"])
+        #expect(relabel.stdout == "y/a -> x/a 80/TCP: denied -> allowed (ingress of x/a)\n0 connections newly denied, 1 newly allowed (9 pods, 81 pod pairs x 1 port/protocol compared)\n")
+    }
+
+    @Test func policyWhatIfBadInput() throws {
+        let missing = try seaway(["policy", "what-if", Self.xyz, "--remove", "networkpolicy/x/nope"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("--remove networkpolicy/x/nope: no such object in the manifests"))
+        let swallowed = try seaway(["policy", "what-if", "--remove", "networkpolicy/x/deny-all-to-a", Self.xyz])
+        #expect(swallowed.status != 0)
+        #expect(swallowed.stderr.contains("put the manifests first or after `--`"))
+        let nothing = try seaway(["policy", "what-if", Self.xyz])
+        #expect(nothing.status != 0)
+        #expect(nothing.stderr.contains("nothing to compare"))
+        let badPolicy = """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: bad, namespace: z}
+            spec:
+              podSelector: {}
+              ingress:
+              - ports: [{port: 80, endPort: 79}]
+            """
+        let bad = try seaway(["policy", "what-if", Self.xyz, "--add", "-"], stdin: badPolicy)
+        #expect(bad.status == 1)
+        #expect(bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("<stdin>:7: NetworkPolicy z/bad: spec.ingress[0].ports[0].endPort: endPort 79 must be greater than or equal to port 80"))
+    }
 }
