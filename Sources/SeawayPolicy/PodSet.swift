@@ -45,6 +45,10 @@ struct PodSet: Sendable, Hashable {
         return copy
     }
 
+    func isSubset(of other: PodSet) -> Bool {
+        zip(words, other.words).allSatisfy { $0 & ~$1 == 0 }
+    }
+
     var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
 
     /// The members, in order.

@@ -28,6 +28,8 @@ struct PolicyIndex: Sendable {
     /// Addresses of pods on the pod network (host-network pods share their node's addresses).
     let idByIP: [IPAddress: Int]
     let policies: [IndexedPolicy]
+    /// Per policy: the pods its podSelector selects (pod-network pods of its namespace).
+    let selectedPods: [PodSet]
     /// Per pod: the policies (indices into `policies`, by namespace then name) isolating it.
     let isolatingIngress: [[Int]]
     let isolatingEgress: [[Int]]
@@ -85,11 +87,14 @@ struct PolicyIndex: Sendable {
         var ingressLists = Array(repeating: [Int](), count: n)
         var egressLists = Array(repeating: [Int](), count: n)
         var indexed: [IndexedPolicy] = []
+        var selectedSets: [PodSet] = []
         indexed.reserveCapacity(sorted.count)
+        selectedSets.reserveCapacity(sorted.count)
         for (p, policy) in sorted.enumerated() {
             let ns = policy.metadata.namespace
             let selected = Self.select(policy.podSelector, from: (nsPods[ns] ?? PodSet(count: n)).intersection(network),
                                        values: values, keyed: keyed)
+            selectedSets.append(selected)
             for id in selected.members {
                 if policy.policyTypes.contains(.ingress) { ingressLists[id].append(p) }
                 if policy.policyTypes.contains(.egress) { egressLists[id].append(p) }
@@ -108,6 +113,7 @@ struct PolicyIndex: Sendable {
                 ingress: index(policy.ingress), egress: index(policy.egress)))
         }
         policies = indexed
+        selectedPods = selectedSets
         isolatingIngress = ingressLists
         isolatingEgress = egressLists
     }

@@ -8,7 +8,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "NetworkPolicy questions: may this pod reach that one, and why.",
-        subcommands: [PolicyCheckCommand.self, PolicyMatrixCommand.self, PolicyWhatIfCommand.self])
+        subcommands: [PolicyCheckCommand.self, PolicyMatrixCommand.self, PolicyWhatIfCommand.self, PolicyLintCommand.self])
 }
 
 extension L4Protocol: ExpressibleByArgument {

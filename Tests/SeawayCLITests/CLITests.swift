@@ -299,4 +299,26 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(bad.stdout.isEmpty)
         #expect(bad.stderr.contains("<stdin>:7: NetworkPolicy z/bad: spec.ingress[0].ports[0].endPort: endPort 79 must be greater than or equal to port 80"))
     }
+
+    @Test func policyLint() throws {
+        let clean = try seaway(["policy", "lint", Self.xyz])
+        #expect(clean.status == 0)
+        #expect(clean.stdout.isEmpty)
+        let r = try seaway(["policy", "lint", Self.xyz, "Fixtures/policy/lint"])
+        #expect(r.status == 2)  // findings, not bad input
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5)
+        #expect(lines.first == "Fixtures/policy/lint/policies.yaml:3: NetworkPolicy x/selects-nothing: spec.podSelector: warning: selects no pod in namespace x [selects-nothing]")
+        for check in ["split-peer", "shadowed-rule", "peer-matches-nothing", "unknown-named-port"] {
+            #expect(lines.contains { $0.hasSuffix("[\(check)]") }, "\(check)")
+        }
+        let json = try seaway(["policy", "lint", "--output", "json", Self.xyz, "Fixtures/policy/lint"])
+        #expect(json.status == 2)
+        let objects = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(objects?.count == 5)
+        #expect(objects?.first?["line"] as? Int == 3)
+        let bad = try seaway(["policy", "lint", "-"], stdin: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: x}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{protocol: ICMP}]\n")
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("NetworkPolicy x/p: spec.ingress[0].ports[0].protocol"))
+    }
 }

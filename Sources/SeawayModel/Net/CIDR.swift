@@ -31,6 +31,11 @@ public struct CIDR: Sendable, Hashable, Comparable, CustomStringConvertible {
         address.family == family && CIDR.mask(address, prefixLength) == network
     }
 
+    /// Whether every address of `other` is in this network.
+    public func contains(_ other: CIDR) -> Bool {
+        other.prefixLength >= prefixLength && contains(other.network)
+    }
+
     public var description: String { "\(network)/\(prefixLength)" }
 
     public static func < (lhs: CIDR, rhs: CIDR) -> Bool {
