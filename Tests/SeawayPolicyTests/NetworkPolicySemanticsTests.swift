@@ -47,6 +47,22 @@ import Testing
         #expect(try allowed(e, "x/a", "x/a"))  // a pod may always reach itself
     }
 
+    @Test func bothSidesMustAllow() throws {
+        // x/a may send anywhere; y/b takes only from z. Egress allows, ingress denies.
+        let sendAll = policy("send-all", "podSelector: {matchLabels: {pod: a}}\npolicyTypes: [Egress]\negress: [{}]")
+        let onlyZ = policy("only-z", ns: "y", "podSelector: {matchLabels: {pod: b}}\ningress: [{from: [{namespaceSelector: {matchLabels: {ns: z}}}]}]")
+        let e = try evaluator(sendAll + "\n---\n" + onlyZ)
+        let v = try e.check(from: e.endpoint("x/a"), to: e.endpoint("y/b"), port: .number(80), proto: .tcp)
+        #expect(v.egress.allows && !v.ingress.allows && !v.allowed)
+        // The other way round: y/b's ingress would take x/b, but x/b's egress is isolated with no rules.
+        let takeX = policy("take-x", ns: "y", "podSelector: {}\ningress: [{from: [{namespaceSelector: {matchLabels: {ns: x}}}]}]")
+        let noEgress = policy("no-egress", "podSelector: {matchLabels: {pod: b}}\npolicyTypes: [Egress]")
+        let f = try evaluator(takeX + "\n---\n" + noEgress)
+        let w = try f.check(from: f.endpoint("x/b"), to: f.endpoint("y/b"), port: .number(80), proto: .tcp)
+        #expect(!w.egress.allows && w.ingress.allows && !w.allowed)
+        #expect(try allowed(f, "x/a", "y/b"))
+    }
+
     @Test func podSelectorAloneMeansThePolicysNamespace() throws {
         let e = try evaluator(policy("from-b", "podSelector: {matchLabels: {pod: a}}\ningress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]"))
         #expect(try allowed(e, "x/b", "x/a"))
