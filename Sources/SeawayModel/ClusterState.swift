@@ -10,6 +10,8 @@ public struct ClusterState: Sendable, Hashable {
     public var namespaces: [Namespace] = []
     public var serviceCIDRs: [ServiceCIDR] = []
     public var networkPolicies: [NetworkPolicy] = []
+    /// AdminNetworkPolicies and BaselineAdminNetworkPolicies.
+    public var adminPolicies: [AdminNetworkPolicy] = []
     /// Objects of kinds Seaway does not use, as `Kind ns/name (file:line)`, for `--verbose`.
     public var skipped: [String] = []
 
@@ -51,6 +53,7 @@ extension ClusterState {
         for o in namespaces { try check("Namespace", o.metadata) }
         for o in serviceCIDRs { try check("ServiceCIDR", o.metadata) }
         for o in networkPolicies { try check("NetworkPolicy", o.metadata) }
+        for o in adminPolicies { try check(o.kind, o.metadata) }
     }
 }
 
@@ -65,6 +68,7 @@ extension ClusterState {
         namespaces += other.namespaces
         serviceCIDRs += other.serviceCIDRs
         networkPolicies += other.networkPolicies
+        adminPolicies += other.adminPolicies
         skipped += other.skipped
     }
 }

@@ -5,7 +5,8 @@ public enum ClusterEdit: Sendable, Hashable {
     /// Objects to add; a Pod, Namespace or NetworkPolicy with the key of an existing one
     /// replaces it (an edited policy).
     case add(ClusterState)
-    /// `networkpolicy/NS/NAME`, `pod/NS/NAME` or `namespace/NAME`.
+    /// `networkpolicy/NS/NAME`, `pod/NS/NAME`, `namespace/NAME`, `adminnetworkpolicy/NAME` or
+    /// `baselineadminnetworkpolicy/NAME`.
     case remove(ObjectRef)
     /// Label changes in kubectl's notation: `key=value` sets, `key-` removes.
     case relabel(ObjectRef, set: [String: String], remove: [String])
@@ -15,6 +16,11 @@ public enum ClusterEdit: Sendable, Hashable {
             case networkPolicy = "networkpolicy"
             case pod
             case namespace
+            case adminNetworkPolicy = "adminnetworkpolicy"
+            case baselineAdminNetworkPolicy = "baselineadminnetworkpolicy"
+
+            /// Cluster-scoped kinds are named `kind/NAME`.
+            var isClusterScoped: Bool { self != .networkPolicy && self != .pod }
         }
 
         public var kind: Kind
@@ -22,7 +28,7 @@ public enum ClusterEdit: Sendable, Hashable {
         public var name: String
 
         public var description: String {
-            kind == .namespace ? "\(kind.rawValue)/\(name)" : "\(kind.rawValue)/\(namespace)/\(name)"
+            kind.isClusterScoped ? "\(kind.rawValue)/\(name)" : "\(kind.rawValue)/\(namespace)/\(name)"
         }
 
         /// Parses `KIND/NS/NAME` (`KIND/NAME` for namespaces). Kinds are case-insensitive and
@@ -33,16 +39,19 @@ public enum ClusterEdit: Sendable, Hashable {
                 "networkpolicy": .networkPolicy, "networkpolicies": .networkPolicy, "netpol": .networkPolicy,
                 "pod": .pod, "pods": .pod, "po": .pod,
                 "namespace": .namespace, "namespaces": .namespace, "ns": .namespace,
+                "adminnetworkpolicy": .adminNetworkPolicy, "adminnetworkpolicies": .adminNetworkPolicy, "anp": .adminNetworkPolicy,
+                "baselineadminnetworkpolicy": .baselineAdminNetworkPolicy, "baselineadminnetworkpolicies": .baselineAdminNetworkPolicy,
+                "banp": .baselineAdminNetworkPolicy,
             ]
             guard let first = parts.first, let kind = kinds[first.lowercased()] else {
-                throw PolicyQueryError(message: "'\(text)': kind must be networkpolicy, pod or namespace")
+                throw PolicyQueryError(message: "'\(text)': kind must be networkpolicy, pod, namespace, adminnetworkpolicy or baselineadminnetworkpolicy")
             }
-            let expected = kind == .namespace ? 2 : 3
+            let expected = kind.isClusterScoped ? 2 : 3
             guard parts.count == expected, !parts.dropFirst().contains(where: \.isEmpty) else {
-                throw PolicyQueryError(message: "'\(text)': expected \(kind == .namespace ? "namespace/NAME" : "\(kind.rawValue)/NAMESPACE/NAME")")
+                throw PolicyQueryError(message: "'\(text)': expected \(kind.isClusterScoped ? "\(kind.rawValue)/NAME" : "\(kind.rawValue)/NAMESPACE/NAME")")
             }
             self.kind = kind
-            namespace = kind == .namespace ? "" : parts[1]
+            namespace = kind.isClusterScoped ? "" : parts[1]
             name = parts[expected - 1]
         }
     }
@@ -85,11 +94,20 @@ extension ClusterState {
                 state.pods.replaceOrAppend(objects.pods)
                 state.namespaces.replaceOrAppend(objects.namespaces)
                 state.nodes.replaceOrAppend(objects.nodes)
+                for policy in objects.adminPolicies {
+                    state.adminPolicies.removeAll { $0.kind == policy.kind && $0.metadata.name == policy.metadata.name }
+                    state.adminPolicies.append(policy)
+                }
             case let .remove(ref):
                 let removed: Bool
                 switch ref.kind {
                 case .networkPolicy: removed = state.networkPolicies.remove(ref)
                 case .pod: removed = state.pods.remove(ref)
+                case .adminNetworkPolicy, .baselineAdminNetworkPolicy:
+                    let kind = ref.kind == .adminNetworkPolicy ? "AdminNetworkPolicy" : "BaselineAdminNetworkPolicy"
+                    let before = state.adminPolicies.count
+                    state.adminPolicies.removeAll { $0.kind == kind && $0.metadata.name == ref.name }
+                    removed = state.adminPolicies.count < before
                 case .namespace:
                     removed = state.namespaces.remove(ref) || state.pods.contains { $0.metadata.namespace == ref.name }
                     // A namespace goes with everything in it.
@@ -119,7 +137,7 @@ extension ClusterState {
                     } else {
                         throw PolicyQueryError(message: "--relabel \(ref): no such namespace in the manifests")
                     }
-                case .networkPolicy:
+                case .networkPolicy, .adminNetworkPolicy, .baselineAdminNetworkPolicy:
                     throw PolicyQueryError(message: "--relabel \(ref): only pods and namespaces can be relabelled")
                 }
             }
@@ -137,7 +155,7 @@ extension ClusterNode: EditableObject {}
 
 extension ObjectMeta {
     fileprivate func matches(_ ref: ClusterEdit.ObjectRef) -> Bool {
-        name == ref.name && (ref.kind == .namespace || namespace == ref.namespace)
+        name == ref.name && (ref.kind.isClusterScoped || namespace == ref.namespace)
     }
 }
 

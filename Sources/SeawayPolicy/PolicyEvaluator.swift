@@ -105,6 +105,9 @@ public struct PolicyEvaluator: Sendable {
 
     // MARK: one direction
 
+    /// One direction through the tiers: admin (first matching rule of the policies by
+    /// priority; Pass skips to NetworkPolicy), NetworkPolicy (decides for isolated pods),
+    /// baseline (first matching rule), then the default: allowed.
     private func evaluate(_ direction: NetworkPolicy.PolicyType, pod: Pod, peer: PolicyEndpoint, peerIP: IPAddress?,
                           port: Int, proto: L4Protocol, destination: PolicyEndpoint) -> DirectionVerdict {
         if pod.hostNetwork {
@@ -114,14 +117,32 @@ public struct PolicyEvaluator: Sendable {
         guard let id = index.idByKey[pod.key] else {
             return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [], outcome: .notIsolated)
         }
-        let isolating = index.isolating(direction, pod: id).map { index.policies[$0] }
-        if isolating.isEmpty {
-            return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [], outcome: .notIsolated)
-        }
         let peerID: Int? = {
-            if case let .pod(p) = peer { return index.idByKey[p.key] }
+            if case let .pod(p) = peer, !p.hostNetwork { return index.idByKey[p.key] }
             return nil
         }()
+        let destinationPorts: [Pod.ContainerPort]? = {
+            if case let .pod(p) = destination { return p.containerPorts }
+            return nil
+        }()
+        func firstAdminMatch(_ candidates: [Int]) -> AdminRuleMatch? {
+            index.admin.firstMatch(candidates, direction: direction, peerID: peerID, peerIP: peerIP, port: port,
+                                   proto: proto, destinationPorts: destinationPorts)
+        }
+        let isolating = index.isolating(direction, pod: id).map { index.policies[$0] }
+        let refs = isolating.map(\.ref)
+        var passedBy: AdminRuleMatch?
+        if let m = firstAdminMatch(index.admin.adminFor[id]) {
+            guard m.action == .pass else {
+                return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: refs, outcome: .admin(m))
+            }
+            passedBy = m
+        }
+        if isolating.isEmpty {
+            let outcome = firstAdminMatch(index.admin.baselineFor[id]).map(DirectionVerdict.Outcome.baseline) ?? .notIsolated
+            return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: [], outcome: outcome,
+                                    passedBy: passedBy)
+        }
         var matches: [RuleMatch] = []
         for policy in isolating {
             for (r, rule) in policy.rules(direction).enumerated() {
@@ -132,8 +153,8 @@ public struct PolicyEvaluator: Sendable {
                                          peerIndex: peerIndex.index, portIndex: portIndex.index))
             }
         }
-        return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: isolating.map(\.ref),
-                                outcome: matches.isEmpty ? .denied : .allowed(by: matches))
+        return DirectionVerdict(direction: direction, pod: pod.key, isolatingPolicies: refs,
+                                outcome: matches.isEmpty ? .denied : .allowed(by: matches), passedBy: passedBy)
     }
 
     /// The first peer of `rule` that matches (index nil: the rule matches every peer).

@@ -27,6 +27,7 @@ struct PolicyIndex: Sendable {
     let idByKey: [String: Int]
     /// Addresses of pods on the pod network (host-network pods share their node's addresses).
     let idByIP: [IPAddress: Int]
+    let labels: LabelIndex
     let policies: [IndexedPolicy]
     /// Per policy: the pods its podSelector selects (pod-network pods of its namespace).
     let selectedPods: [PodSet]
@@ -34,13 +35,11 @@ struct PolicyIndex: Sendable {
     let isolatingIngress: [[Int]]
     let isolatingEgress: [[Int]]
     let nodeIPs: [String: [IPAddress]]
-    /// Pods not on the host network: the only pods policies select or selector peers match.
-    let networkPods: PodSet
+    /// The admin and baseline tiers.
+    let admin: AdminTierIndex
 
-    private let namespacePods: [String: PodSet]
-    private let namespaceLabels: [String: [String: String]]
-    private let labelValuePods: [String: [String: PodSet]]
-    private let labelKeyPods: [String: PodSet]
+    /// Pods not on the host network: the only pods policies select or selector peers match.
+    var networkPods: PodSet { labels.networkPods }
 
     init(cluster: ClusterState) {
         var byKey: [String: Pod] = [:]
@@ -49,35 +48,13 @@ struct PolicyIndex: Sendable {
         pods = keys.map { byKey[$0]! }
         idByKey = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
         let n = pods.count
-
         var byIP: [IPAddress: Int] = [:]
-        var network = PodSet(count: n)
-        var nsPods: [String: PodSet] = [:]
-        var values: [String: [String: PodSet]] = [:]
-        var keyed: [String: PodSet] = [:]
-        for (id, pod) in pods.enumerated() {
-            nsPods[pod.metadata.namespace, default: PodSet(count: n)].insert(id)
-            for (k, v) in pod.metadata.labels {
-                values[k, default: [:]][v, default: PodSet(count: n)].insert(id)
-                keyed[k, default: PodSet(count: n)].insert(id)
-            }
-            guard !pod.hostNetwork else { continue }
-            network.insert(id)
+        for (id, pod) in pods.enumerated() where !pod.hostNetwork {
             for ip in pod.podIPs { byIP[ip] = id }
         }
         idByIP = byIP
-        networkPods = network
-        namespacePods = nsPods
-        labelValuePods = values
-        labelKeyPods = keyed
-
-        var nsLabels: [String: [String: String]] = [:]
-        for ns in cluster.namespaces { nsLabels[ns.metadata.name] = ns.effectiveLabels }
-        // Namespaces only named by objects still carry the label the API server always sets.
-        for pod in pods where nsLabels[pod.metadata.namespace] == nil {
-            nsLabels[pod.metadata.namespace] = ["kubernetes.io/metadata.name": pod.metadata.namespace]
-        }
-        namespaceLabels = nsLabels
+        let labels = LabelIndex(pods: pods, namespaces: cluster.namespaces)
+        self.labels = labels
         nodeIPs = Dictionary(cluster.nodes.map { ($0.metadata.name, $0.internalIPs + $0.externalIPs) },
                              uniquingKeysWith: { a, _ in a })
 
@@ -92,8 +69,7 @@ struct PolicyIndex: Sendable {
         selectedSets.reserveCapacity(sorted.count)
         for (p, policy) in sorted.enumerated() {
             let ns = policy.metadata.namespace
-            let selected = Self.select(policy.podSelector, from: (nsPods[ns] ?? PodSet(count: n)).intersection(network),
-                                       values: values, keyed: keyed)
+            let selected = labels.select(policy.podSelector, from: labels.pods(inNamespace: ns))
             selectedSets.append(selected)
             for id in selected.members {
                 if policy.policyTypes.contains(.ingress) { ingressLists[id].append(p) }
@@ -102,8 +78,7 @@ struct PolicyIndex: Sendable {
             func index(_ rules: [NetworkPolicy.Rule]) -> [IndexedRule] {
                 rules.map { rule in
                     IndexedRule(rule: rule, peerPods: (rule.peers ?? []).map { peer in
-                        Self.peerPods(peer, policyNamespace: ns, n: n, network: network, nsPods: nsPods,
-                                      nsLabels: nsLabels, values: values, keyed: keyed)
+                        Self.peerPods(peer, policyNamespace: ns, labels: labels)
                     })
                 }
             }
@@ -116,6 +91,7 @@ struct PolicyIndex: Sendable {
         selectedPods = selectedSets
         isolatingIngress = ingressLists
         isolatingEgress = egressLists
+        admin = AdminTierIndex(policies: cluster.adminPolicies, labels: labels, nodes: cluster.nodes)
     }
 
     func isolating(_ direction: NetworkPolicy.PolicyType, pod id: Int) -> [Int] {
@@ -131,47 +107,12 @@ struct PolicyIndex: Sendable {
         return ips.first { family == nil || $0.family == family } ?? ips.first
     }
 
-    // MARK: selectors as set operations
-
-    private static func peerPods(_ peer: NetworkPolicy.Peer, policyNamespace: String, n: Int, network: PodSet,
-                                 nsPods: [String: PodSet], nsLabels: [String: [String: String]],
-                                 values: [String: [String: PodSet]], keyed: [String: PodSet]) -> PodSet? {
+    /// The pods a NetworkPolicy selector peer matches; nil for an ipBlock peer.
+    private static func peerPods(_ peer: NetworkPolicy.Peer, policyNamespace: String, labels: LabelIndex) -> PodSet? {
         if peer.ipBlock != nil { return nil }
-        var universe = PodSet(count: n)
-        if let nsSelector = peer.namespaceSelector {
-            for (ns, labels) in nsLabels where nsSelector.matches(labels) {
-                if let pods = nsPods[ns] { universe.formUnion(pods) }
-            }
-        } else if let pods = nsPods[policyNamespace] {
-            universe = pods
-        }
-        universe.formIntersection(network)
-        guard let podSelector = peer.podSelector else { return universe }
-        return select(podSelector, from: universe, values: values, keyed: keyed)
-    }
-
-    /// The pods of `universe` whose labels `selector` matches, by the same rules as
-    /// `LabelSelector.matches` (NotIn and DoesNotExist match pods without the key).
-    private static func select(_ selector: LabelSelector, from universe: PodSet,
-                               values: [String: [String: PodSet]], keyed: [String: PodSet]) -> PodSet {
-        var result = universe
-        let none = PodSet(count: universe.count)
-        for (k, v) in selector.matchLabels {
-            result.formIntersection(values[k]?[v] ?? none)
-        }
-        for requirement in selector.matchExpressions {
-            switch requirement.op {
-            case .in, .notIn:
-                var withValue = none
-                for v in requirement.values { if let s = values[requirement.key]?[v] { withValue.formUnion(s) } }
-                if requirement.op == .in { result.formIntersection(withValue) } else { result.subtract(withValue) }
-            case .exists:
-                result.formIntersection(keyed[requirement.key] ?? none)
-            case .doesNotExist:
-                if let s = keyed[requirement.key] { result.subtract(s) }
-            }
-        }
-        return result
+        let universe = peer.namespaceSelector.map(labels.pods(inNamespacesMatching:))
+            ?? labels.pods(inNamespace: policyNamespace)
+        return peer.podSelector.map { labels.select($0, from: universe) } ?? universe
     }
 }
 

@@ -42,8 +42,10 @@ private struct MatrixBuilder {
     private var blockPods: [BlockKey: PodSet] = [:]
     private var hostPodsByNode: [String: PodSet] = [:]
 
+    /// Address ranges (an ipBlock, or an admin policy's networks or nodes) as pods.
     private struct BlockKey: Hashable {
-        var block: NetworkPolicy.IPBlock
+        var cidrs: [CIDR]
+        var except: [CIDR]
         /// Which of a pod's addresses the block is matched against, as `check` picks a
         /// connection's addresses: egress the destination's first (nil), ingress the source's
         /// address of the destination's family.
@@ -65,27 +67,112 @@ private struct MatrixBuilder {
         }
     }
 
+    /// The destinations the source's egress allows, through the tiers as `check` takes them.
     mutating func egressRow(source s: Int) -> PodSet {
+        if index.pods[s].hostNetwork { return all }
+        let admin = runTier(index.admin.adminFor[s], .egress) { builder, rule in
+            guard let destinations = builder.destinationsByPort(rule.rule.ports) else { return builder.none }
+            return builder.adminPeers(rule, family: nil).intersection(destinations)
+        }
+        var row = admin.allow
+        var rest = all
+        rest.subtract(admin.allow)
+        rest.subtract(admin.deny)
+        if let allowed = networkPolicyEgress(source: s) {
+            row.formUnion(rest.intersection(allowed))
+        } else {
+            let baseline = runTier(index.admin.baselineFor[s], .egress) { builder, rule in
+                guard let destinations = builder.destinationsByPort(rule.rule.ports) else { return builder.none }
+                return builder.adminPeers(rule, family: nil).intersection(destinations)
+            }
+            rest.subtract(baseline.deny)
+            row.formUnion(rest)
+        }
+        row.insert(s)
+        return row
+    }
+
+    /// The sources the destination's ingress allows, through the tiers as `check` takes them.
+    mutating func ingressRow(destination d: Int) -> PodSet {
+        let pod = index.pods[d]
+        if pod.hostNetwork { return all }
+        let family = index.address(ofPod: d, family: nil)?.family
+        let tierMatch = { (builder: inout MatrixBuilder, rule: AdminTierIndex.IndexedRule) -> PodSet in
+            let portMatches = rule.rule.ports?.contains {
+                $0.admits(port: builder.port, proto: builder.proto, destinationPorts: pod.containerPorts)
+            } ?? true
+            return portMatches ? builder.adminPeers(rule, family: family) : builder.none
+        }
+        let admin = runTier(index.admin.adminFor[d], .ingress, match: tierMatch)
+        var row = admin.allow
+        var rest = all
+        rest.subtract(admin.allow)
+        rest.subtract(admin.deny)
+        if let allowed = networkPolicyIngress(destination: d, family: family) {
+            row.formUnion(rest.intersection(allowed))
+        } else {
+            rest.subtract(runTier(index.admin.baselineFor[d], .ingress, match: tierMatch).deny)
+            row.formUnion(rest)
+        }
+        row.insert(d)
+        if let node = pod.nodeName, let hostPods = hostPodsByNode[node] { row.formUnion(hostPods) }
+        return row
+    }
+
+    /// One tier's rules in evaluation order, each deciding the pods no earlier rule matched:
+    /// the pods it allowed and denied (passed pods are in neither).
+    private mutating func runTier(_ candidates: [Int], _ direction: NetworkPolicy.PolicyType,
+                                  match: (inout MatrixBuilder, AdminTierIndex.IndexedRule) -> PodSet) -> (allow: PodSet, deny: PodSet) {
+        var decided = none, allow = none, deny = none
+        for p in candidates {
+            for rule in index.admin.policies[p].rules(direction) {
+                var matched = match(&self, rule)
+                matched.subtract(decided)
+                decided.formUnion(matched)
+                switch rule.rule.action {
+                case .allow: allow.formUnion(matched)
+                case .deny: deny.formUnion(matched)
+                case .pass: break
+                }
+            }
+        }
+        return (allow, deny)
+    }
+
+    /// The pods an admin rule's peers match, address peers seen as `family` (see `BlockKey`).
+    private mutating func adminPeers(_ rule: AdminTierIndex.IndexedRule, family: IPFamily?) -> PodSet {
+        var result = none
+        for i in rule.peerPods.indices {
+            if let pods = rule.peerPods[i] {
+                result.formUnion(pods)
+            } else if let cidrs = rule.peerNetworks[i] {
+                result.formUnion(pods(in: BlockKey(cidrs: cidrs, except: [], family: family)))
+            }
+        }
+        return result
+    }
+
+    /// The NetworkPolicy tier for a source: nil when no policy isolates its egress.
+    private mutating func networkPolicyEgress(source s: Int) -> PodSet? {
         let isolating = index.isolatingEgress[s]
-        if index.pods[s].hostNetwork || isolating.isEmpty { return all }
+        if isolating.isEmpty { return nil }
         var allowed = none
         for p in isolating {
             for rule in index.policies[p].egress {
-                guard let destinations = destinationsByPort(rule.rule) else { continue }
-                var peers = peerPods(rule, key: { BlockKey(block: $0, family: nil) })
+                guard let destinations = destinationsByPort(rule.rule.matchesAllPorts ? nil : rule.rule.ports) else { continue }
+                var peers = peerPods(rule, family: nil)
                 peers.formIntersection(destinations)
                 allowed.formUnion(peers)
             }
         }
-        allowed.insert(s)
         return allowed
     }
 
-    mutating func ingressRow(destination d: Int) -> PodSet {
-        let pod = index.pods[d]
+    /// The NetworkPolicy tier for a destination: nil when no policy isolates its ingress.
+    private mutating func networkPolicyIngress(destination d: Int, family: IPFamily?) -> PodSet? {
         let isolating = index.isolatingIngress[d]
-        if pod.hostNetwork || isolating.isEmpty { return all }
-        let family = index.address(ofPod: d, family: nil)?.family
+        if isolating.isEmpty { return nil }
+        let pod = index.pods[d]
         var allowed = none
         for p in isolating {
             for rule in index.policies[p].ingress {
@@ -93,25 +180,23 @@ private struct MatrixBuilder {
                     $0.admits(port: port, proto: proto, destinationPorts: pod.containerPorts)
                 }
                 guard portMatches else { continue }
-                allowed.formUnion(peerPods(rule, key: { BlockKey(block: $0, family: family) }))
+                allowed.formUnion(peerPods(rule, family: family))
             }
         }
-        allowed.insert(d)
-        if let node = pod.nodeName, let hostPods = hostPodsByNode[node] { allowed.formUnion(hostPods) }
         return allowed
     }
 
-    /// The destinations an egress rule's ports admit: every pod for a numeric match, the pods
-    /// serving a listed named port otherwise; nil when none can match.
-    private func destinationsByPort(_ rule: NetworkPolicy.Rule) -> PodSet? {
-        if rule.matchesAllPorts { return all }
+    /// The destinations a list of port entries admits (nil list: every port): every pod for
+    /// a numeric match, the pods serving a listed named port otherwise; nil when none can match.
+    private func destinationsByPort<Entry: PortEntry>(_ entries: [Entry]?) -> PodSet? {
+        guard let entries else { return all }
         var named: PodSet?
-        for entry in rule.ports! {
+        for entry in entries {
             switch entry.admitsIgnoringDestination(port: port, proto: proto) {
             case true?: return all
             case false?: continue
             case nil:
-                if case let .string(name)? = entry.port, let pods = namedPortPods[name] {
+                if let name = entry.portName, let pods = namedPortPods[name] {
                     named = named ?? none
                     named!.formUnion(pods)
                 }
@@ -120,15 +205,14 @@ private struct MatrixBuilder {
         return named
     }
 
-    private mutating func peerPods(_ rule: PolicyIndex.IndexedRule,
-                                   key: (NetworkPolicy.IPBlock) -> BlockKey) -> PodSet {
+    private mutating func peerPods(_ rule: PolicyIndex.IndexedRule, family: IPFamily?) -> PodSet {
         if rule.rule.matchesAllPeers { return all }
         var result = none
         for (i, peer) in rule.rule.peers!.enumerated() {
             if let pods = rule.peerPods[i] {
                 result.formUnion(pods)
             } else if let block = peer.ipBlock {
-                result.formUnion(pods(in: key(block)))
+                result.formUnion(pods(in: BlockKey(cidrs: [block.cidr], except: block.except, family: family)))
             }
         }
         return result
@@ -138,7 +222,8 @@ private struct MatrixBuilder {
         if let cached = blockPods[key] { return cached }
         var set = none
         for id in index.pods.indices {
-            if let ip = index.address(ofPod: id, family: key.family), key.block.admits(ip) {
+            if let ip = index.address(ofPod: id, family: key.family),
+               key.cidrs.contains(where: { $0.contains(ip) }), !key.except.contains(where: { $0.contains(ip) }) {
                 set.insert(id)
             }
         }

@@ -43,6 +43,10 @@ public struct DirectionVerdict: Sendable, Hashable {
         case allowed(by: [RuleMatch])
         /// Isolated by these policies, and none of their rules matched.
         case denied
+        /// An AdminNetworkPolicy rule decided (Allow or Deny), before any NetworkPolicy.
+        case admin(AdminRuleMatch)
+        /// No NetworkPolicy isolates the pod, and the BaselineAdminNetworkPolicy decided.
+        case baseline(AdminRuleMatch)
     }
 
     public var direction: NetworkPolicy.PolicyType
@@ -51,10 +55,24 @@ public struct DirectionVerdict: Sendable, Hashable {
     /// Policies selecting the pod that isolate it for this direction.
     public var isolatingPolicies: [PolicyRef]
     public var outcome: Outcome
+    /// The admin-tier rule that passed the connection on to NetworkPolicy, if one did.
+    public var passedBy: AdminRuleMatch?
+
+    public init(direction: NetworkPolicy.PolicyType, pod: String?, isolatingPolicies: [PolicyRef], outcome: Outcome,
+                passedBy: AdminRuleMatch? = nil) {
+        self.direction = direction
+        self.pod = pod
+        self.isolatingPolicies = isolatingPolicies
+        self.outcome = outcome
+        self.passedBy = passedBy
+    }
 
     public var allows: Bool {
-        if case .denied = outcome { return false }
-        return true
+        switch outcome {
+        case .denied: return false
+        case let .admin(m), let .baseline(m): return m.action == .allow
+        default: return true
+        }
     }
 }
 

@@ -29,3 +29,24 @@ extension NetworkPolicy.PolicyPort {
         }
     }
 }
+
+/// A port entry of either API, for code that treats them alike.
+protocol PortEntry {
+    func admitsIgnoringDestination(port: Int, proto: L4Protocol) -> Bool?
+    /// The name of a named-port entry.
+    var portName: String? { get }
+}
+
+extension NetworkPolicy.PolicyPort: PortEntry {
+    var portName: String? {
+        if case let .string(name)? = port { return name }
+        return nil
+    }
+}
+
+extension AdminNetworkPolicy.Port: PortEntry {
+    var portName: String? {
+        if case let .named(name) = self { return name }
+        return nil
+    }
+}

@@ -12,6 +12,7 @@ extension PolicyVerdict {
         var lines = ["\(allowed ? "ALLOWED" : "DENIED") \(from) -> \(to) port \(port)/\(proto.rawValue)"]
         for side in [egress, ingress] {
             lines.append("  \(side.subject): \(side.reason(peer: side.direction == .egress ? to : from, port: port, proto: proto))")
+            if let pass = side.passedBy { lines.append("    passed to NetworkPolicy by \(pass)") }
             if case let .allowed(by: matches) = side.outcome {
                 for m in matches { lines.append("    allowed by \(m)") }
             }
@@ -43,6 +44,10 @@ extension DirectionVerdict {
             return "not applicable (\(why))"
         case .notIsolated:
             return "not isolated (no NetworkPolicy selects it for \(direction == .ingress ? "ingress" : "egress"))"
+        case let .admin(m):
+            return "\(m.action == .allow ? "allowed" : "denied") by the admin tier: \(m)"
+        case let .baseline(m):
+            return "not isolated by NetworkPolicy; \(m.action == .allow ? "allowed" : "denied") by the baseline tier: \(m)"
         case let .alwaysAllowed(why):
             return "allowed (\(why))"
         case .allowed:
@@ -73,7 +78,10 @@ extension DirectionVerdict {
                 return r
             }
         case .denied: o["outcome"] = "denied"
+        case let .admin(m): o["outcome"] = "admin"; o["decidedBy"] = m.jsonObject()
+        case let .baseline(m): o["outcome"] = "baseline"; o["decidedBy"] = m.jsonObject()
         }
+        if let pass = passedBy { o["passedBy"] = pass.jsonObject() }
         return o
     }
 }
@@ -82,6 +90,17 @@ extension PolicyRef {
     fileprivate func jsonObject() -> [String: Any] {
         var o: [String: Any] = ["kind": "NetworkPolicy", "namespace": namespace, "name": name]
         if let source { o["file"] = source.file; o["line"] = source.line }
+        return o
+    }
+}
+
+extension AdminRuleMatch {
+    fileprivate func jsonObject() -> [String: Any] {
+        var policy: [String: Any] = ["kind": self.policy.kind, "name": self.policy.name, "tier": self.policy.tier.rawValue,
+                                     "priority": self.policy.priority]
+        if let s = self.policy.source { policy["file"] = s.file; policy["line"] = s.line }
+        var o: [String: Any] = ["policy": policy, "rule": ruleIndex, "action": action.rawValue, "peer": peerIndex]
+        if let ruleName { o["ruleName"] = ruleName }
         return o
     }
 }

@@ -178,6 +178,13 @@ private let mixedPolicySets: [String] = [
         policy("no-key", ns: "z", "podSelector: {matchExpressions: [{key: tier, operator: DoesNotExist}]}\ningress:\n- from: [{podSelector: {}, namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [x, z]}]}}]"),
     ].joined(separator: "\n---\n"),
     policy("egress-only-dns", ns: "x", "podSelector: {}\npolicyTypes: [Egress]\negress:\n- ports: [{port: 53, protocol: UDP}, {port: 53}]"),
+    // The admin tiers layered over NetworkPolicy: Allow, Deny and Pass, ports, networks and nodes peers, baseline.
+    [
+        anp("pass-then-deny", priority: 10, "subject: {namespaces: {matchLabels: {ns: x}}}\ningress:\n- {action: Pass, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: b}}}}]}\n- {action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}], ports: [{portRange: {start: 80, end: 81}}]}\n- {action: Allow, from: [{namespaces: {}}], ports: [{namedPort: serve-80-udp}]}"),
+        anp("egress", priority: 5, "subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: c}}}}\negress:\n- {action: Deny, to: [{networks: [10.0.2.0/24]}]}\n- {action: Allow, to: [{nodes: {}}]}\n- {action: Pass, to: [{namespaces: {matchLabels: {ns: x}}}], ports: [{portNumber: {port: 53, protocol: UDP}}]}"),
+        policy("deny-all", "podSelector: {}\npolicyTypes: [Ingress, Egress]"),
+        banp("subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {matchLabels: {ns: z}}}]}\negress:\n- {action: Deny, to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}}], ports: [{portNumber: {port: 81}}]}\n- {action: Allow, to: [{networks: ['0.0.0.0/0']}]}"),
+    ].joined(separator: "\n---\n"),
 ]
 
 @Suite struct MatrixAgreesWithCheckTests {

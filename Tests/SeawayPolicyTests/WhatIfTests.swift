@@ -101,3 +101,19 @@ import Testing
         #expect(throws: PolicyQueryError.self) { try ClusterEdit.relabel(parsing: "pod/x/a:novalue") }
     }
 }
+
+@Suite struct AdminWhatIfTests {
+    @Test func addingAndRemovingAdminPolicies() throws {
+        let deny = anp("deny-y", priority: 3, "subject: {namespaces: {matchLabels: {ns: x}}}\ningress:\n- {action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}")
+        let before = try evaluator(deny)
+        var state = ClusterState()
+        try ManifestDecoder().decode(base + "\n---\n" + deny, file: "test.yaml", into: &state)
+        let removed = try state.applying([.remove(try .init(parsing: "anp/deny-y"))])
+        let r = PolicyWhatIf(before: before, after: PolicyEvaluator(cluster: removed), cells: [(80, .tcp)])
+        // y's three pods regain the three pods of x.
+        #expect(r.newlyAllowed == 9 && r.newlyDenied == 0)
+        #expect(r.changes.allSatisfy { $0.from.hasPrefix("y/") && $0.to.hasPrefix("x/") && $0.ingressChanged })
+        #expect(throws: PolicyQueryError.self) { try state.applying([.remove(try .init(parsing: "banp/default"))]) }
+        #expect(throws: PolicyQueryError.self) { try ClusterEdit.ObjectRef(parsing: "anp/x/deny-y") }
+    }
+}

@@ -35,6 +35,26 @@ struct Field {
         return nil
     }
 
+    /// The keys of a mapping with non-null values, in document order (empty for other nodes).
+    var keys: [String] {
+        guard case let .mapping(pairs, _) = node else { return [] }
+        return pairs.filter { !Field(node: $0.value, path: "").isNull }.map(\.key)
+    }
+
+    /// The one key of a union object ("exactly one field must be set"), which must be one of `allowed`.
+    func oneOf(_ allowed: [String]) throws -> (String, Field) {
+        try requireMapping()
+        let set = keys
+        guard set.count == 1, let key = set.first else {
+            throw error(set.isEmpty ? "must set one of \(allowed.joined(separator: ", "))"
+                        : "must set exactly one of \(allowed.joined(separator: ", ")), found \(set.joined(separator: ", "))")
+        }
+        guard allowed.contains(key), let value = self[key] else {
+            throw FieldError(path: child(key), line: line, message: "unknown field (must be one of \(allowed.joined(separator: ", ")))")
+        }
+        return (key, value)
+    }
+
     func requireMapping() throws {
         guard case .mapping = node else { throw error("expected an object, found \(kindName)") }
     }

@@ -96,6 +96,10 @@ public struct ManifestDecoder: Sendable {
                 var o = try ServiceCIDR.decode(doc); o.metadata.source = source; state.serviceCIDRs.append(o)
             case ("NetworkPolicy", "networking.k8s.io/v1"):
                 var o = try NetworkPolicy.decode(doc); o.metadata.source = source; state.networkPolicies.append(o)
+            case ("AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"):
+                var o = try AdminNetworkPolicy.decode(doc, tier: .admin); o.metadata.source = source; state.adminPolicies.append(o)
+            case ("BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"):
+                var o = try AdminNetworkPolicy.decode(doc, tier: .baseline); o.metadata.source = source; state.adminPolicies.append(o)
             default:
                 state.skipped.append("\(identity) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion), \(source))")
             }
