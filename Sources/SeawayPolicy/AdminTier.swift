@@ -9,7 +9,9 @@ public struct AdminPolicyRef: Sendable, Hashable, CustomStringConvertible {
     public var source: ManifestLocation?
 
     public var description: String {
-        var details = tier == .admin ? ["priority \(priority)"] : []
+        var details: [String] = []
+        if kind == "ClusterNetworkPolicy" { details.append("\(tier.rawValue) tier") }
+        if kind != "BaselineAdminNetworkPolicy" { details.append("priority \(priority)") }
         if let source { details.append(source.description) }
         return "\(kind) \(name)" + (details.isEmpty ? "" : " (\(details.joined(separator: ", ")))")
     }
@@ -22,20 +24,21 @@ public struct AdminRuleMatch: Sendable, Hashable, CustomStringConvertible {
     public var ruleIndex: Int
     public var ruleName: String?
     public var action: AdminNetworkPolicy.Action
+    /// The action as the policy spells it (`Accept` in a ClusterNetworkPolicy).
+    public var actionName: String
     public var peerIndex: Int
 
     public var description: String {
         let list = direction == .ingress ? "ingress" : "egress"
         let peers = direction == .ingress ? "from" : "to"
         let name = ruleName.map { " \"\($0)\"" } ?? ""
-        return "\(policy): \(list)[\(ruleIndex)]\(name) \(action.rawValue), \(peers)[\(peerIndex)]"
+        return "\(policy): \(list)[\(ruleIndex)]\(name) \(actionName), \(peers)[\(peerIndex)]"
     }
 }
 
 /// The admin and baseline tiers, indexed: each policy's subject and pod peers as `PodSet`s,
 /// node peers resolved to their addresses, and per pod the policies that select it in
-/// evaluation order (admin: priority, then name, since equal priorities have no defined
-/// order; baseline: the one `default`).
+/// evaluation order: by priority, then name (equal priorities have no defined order).
 struct AdminTierIndex: Sendable {
     struct IndexedRule: Sendable {
         var rule: AdminNetworkPolicy.Rule
@@ -62,7 +65,8 @@ struct AdminTierIndex: Sendable {
 
     init(policies: [AdminNetworkPolicy], labels: LabelIndex, nodes: [ClusterNode]) {
         let ordered = policies.sorted {
-            ($0.tier == .admin ? 0 : 1, $0.priority, $0.metadata.name) < ($1.tier == .admin ? 0 : 1, $1.priority, $1.metadata.name)
+            ($0.tier == .admin ? 0 : 1, $0.priority, $0.metadata.name, $0.kind)
+                < ($1.tier == .admin ? 0 : 1, $1.priority, $1.metadata.name, $1.kind)
         }
         func selected(_ selection: AdminNetworkPolicy.PodSelection) -> PodSet {
             let universe = labels.pods(inNamespacesMatching: selection.namespaceSelector)
@@ -121,7 +125,8 @@ struct AdminTierIndex: Sendable {
                     }
                     if matches {
                         return AdminRuleMatch(policy: policy.ref, direction: direction, ruleIndex: r,
-                                              ruleName: rule.rule.name, action: rule.rule.action, peerIndex: i)
+                                              ruleName: rule.rule.name, action: rule.rule.action,
+                                              actionName: rule.rule.actionName, peerIndex: i)
                     }
                 }
             }

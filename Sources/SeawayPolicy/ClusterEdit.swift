@@ -6,7 +6,7 @@ public enum ClusterEdit: Sendable, Hashable {
     /// replaces it (an edited policy).
     case add(ClusterState)
     /// `networkpolicy/NS/NAME`, `pod/NS/NAME`, `namespace/NAME`, `adminnetworkpolicy/NAME` or
-    /// `baselineadminnetworkpolicy/NAME`.
+    /// `baselineadminnetworkpolicy/NAME`, `clusternetworkpolicy/NAME`.
     case remove(ObjectRef)
     /// Label changes in kubectl's notation: `key=value` sets, `key-` removes.
     case relabel(ObjectRef, set: [String: String], remove: [String])
@@ -18,6 +18,7 @@ public enum ClusterEdit: Sendable, Hashable {
             case namespace
             case adminNetworkPolicy = "adminnetworkpolicy"
             case baselineAdminNetworkPolicy = "baselineadminnetworkpolicy"
+            case clusterNetworkPolicy = "clusternetworkpolicy"
 
             /// Cluster-scoped kinds are named `kind/NAME`.
             var isClusterScoped: Bool { self != .networkPolicy && self != .pod }
@@ -42,9 +43,11 @@ public enum ClusterEdit: Sendable, Hashable {
                 "adminnetworkpolicy": .adminNetworkPolicy, "adminnetworkpolicies": .adminNetworkPolicy, "anp": .adminNetworkPolicy,
                 "baselineadminnetworkpolicy": .baselineAdminNetworkPolicy, "baselineadminnetworkpolicies": .baselineAdminNetworkPolicy,
                 "banp": .baselineAdminNetworkPolicy,
+                "clusternetworkpolicy": .clusterNetworkPolicy, "clusternetworkpolicies": .clusterNetworkPolicy,
+                "cnp": .clusterNetworkPolicy,
             ]
             guard let first = parts.first, let kind = kinds[first.lowercased()] else {
-                throw PolicyQueryError(message: "'\(text)': kind must be networkpolicy, pod, namespace, adminnetworkpolicy or baselineadminnetworkpolicy")
+                throw PolicyQueryError(message: "'\(text)': kind must be networkpolicy, pod, namespace, adminnetworkpolicy, baselineadminnetworkpolicy or clusternetworkpolicy")
             }
             let expected = kind.isClusterScoped ? 2 : 3
             guard parts.count == expected, !parts.dropFirst().contains(where: \.isEmpty) else {
@@ -103,8 +106,9 @@ extension ClusterState {
                 switch ref.kind {
                 case .networkPolicy: removed = state.networkPolicies.remove(ref)
                 case .pod: removed = state.pods.remove(ref)
-                case .adminNetworkPolicy, .baselineAdminNetworkPolicy:
-                    let kind = ref.kind == .adminNetworkPolicy ? "AdminNetworkPolicy" : "BaselineAdminNetworkPolicy"
+                case .adminNetworkPolicy, .baselineAdminNetworkPolicy, .clusterNetworkPolicy:
+                    let kind = ["adminnetworkpolicy": "AdminNetworkPolicy", "baselineadminnetworkpolicy": "BaselineAdminNetworkPolicy",
+                                "clusternetworkpolicy": "ClusterNetworkPolicy"][ref.kind.rawValue]!
                     let before = state.adminPolicies.count
                     state.adminPolicies.removeAll { $0.kind == kind && $0.metadata.name == ref.name }
                     removed = state.adminPolicies.count < before
@@ -137,7 +141,7 @@ extension ClusterState {
                     } else {
                         throw PolicyQueryError(message: "--relabel \(ref): no such namespace in the manifests")
                     }
-                case .networkPolicy, .adminNetworkPolicy, .baselineAdminNetworkPolicy:
+                case .networkPolicy, .adminNetworkPolicy, .baselineAdminNetworkPolicy, .clusterNetworkPolicy:
                     throw PolicyQueryError(message: "--relabel \(ref): only pods and namespaces can be relabelled")
                 }
             }

@@ -45,7 +45,8 @@ public struct DirectionVerdict: Sendable, Hashable {
         case denied
         /// An AdminNetworkPolicy rule decided (Allow or Deny), before any NetworkPolicy.
         case admin(AdminRuleMatch)
-        /// No NetworkPolicy isolates the pod, and the BaselineAdminNetworkPolicy decided.
+        /// No NetworkPolicy isolates the pod, and a baseline-tier rule decided (a Pass there
+        /// leaves only the default: allowed).
         case baseline(AdminRuleMatch)
     }
 
@@ -70,7 +71,8 @@ public struct DirectionVerdict: Sendable, Hashable {
     public var allows: Bool {
         switch outcome {
         case .denied: return false
-        case let .admin(m), let .baseline(m): return m.action == .allow
+        // A baseline Pass leaves no tier after it: the default, allowed.
+        case let .admin(m), let .baseline(m): return m.action != .deny
         default: return true
         }
     }

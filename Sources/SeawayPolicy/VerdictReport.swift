@@ -47,7 +47,8 @@ extension DirectionVerdict {
         case let .admin(m):
             return "\(m.action == .allow ? "allowed" : "denied") by the admin tier: \(m)"
         case let .baseline(m):
-            return "not isolated by NetworkPolicy; \(m.action == .allow ? "allowed" : "denied") by the baseline tier: \(m)"
+            let verdict = m.action == .deny ? "denied" : m.action == .allow ? "allowed" : "passed (nothing follows: allowed)"
+            return "not isolated by NetworkPolicy; \(verdict) by the baseline tier: \(m)"
         case let .alwaysAllowed(why):
             return "allowed (\(why))"
         case .allowed:
@@ -99,7 +100,7 @@ extension AdminRuleMatch {
         var policy: [String: Any] = ["kind": self.policy.kind, "name": self.policy.name, "tier": self.policy.tier.rawValue,
                                      "priority": self.policy.priority]
         if let s = self.policy.source { policy["file"] = s.file; policy["line"] = s.line }
-        var o: [String: Any] = ["policy": policy, "rule": ruleIndex, "action": action.rawValue, "peer": peerIndex]
+        var o: [String: Any] = ["policy": policy, "rule": ruleIndex, "action": actionName, "peer": peerIndex]
         if let ruleName { o["ruleName"] = ruleName }
         return o
     }

@@ -144,3 +144,79 @@ private func join(_ docs: String...) -> String { docs.joined(separator: "\n---\n
         #expect(ok == nil)
     }
 }
+
+func cnp(_ name: String, tier: String, priority: Int, _ spec: String) -> String {
+    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: \(name)}\nspec:\n  tier: \(tier)\n  priority: \(priority)\n"
+        + spec.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n")
+}
+
+/// ClusterNetworkPolicy (v1alpha2): one kind for both tiers, Accept/Deny/Pass, `protocols`.
+@Suite struct ClusterNetworkPolicyTests {
+    @Test func adminTierAcceptAndDenyWithProtocols() throws {
+        let admin = cnp("guard-x", tier: "Admin", priority: 10, """
+            subject: {namespaces: {matchLabels: {ns: x}}}
+            ingress:
+            - {name: y-web, action: Accept, from: [{namespaces: {matchLabels: {ns: y}}}], protocols: [{tcp: {destinationPort: {number: 80}}}, {destinationNamedPort: serve-80-udp}]}
+            - {action: Deny, from: [{namespaces: {}}], protocols: [{udp: {destinationPort: {range: {start: 53, end: 80}}}}, {tcp: {destinationPort: {range: {start: 1, end: 1000}}}}]}
+            """)
+        let e = try evaluator(join(admin, policy("deny-all", "podSelector: {}")))
+        let v = try e.check(from: e.endpoint("y/a"), to: e.endpoint("x/a"), port: .number(80), proto: .tcp)
+        #expect(v.allowed)
+        guard case let .admin(m) = v.ingress.outcome else { Issue.record("expected an admin decision"); return }
+        #expect(m.actionName == "Accept" && m.action == .allow && m.ruleName == "y-web")
+        #expect(v.text.contains("ClusterNetworkPolicy guard-x (Admin tier, priority 10, test.yaml:"))
+        #expect(try allowed(e, "y/a", "x/a", 80, .udp))    // destinationNamedPort serve-80-udp
+        #expect(try !allowed(e, "z/a", "x/a", 80, .udp))   // UDP 53-80 denied for everyone else
+        #expect(try !allowed(e, "y/a", "x/a", 81, .tcp))   // TCP 1-1000 denied
+        #expect(try !allowed(e, "y/a", "x/a", 2000, .tcp)) // not matched: NetworkPolicy deny-all decides
+    }
+
+    @Test func passInTheBaselineTierFallsToTheDefault() throws {
+        let baseline = cnp("base", tier: "Baseline", priority: 1, """
+            subject: {namespaces: {}}
+            ingress:
+            - {action: Pass, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}}]}
+            - {action: Deny, from: [{namespaces: {}}]}
+            """)
+        let e = try evaluator(baseline)
+        #expect(try allowed(e, "y/a", "x/b"))   // passed: no tier left, the default allows
+        #expect(try !allowed(e, "y/b", "x/b"))
+    }
+
+    @Test func tiersMixAcrossKindsByPriority() throws {
+        let cnpDeny = cnp("deny-y", tier: "Admin", priority: 5, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {matchLabels: {ns: y}}}]}")
+        let anpAllow = anp("allow-y", priority: 7, "subject: {namespaces: {}}\ningress:\n- {action: Allow, from: [{namespaces: {matchLabels: {ns: y}}}]}")
+        #expect(try !allowed(evaluator(join(cnpDeny, anpAllow)), "y/a", "x/a"))
+        let anpFirst = anp("allow-y", priority: 2, "subject: {namespaces: {}}\ningress:\n- {action: Allow, from: [{namespaces: {matchLabels: {ns: y}}}]}")
+        #expect(try allowed(evaluator(join(cnpDeny, anpFirst)), "y/a", "x/a"))
+    }
+
+    @Test func domainNamesNameNoAddressSeawayCanKnow() throws {
+        let allowDomains = cnp("domains", tier: "Admin", priority: 1, """
+            subject: {namespaces: {matchLabels: {ns: x}}}
+            egress:
+            - {action: Accept, to: [{domainNames: ['*.example.com']}]}
+            - {action: Deny, to: [{networks: [0.0.0.0/0]}]}
+            """)
+        let e = try evaluator(allowDomains)
+        #expect(try !allowed(e, "x/a", "203.0.113.9"))
+        #expect(try !allowed(e, "x/a", "y/a"))  // 0.0.0.0/0 covers pod addresses too
+    }
+
+    @Test func validation() throws {
+        func error(_ doc: String) -> ManifestError? {
+            var state = ClusterState()
+            do { try ManifestDecoder().decode(doc, file: "t.yaml", into: &state); return nil } catch let e as ManifestError { return e } catch { return nil }
+        }
+        #expect(error(cnp("p", tier: "Developer", priority: 1, "subject: {namespaces: {}}"))?.field == "spec.tier")
+        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Allow, from: [{namespaces: {}}]}"))?
+            .message == "unsupported action 'Allow' (must be Accept, Deny, Pass)")
+        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{domainNames: [a.example]}]}"))?
+            .message == "domainNames peers are only allowed in Accept rules")
+        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 80}}, udp: {destinationPort: {number: 80}}}]}"))?
+            .field == "spec.ingress[0].protocols[0]")
+        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {range: {start: 90, end: 90}}}}]}"))?
+            .message == "end 90 must be greater than start 90")
+        #expect(error(cnp("p", tier: "Baseline", priority: 0, "subject: {pods: {namespaceSelector: {}, podSelector: {}}}\negress:\n- {action: Pass, to: [{nodes: {}}], protocols: [{sctp: {destinationPort: {number: 9}}}]}")) == nil)
+    }
+}

@@ -185,6 +185,11 @@ private let mixedPolicySets: [String] = [
         policy("deny-all", "podSelector: {}\npolicyTypes: [Ingress, Egress]"),
         banp("subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {matchLabels: {ns: z}}}]}\negress:\n- {action: Deny, to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}}], ports: [{portNumber: {port: 81}}]}\n- {action: Allow, to: [{networks: ['0.0.0.0/0']}]}"),
     ].joined(separator: "\n---\n"),
+    [
+        cnp("admin", tier: "Admin", priority: 3, "subject: {namespaces: {matchLabels: {ns: y}}}\negress:\n- {action: Accept, to: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: a}}}}], protocols: [{destinationNamedPort: serve-80-tcp}]}\n- {action: Pass, to: [{networks: [10.0.0.0/24]}]}\n- {action: Deny, to: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {range: {start: 80, end: 81}}}}]}"),
+        cnp("baseline", tier: "Baseline", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Pass, from: [{namespaces: {matchLabels: {ns: x}}}]}\n- {action: Deny, from: [{namespaces: {}}], protocols: [{udp: {destinationPort: {number: 80}}}, {sctp: {destinationPort: {number: 81}}}]}"),
+        policy("x-only", ns: "y", "podSelector: {matchLabels: {pod: c}}\ningress: [{from: [{namespaceSelector: {matchLabels: {ns: x}}}]}]"),
+    ].joined(separator: "\n---\n"),
 ]
 
 @Suite struct MatrixAgreesWithCheckTests {

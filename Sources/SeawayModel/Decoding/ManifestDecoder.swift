@@ -98,6 +98,8 @@ public struct ManifestDecoder: Sendable {
                 var o = try NetworkPolicy.decode(doc); o.metadata.source = source; state.networkPolicies.append(o)
             case ("AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"):
                 var o = try AdminNetworkPolicy.decode(doc, tier: .admin); o.metadata.source = source; state.adminPolicies.append(o)
+            case ("ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2"):
+                var o = try AdminNetworkPolicy.decodeClusterNetworkPolicy(doc); o.metadata.source = source; state.adminPolicies.append(o)
             case ("BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"):
                 var o = try AdminNetworkPolicy.decode(doc, tier: .baseline); o.metadata.source = source; state.adminPolicies.append(o)
             default:
