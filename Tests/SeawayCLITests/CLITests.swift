@@ -321,4 +321,26 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("NetworkPolicy x/p: spec.ingress[0].ports[0].protocol"))
     }
+
+    @Test func policyCheckNamesTheAdminTier() throws {
+        let withAdmin = [Self.xyz, "Fixtures/policy/admin"]
+        let deny = try seaway(["policy", "check", "--from", "y/a", "--to", "z/a", "--port", "80"] + withAdmin)
+        #expect(deny.status == 0)
+        #expect(deny.stdout == """
+            DENIED y/a -> z/a port 80/TCP
+              egress of y/a: not isolated (no NetworkPolicy selects it for egress)
+              ingress of z/a: denied by the admin tier: AdminNetworkPolicy isolate-z (priority 10, Fixtures/policy/admin/policies.yaml:3): ingress[1] "no-y" Deny, from[0]
+
+            """)
+        let accept = try seaway(["policy", "check", "--from", "y/c", "--to", "z/a", "--port", "81"] + withAdmin)
+        #expect(accept.stdout.contains("allowed by the admin tier: ClusterNetworkPolicy monitoring (Admin tier, priority 5"))
+        let baseline = try seaway(["policy", "check", "--from", "x/a", "--to", "z/b", "--port", "80", "--protocol", "udp", "--output", "json"] + withAdmin)
+        let object = try JSONSerialization.jsonObject(with: Data(baseline.stdout.utf8)) as? [String: Any]
+        let ingress = object?["ingress"] as? [String: Any]
+        #expect(ingress?["outcome"] as? String == "baseline")
+        #expect(((ingress?["decidedBy"] as? [String: Any])?["policy"] as? [String: Any])?["kind"] as? String == "BaselineAdminNetworkPolicy")
+        #expect(((ingress?["passedBy"] as? [String: Any])?["policy"] as? [String: Any])?["name"] as? String == "isolate-z")
+        let whatIf = try seaway(["policy", "what-if", Self.xyz, "Fixtures/policy/admin", "--ports", "80", "--remove", "anp/isolate-z"])
+        #expect(whatIf.stdout.hasSuffix("0 connections newly denied, 9 newly allowed (9 pods, 81 pod pairs x 1 port/protocol compared)\n"))
+    }
 }
