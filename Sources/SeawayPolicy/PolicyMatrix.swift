@@ -70,24 +70,12 @@ private struct MatrixBuilder {
     /// The destinations the source's egress allows, through the tiers as `check` takes them.
     mutating func egressRow(source s: Int) -> PodSet {
         if index.pods[s].hostNetwork { return all }
-        let admin = runTier(index.admin.adminFor[s], .egress) { builder, rule in
+        let tierMatch = { (builder: inout MatrixBuilder, rule: AdminTierIndex.IndexedRule) -> PodSet in
             guard let destinations = builder.destinationsByPort(rule.rule.ports) else { return builder.none }
             return builder.adminPeers(rule, family: nil).intersection(destinations)
         }
-        var row = admin.allow
-        var rest = all
-        rest.subtract(admin.allow)
-        rest.subtract(admin.deny)
-        if let allowed = networkPolicyEgress(source: s) {
-            row.formUnion(rest.intersection(allowed))
-        } else {
-            let baseline = runTier(index.admin.baselineFor[s], .egress) { builder, rule in
-                guard let destinations = builder.destinationsByPort(rule.rule.ports) else { return builder.none }
-                return builder.adminPeers(rule, family: nil).intersection(destinations)
-            }
-            rest.subtract(baseline.deny)
-            row.formUnion(rest)
-        }
+        var row = throughTiers(admin: index.admin.adminFor[s], baseline: index.admin.baselineFor[s], .egress,
+                               networkPolicy: networkPolicyEgress(source: s), match: tierMatch)
         row.insert(s)
         return row
     }
@@ -103,19 +91,30 @@ private struct MatrixBuilder {
             } ?? true
             return portMatches ? builder.adminPeers(rule, family: family) : builder.none
         }
-        let admin = runTier(index.admin.adminFor[d], .ingress, match: tierMatch)
-        var row = admin.allow
-        var rest = all
-        rest.subtract(admin.allow)
-        rest.subtract(admin.deny)
-        if let allowed = networkPolicyIngress(destination: d, family: family) {
-            row.formUnion(rest.intersection(allowed))
-        } else {
-            rest.subtract(runTier(index.admin.baselineFor[d], .ingress, match: tierMatch).deny)
-            row.formUnion(rest)
-        }
+        var row = throughTiers(admin: index.admin.adminFor[d], baseline: index.admin.baselineFor[d], .ingress,
+                               networkPolicy: networkPolicyIngress(destination: d, family: family), match: tierMatch)
         row.insert(d)
         if let node = pod.nodeName, let hostPods = hostPodsByNode[node] { row.formUnion(hostPods) }
+        return row
+    }
+
+    /// The pods allowed through the tiers: the admin tier's Allows, then for the pods it
+    /// left (unmatched or passed) NetworkPolicy's answer if it isolates the pod, or else
+    /// everything the baseline tier does not deny.
+    private mutating func throughTiers(admin: [Int], baseline: [Int], _ direction: NetworkPolicy.PolicyType,
+                                       networkPolicy: PodSet?,
+                                       match: (inout MatrixBuilder, AdminTierIndex.IndexedRule) -> PodSet) -> PodSet {
+        let decided = runTier(admin, direction, match: match)
+        var row = decided.allow
+        var rest = all
+        rest.subtract(decided.allow)
+        rest.subtract(decided.deny)
+        if let allowed = networkPolicy {
+            rest.formIntersection(allowed)
+        } else {
+            rest.subtract(runTier(baseline, direction, match: match).deny)
+        }
+        row.formUnion(rest)
         return row
     }
 
