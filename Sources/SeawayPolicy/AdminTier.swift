@@ -59,6 +59,8 @@ struct AdminTierIndex: Sendable {
     }
 
     let policies: [IndexedPolicy]
+    /// Per policy: the pods its subject selects.
+    let subjectPods: [PodSet]
     /// Per pod: indices into `policies` of the admin-tier / baseline-tier policies selecting it.
     let adminFor: [[Int]]
     let baselineFor: [[Int]]
@@ -93,8 +95,11 @@ struct AdminTierIndex: Sendable {
         var admin = Array(repeating: [Int](), count: labels.count)
         var baseline = Array(repeating: [Int](), count: labels.count)
         var indexed: [IndexedPolicy] = []
+        var subjects: [PodSet] = []
         for (p, policy) in ordered.enumerated() {
-            for id in selected(policy.subject).members {
+            let subject = selected(policy.subject)
+            subjects.append(subject)
+            for id in subject.members {
                 if policy.tier == .admin { admin[id].append(p) } else { baseline[id].append(p) }
             }
             indexed.append(IndexedPolicy(
@@ -103,6 +108,7 @@ struct AdminTierIndex: Sendable {
                 ingress: index(policy.ingress), egress: index(policy.egress)))
         }
         self.policies = indexed
+        subjectPods = subjects
         adminFor = admin
         baselineFor = baseline
     }

@@ -26,14 +26,19 @@ public struct LintFinding: Sendable, Hashable, CustomStringConvertible {
     /// `file:line: NetworkPolicy ns/name: field: warning: message [check]`
     public var description: String {
         let place = policy.source.map { "\($0): " } ?? ""
-        return "\(place)NetworkPolicy \(policy.namespace)/\(policy.name): \(field): warning: \(message) [\(check.rawValue)]"
+        return "\(place)\(policy.object): \(field): warning: \(message) [\(check.rawValue)]"
     }
 }
 
 extension PolicyEvaluator {
     /// Lints every policy against the pods and namespaces in the manifests. Findings come in
-    /// policy order (namespace, name), then field order.
+    /// policy order (NetworkPolicies by namespace and name, then admin policies in evaluation
+    /// order), then field order.
     public func lint() -> [LintFinding] {
+        networkPolicyFindings() + adminPolicyFindings()
+    }
+
+    private func networkPolicyFindings() -> [LintFinding] {
         var findings: [LintFinding] = []
         for (p, indexed) in index.policies.enumerated() {
             let ref = indexed.ref
@@ -64,6 +69,77 @@ extension PolicyEvaluator {
             }
         }
         return findings
+    }
+
+    /// Admin policies: a subject or pod peer that matches nothing, a named port no pod it could
+    /// apply to declares, and a rule an earlier rule of the same policy always decides first.
+    private func adminPolicyFindings() -> [LintFinding] {
+        var findings: [LintFinding] = []
+        for (p, policy) in index.admin.policies.enumerated() {
+            let ref = PolicyRef(kind: policy.ref.kind, namespace: "", name: policy.ref.name, source: policy.ref.source)
+            let subject = index.admin.subjectPods[p]
+            if subject.isEmpty {
+                findings.append(LintFinding(policy: ref, check: .selectsNothing, field: "spec.subject", message: "selects no pod"))
+            }
+            for direction in [NetworkPolicy.PolicyType.ingress, .egress] {
+                let list = direction == .ingress ? "ingress" : "egress"
+                let peersKey = direction == .ingress ? "from" : "to"
+                let rules = policy.rules(direction)
+                for (r, rule) in rules.enumerated() {
+                    let ruleField = "spec.\(list)[\(r)]"
+                    for (i, pods) in rule.peerPods.enumerated() where pods?.isEmpty == true {
+                        findings.append(LintFinding(policy: ref, check: .peerMatchesNothing, field: "\(ruleField).\(peersKey)[\(i)]",
+                                                    message: "this peer matches no pod"))
+                    }
+                    var candidates = subject
+                    if direction == .egress {
+                        candidates = PodSet(count: index.pods.count)
+                        for pods in rule.peerPods { if let pods { candidates.formUnion(pods) } }
+                    }
+                    for (i, port) in (rule.rule.ports ?? []).enumerated() {
+                        guard case let .named(name) = port else { continue }
+                        let declared = candidates.members.contains { id in index.pods[id].containerPorts.contains { $0.name == name } }
+                        if !declared {
+                            findings.append(LintFinding(policy: ref, check: .unknownNamedPort, field: "\(ruleField).ports[\(i)]",
+                                                        message: "no pod this rule can apply to declares a container port named '\(name)'"))
+                        }
+                    }
+                    if let earlier = rules[..<r].firstIndex(where: { coversAdmin($0, rule) }) {
+                        findings.append(LintFinding(policy: ref, check: .shadowedRule, field: ruleField,
+                                                    message: "never decides anything: \(list)[\(earlier)] matches every connection it matches, first (for the pods in these manifests)"))
+                    }
+                }
+            }
+        }
+        return findings
+    }
+
+    /// Whether admin rule `a` matches every connection `b` matches: its pod peers hold b's,
+    /// its address peers b's ranges, and its ports b's.
+    private func coversAdmin(_ a: AdminTierIndex.IndexedRule, _ b: AdminTierIndex.IndexedRule) -> Bool {
+        var aPods = PodSet(count: index.pods.count)
+        for pods in a.peerPods { if let pods { aPods.formUnion(pods) } }
+        let aRanges = a.peerNetworks.compactMap { $0 }.flatMap { $0 }
+        for i in b.peerPods.indices {
+            if let pods = b.peerPods[i] {
+                if !pods.isSubset(of: aPods) { return false }
+            } else if let ranges = b.peerNetworks[i] {
+                if !ranges.allSatisfy({ r in aRanges.contains { $0.contains(r) } }) { return false }
+            }
+        }
+        guard let aPorts = a.rule.ports else { return true }
+        guard let bPorts = b.rule.ports else { return false }
+        return bPorts.allSatisfy { entry in
+            aPorts.contains { other in
+                switch (other, entry) {
+                case let (.number(p, n), .number(q, m)): return p == q && n == m
+                case let (.range(p, r), .number(q, m)): return p == q && r.contains(m)
+                case let (.range(p, r), .range(q, s)): return p == q && r.lowerBound <= s.lowerBound && s.upperBound <= r.upperBound
+                case let (.named(x), .named(y)): return x == y
+                default: return false
+                }
+            }
+        }
     }
 
     /// The classic YAML trap: `- namespaceSelector: …` followed by `- podSelector: …` is two
@@ -211,8 +287,9 @@ extension LabelSelector {
 extension [LintFinding] {
     public func json() throws -> String {
         let objects = map { f -> [String: Any] in
-            var o: [String: Any] = ["namespace": f.policy.namespace, "name": f.policy.name, "check": f.check.rawValue,
+            var o: [String: Any] = ["kind": f.policy.kind, "name": f.policy.name, "check": f.check.rawValue,
                                     "field": f.field, "message": f.message]
+            if !f.policy.namespace.isEmpty { o["namespace"] = f.policy.namespace }
             if let s = f.policy.source { o["file"] = s.file; o["line"] = s.line }
             return o
         }

@@ -1,13 +1,18 @@
 import SeawayModel
 
-/// A NetworkPolicy, as verdicts name it.
+/// A policy as verdicts and lint findings name it: a NetworkPolicy (namespaced), or for
+/// lint also a cluster-scoped admin policy (empty namespace).
 public struct PolicyRef: Sendable, Hashable, CustomStringConvertible {
+    public var kind: String = "NetworkPolicy"
     public var namespace: String
     public var name: String
     public var source: ManifestLocation?
 
+    /// `Kind ns/name` or `Kind name`.
+    public var object: String { namespace.isEmpty ? "\(kind) \(name)" : "\(kind) \(namespace)/\(name)" }
+
     public var description: String {
-        "NetworkPolicy \(namespace)/\(name)" + (source.map { " (\($0))" } ?? "")
+        object + (source.map { " (\($0))" } ?? "")
     }
 }
 

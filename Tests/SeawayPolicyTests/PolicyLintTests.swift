@@ -60,4 +60,33 @@ import Testing
         #expect(f[0].description.hasPrefix("test.yaml:"))
         #expect(f[0].description.hasSuffix(": NetworkPolicy x/typo: spec.podSelector: warning: selects no pod in namespace x [selects-nothing]"))
     }
+
+    @Test func adminPolicies() throws {
+        let dead = anp("dead", priority: 1, """
+            subject: {namespaces: {matchLabels: {ns: w}}}
+            ingress:
+            - {action: Deny, from: [{namespaces: {matchLabels: {ns: w}}}]}
+            """)
+        #expect(try findings(dead) == ["dead spec.subject selects-nothing", "dead spec.ingress[0].from[0] peer-matches-nothing"])
+        let shadowed = anp("order", priority: 1, """
+            subject: {namespaces: {}}
+            ingress:
+            - {action: Deny, from: [{namespaces: {}}], ports: [{portRange: {start: 1, end: 1000}}]}
+            - {action: Allow, from: [{namespaces: {matchLabels: {ns: y}}}], ports: [{portNumber: {port: 80}}]}
+            - {action: Allow, from: [{namespaces: {matchLabels: {ns: y}}}], ports: [{portNumber: {port: 8080}}, {namedPort: serve-80-tcp}, {namedPort: http}]}
+            egress:
+            - {action: Deny, to: [{networks: [10.0.0.0/8]}]}
+            - {action: Allow, to: [{networks: [10.1.0.0/16]}]}
+            - {action: Allow, to: [{networks: [192.168.0.0/16]}]}
+            """)
+        #expect(try findings(shadowed) == [
+            "order spec.ingress[1] shadowed-rule",
+            "order spec.ingress[2].ports[2] unknown-named-port",
+            "order spec.egress[1] shadowed-rule",
+        ])
+        let baseline = banp("subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}]}")
+        #expect(try findings(baseline).isEmpty)
+        let f = try evaluator(dead).lint()
+        #expect(f[0].description.hasSuffix(": AdminNetworkPolicy dead: spec.subject: warning: selects no pod [selects-nothing]"))
+    }
 }
