@@ -5,10 +5,13 @@ import SyntheticCluster
 
 /// The scale: 100 namespaces, 5,000 pods, 2,000 policies.
 private let manifests = SyntheticPolicyCluster.yaml(namespaces: 100, pods: 5_000, policies: 2_000)
+/// The same with 50 AdminNetworkPolicies and a BaselineAdminNetworkPolicy on top.
+private let manifestsWithAdminTiers = SyntheticPolicyCluster.yaml(namespaces: 100, pods: 5_000, policies: 2_000,
+                                                                  adminPolicies: 50)
 
-private func loadEvaluator() throws -> PolicyEvaluator {
+private func loadEvaluator(_ yaml: String = manifests) throws -> PolicyEvaluator {
     var state = ClusterState()
-    try ManifestDecoder().decode(manifests, file: "synthetic.yaml", into: &state)
+    try ManifestDecoder().decode(yaml, file: "synthetic.yaml", into: &state)
     return PolicyEvaluator(cluster: state)
 }
 
@@ -45,8 +48,14 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The full 5,000 x 5,000 matrix for one port and protocol, every cell read.
-    Benchmark("policy matrix 5k x 5k one port", configuration: config) { benchmark in
-        let evaluator = try loadEvaluator()
+    matrixBenchmark("policy matrix 5k x 5k one port", config, try loadEvaluator())
+    matrixBenchmark("policy matrix 5k x 5k one port with 50 ANPs + BANP", config, try loadEvaluator(manifestsWithAdminTiers))
+}
+
+private func matrixBenchmark(_ name: String, _ config: Benchmark.Configuration,
+                             _ makeEvaluator: @autoclosure @escaping @Sendable () throws -> PolicyEvaluator) {
+    Benchmark(name, configuration: config) { benchmark in
+        let evaluator = try makeEvaluator()
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             let m = evaluator.matrix(port: 8080, proto: .tcp)

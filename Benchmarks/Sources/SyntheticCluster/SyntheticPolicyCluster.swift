@@ -7,7 +7,9 @@ import SeawayModel
 /// port, cross-namespace team+tier on a port range, egress to an ipBlock with except plus
 /// DNS, ingress from an ipBlock or a NotIn selector.
 public enum SyntheticPolicyCluster {
-    public static func yaml(namespaces: Int, pods: Int, policies: Int) -> String {
+    /// With `adminPolicies` > 0, also that many AdminNetworkPolicies (cycling Deny, Pass and
+    /// Allow rules over team and env labels, ports and networks) and a BaselineAdminNetworkPolicy.
+    public static func yaml(namespaces: Int, pods: Int, policies: Int, adminPolicies: Int = 0) -> String {
         var out = ""
         out.reserveCapacity(pods * 700 + policies * 600)
         for n in 0..<namespaces {
@@ -135,6 +137,52 @@ public enum SyntheticPolicyCluster {
                     """
             }
             out += "---\n"
+        }
+        for i in 0..<adminPolicies {
+            out += """
+                apiVersion: policy.networking.k8s.io/v1alpha1
+                kind: AdminNetworkPolicy
+                metadata:
+                  name: admin\(i)
+                spec:
+                  priority: \(i * 10)
+                  subject:
+                    namespaces:
+                      matchLabels: {team: team\(i % 10)}
+                  ingress:
+                  - action: \(["Deny", "Pass", "Allow"][i % 3])
+                    from:
+                    - namespaces:
+                        matchLabels: {env: \(i % 2 == 0 ? "dev" : "prod")}
+                    ports:
+                    - portRange: {start: 8000, end: 9000}
+                  egress:
+                  - action: \(["Allow", "Deny", "Pass"][i % 3])
+                    to:
+                    - networks: [10.\(i % 100).0.0/16]
+                    - pods:
+                        namespaceSelector: {matchLabels: {team: team\((i + 1) % 10)}}
+                        podSelector: {matchLabels: {tier: db}}
+                ---
+
+                """
+        }
+        if adminPolicies > 0 {
+            out += """
+                apiVersion: policy.networking.k8s.io/v1alpha1
+                kind: BaselineAdminNetworkPolicy
+                metadata:
+                  name: default
+                spec:
+                  subject:
+                    namespaces: {}
+                  ingress:
+                  - action: Deny
+                    from:
+                    - namespaces: {matchLabels: {env: dev}}
+                ---
+
+                """
         }
         for node in 0..<50 {
             out += "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-\(node)\nstatus:\n  addresses:\n  - type: InternalIP\n    address: 192.168.\(node / 250).\(node % 250 + 1)\n---\n"
