@@ -48,12 +48,12 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The full 5,000 x 5,000 matrix for one port and protocol, every cell read.
-    matrixBenchmark("policy matrix 5k x 5k one port", config, try loadEvaluator())
-    matrixBenchmark("policy matrix 5k x 5k one port with 50 ANPs + BANP", config, try loadEvaluator(manifestsWithAdminTiers))
+    matrixBenchmark("policy matrix 5k x 5k one port", config) { try loadEvaluator() }
+    matrixBenchmark("policy matrix 5k x 5k one port with 50 ANPs + BANP", config) { try loadEvaluator(manifestsWithAdminTiers) }
 }
 
 private func matrixBenchmark(_ name: String, _ config: Benchmark.Configuration,
-                             _ makeEvaluator: @autoclosure @escaping @Sendable () throws -> PolicyEvaluator) {
+                             _ makeEvaluator: @escaping @Sendable () throws -> PolicyEvaluator) {
     Benchmark(name, configuration: config) { benchmark in
         let evaluator = try makeEvaluator()
         benchmark.startMeasurement()
