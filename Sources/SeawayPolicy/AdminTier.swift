@@ -140,20 +140,3 @@ struct AdminTierIndex: Sendable {
         return nil
     }
 }
-
-extension AdminNetworkPolicy.Port {
-    func admits(port: Int, proto: L4Protocol, destinationPorts: [Pod.ContainerPort]?) -> Bool {
-        if let answer = admitsIgnoringDestination(port: port, proto: proto) { return answer }
-        guard case let .named(name) = self else { return false }
-        return destinationPorts?.contains { $0.name == name && $0.proto == proto && $0.port == port } ?? false
-    }
-
-    /// nil when the answer depends on the destination (a named port).
-    func admitsIgnoringDestination(port: Int, proto: L4Protocol) -> Bool? {
-        switch self {
-        case let .number(p, n): return p == proto && n == port
-        case let .range(p, range): return p == proto && range.contains(port)
-        case .named: return nil
-        }
-    }
-}

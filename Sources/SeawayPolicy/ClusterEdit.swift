@@ -22,6 +22,16 @@ public enum ClusterEdit: Sendable, Hashable {
 
             /// Cluster-scoped kinds are named `kind/NAME`.
             var isClusterScoped: Bool { self != .networkPolicy && self != .pod }
+
+            /// The API's name for an admin-policy kind (`AdminNetworkPolicy.kind`); nil for others.
+            var adminPolicyKind: String? {
+                switch self {
+                case .adminNetworkPolicy: return "AdminNetworkPolicy"
+                case .baselineAdminNetworkPolicy: return "BaselineAdminNetworkPolicy"
+                case .clusterNetworkPolicy: return "ClusterNetworkPolicy"
+                case .networkPolicy, .pod, .namespace: return nil
+                }
+            }
         }
 
         public var kind: Kind
@@ -97,9 +107,13 @@ extension ClusterState {
                 state.pods.replaceOrAppend(objects.pods)
                 state.namespaces.replaceOrAppend(objects.namespaces)
                 state.nodes.replaceOrAppend(objects.nodes)
+                // Admin policies of different kinds may share a name: replace by kind and name.
                 for policy in objects.adminPolicies {
-                    state.adminPolicies.removeAll { $0.kind == policy.kind && $0.metadata.name == policy.metadata.name }
-                    state.adminPolicies.append(policy)
+                    if let i = state.adminPolicies.firstIndex(where: { $0.kind == policy.kind && $0.key == policy.key }) {
+                        state.adminPolicies[i] = policy
+                    } else {
+                        state.adminPolicies.append(policy)
+                    }
                 }
             case let .remove(ref):
                 let removed: Bool
@@ -107,10 +121,8 @@ extension ClusterState {
                 case .networkPolicy: removed = state.networkPolicies.remove(ref)
                 case .pod: removed = state.pods.remove(ref)
                 case .adminNetworkPolicy, .baselineAdminNetworkPolicy, .clusterNetworkPolicy:
-                    let kind = ["adminnetworkpolicy": "AdminNetworkPolicy", "baselineadminnetworkpolicy": "BaselineAdminNetworkPolicy",
-                                "clusternetworkpolicy": "ClusterNetworkPolicy"][ref.kind.rawValue]!
                     let before = state.adminPolicies.count
-                    state.adminPolicies.removeAll { $0.kind == kind && $0.metadata.name == ref.name }
+                    state.adminPolicies.removeAll { $0.kind == ref.kind.adminPolicyKind && $0.metadata.matches(ref) }
                     removed = state.adminPolicies.count < before
                 case .namespace:
                     removed = state.namespaces.remove(ref) || state.pods.contains { $0.metadata.namespace == ref.name }
@@ -150,23 +162,17 @@ extension ClusterState {
     }
 }
 
-/// The kinds a what-if edits, by their metadata.
-private protocol EditableObject { var metadata: ObjectMeta { get } }
-extension NetworkPolicy: EditableObject {}
-extension Pod: EditableObject {}
-extension Namespace: EditableObject {}
-extension ClusterNode: EditableObject {}
-
 extension ObjectMeta {
     fileprivate func matches(_ ref: ClusterEdit.ObjectRef) -> Bool {
         name == ref.name && (ref.kind.isClusterScoped || namespace == ref.namespace)
     }
 }
 
-extension Array where Element: EditableObject {
+extension Array where Element: KubernetesObject {
+    /// Each of `objects` replaces the element with its key, or is appended.
     fileprivate mutating func replaceOrAppend(_ objects: [Element]) {
         for object in objects {
-            if let i = firstIndex(where: { $0.metadata.name == object.metadata.name && $0.metadata.namespace == object.metadata.namespace }) {
+            if let i = firstIndex(where: { $0.key == object.key }) {
                 self[i] = object
             } else {
                 append(object)

@@ -10,6 +10,12 @@ struct PodSet: Sendable, Hashable {
         if full { clearTail() }
     }
 
+    /// The union of the sets present (rule peers: nil stands for an address peer).
+    init(unionOf sets: [PodSet?], count: Int) {
+        self.init(count: count)
+        for set in sets { if let set { formUnion(set) } }
+    }
+
     func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
 
     mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }

@@ -23,9 +23,10 @@ public struct PolicyQueryError: Error, Sendable, Equatable, CustomStringConverti
     public init(message: String) { self.message = message }
 }
 
-/// Evaluates networking.k8s.io/v1 NetworkPolicy for connections between pods and addresses.
+/// Evaluates networking.k8s.io/v1 NetworkPolicy, layered between the admin and baseline tiers
+/// of the admin policies (see `AdminTierIndex`), for connections between pods and addresses.
 ///
-/// Semantics, per the Kubernetes API and documentation:
+/// NetworkPolicy semantics, per the Kubernetes API and documentation:
 /// - a pod is isolated for a direction when a policy in its namespace selects it and lists
 ///   that direction in `policyTypes` (defaulted at decoding: Ingress always, Egress when
 ///   egress rules exist); an isolated pod accepts only what some selecting policy's rules
@@ -73,7 +74,7 @@ public struct PolicyEvaluator: Sendable {
         // The connection's addresses: the destination's first, the source's of the same family.
         let destinationIP = address(of: to, family: nil)
         let sourceIP = address(of: from, family: destinationIP?.family)
-        let sameIP = { () -> Bool in
+        let samePod = { () -> Bool in
             if case let (.pod(a), .pod(b)) = (from, to) { return a == b }
             return false
         }()
@@ -81,7 +82,7 @@ public struct PolicyEvaluator: Sendable {
         var egress = DirectionVerdict(direction: .egress, pod: nil, isolatingPolicies: [],
                                       outcome: .notApplicable("the source is not a pod"))
         if case let .pod(source) = from {
-            egress = sameIP
+            egress = samePod
                 ? DirectionVerdict(direction: .egress, pod: source.key, isolatingPolicies: [],
                                    outcome: .alwaysAllowed("a pod may always reach itself"))
                 : evaluate(.egress, pod: source, peer: to, peerIP: destinationIP, port: port, proto: proto, destination: to)
@@ -89,10 +90,10 @@ public struct PolicyEvaluator: Sendable {
         var ingress = DirectionVerdict(direction: .ingress, pod: nil, isolatingPolicies: [],
                                        outcome: .notApplicable("the destination is not a pod"))
         if case let .pod(destination) = to {
-            if sameIP {
+            if samePod {
                 ingress = DirectionVerdict(direction: .ingress, pod: destination.key, isolatingPolicies: [],
                                            outcome: .alwaysAllowed("a pod may always reach itself"))
-            } else if isOwnNode(from, of: destination, sourceIP: sourceIP) {
+            } else if isOwnNode(from, of: destination) {
                 ingress = DirectionVerdict(direction: .ingress, pod: destination.key, isolatingPolicies: [],
                                            outcome: .alwaysAllowed("traffic from the pod's own node is always allowed"))
             } else {
@@ -121,10 +122,7 @@ public struct PolicyEvaluator: Sendable {
             if case let .pod(p) = peer, !p.hostNetwork { return index.idByKey[p.key] }
             return nil
         }()
-        let destinationPorts: [Pod.ContainerPort]? = {
-            if case let .pod(p) = destination { return p.containerPorts }
-            return nil
-        }()
+        let destinationPorts = containerPorts(of: destination)
         func firstAdminMatch(_ candidates: [Int]) -> AdminRuleMatch? {
             index.admin.firstMatch(candidates, direction: direction, peerID: peerID, peerIP: peerIP, port: port,
                                    proto: proto, destinationPorts: destinationPorts)
@@ -147,7 +145,7 @@ public struct PolicyEvaluator: Sendable {
         for policy in isolating {
             for (r, rule) in policy.rules(direction).enumerated() {
                 guard let peerIndex = matchingPeer(rule, peerID: peerID, peerIP: peerIP),
-                      let portIndex = matchingPort(rule.rule, port: port, proto: proto, destination: destination)
+                      let portIndex = matchingPort(rule.rule, port: port, proto: proto, destinationPorts: destinationPorts)
                 else { continue }
                 matches.append(RuleMatch(policy: policy.ref, direction: direction, ruleIndex: r,
                                          peerIndex: peerIndex.index, portIndex: portIndex.index))
@@ -173,12 +171,8 @@ public struct PolicyEvaluator: Sendable {
 
     /// The first port entry of `rule` that matches (index nil: the rule matches every port).
     private func matchingPort(_ rule: NetworkPolicy.Rule, port: Int, proto: L4Protocol,
-                              destination: PolicyEndpoint) -> EntryMatch? {
+                              destinationPorts: [Pod.ContainerPort]?) -> EntryMatch? {
         if rule.matchesAllPorts { return .init(index: nil) }
-        let destinationPorts: [Pod.ContainerPort]? = {
-            if case let .pod(pod) = destination { return pod.containerPorts }
-            return nil
-        }()
         for (i, entry) in rule.ports!.enumerated()
         where entry.admits(port: port, proto: proto, destinationPorts: destinationPorts) {
             return .init(index: i)
@@ -188,7 +182,7 @@ public struct PolicyEvaluator: Sendable {
 
     // MARK: helpers
 
-    private func isOwnNode(_ source: PolicyEndpoint, of pod: Pod, sourceIP: IPAddress?) -> Bool {
+    private func isOwnNode(_ source: PolicyEndpoint, of pod: Pod) -> Bool {
         guard let node = pod.nodeName else { return false }
         switch source {
         case let .pod(p): return p.hostNetwork && p.nodeName == node
@@ -199,11 +193,14 @@ public struct PolicyEvaluator: Sendable {
     private func address(of e: PolicyEndpoint, family: IPFamily?) -> IPAddress? {
         switch e {
         case let .address(ip): return ip
-        case let .pod(pod):
-            var ips = pod.podIPs
-            if pod.hostNetwork, let node = pod.nodeName { ips = (index.nodeIPs[node] ?? []) + ips }
-            return ips.first { family == nil || $0.family == family } ?? ips.first
+        case let .pod(pod): return index.idByKey[pod.key].flatMap { index.address(ofPod: $0, family: family) }
         }
+    }
+
+    /// A destination's named ports: a pod's container ports; nil for an address.
+    private func containerPorts(of e: PolicyEndpoint) -> [Pod.ContainerPort]? {
+        if case let .pod(pod) = e { return pod.containerPorts }
+        return nil
     }
 
     private func describe(_ e: PolicyEndpoint) -> String {

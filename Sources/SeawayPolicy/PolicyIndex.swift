@@ -115,8 +115,3 @@ struct PolicyIndex: Sendable {
         return peer.podSelector.map { labels.select($0, from: universe) } ?? universe
     }
 }
-
-extension Pod {
-    /// `namespace/name`, as queries and reports name pods.
-    var key: String { "\(metadata.namespace)/\(metadata.name)" }
-}

@@ -1,4 +1,3 @@
-import Foundation
 import SeawayModel
 
 /// Something in a policy that is legal but probably not what its author meant.
@@ -23,7 +22,7 @@ public struct LintFinding: Sendable, Hashable, CustomStringConvertible {
     public var field: String
     public var message: String
 
-    /// `file:line: NetworkPolicy ns/name: field: warning: message [check]`
+    /// `file:line: Kind ns/name: field: warning: message [check]` (`Kind name` when cluster-scoped)
     public var description: String {
         let place = policy.source.map { "\($0): " } ?? ""
         return "\(place)\(policy.object): \(field): warning: \(message) [\(check.rawValue)]"
@@ -38,6 +37,11 @@ extension PolicyEvaluator {
         networkPolicyFindings() + adminPolicyFindings()
     }
 
+    /// `spec.ingress` / `from`, or `spec.egress` / `to`: the field names findings use.
+    func fieldNames(_ direction: NetworkPolicy.PolicyType) -> (list: String, peers: String) {
+        direction == .ingress ? ("ingress", "from") : ("egress", "to")
+    }
+
     private func networkPolicyFindings() -> [LintFinding] {
         var findings: [LintFinding] = []
         for (p, indexed) in index.policies.enumerated() {
@@ -48,8 +52,7 @@ extension PolicyEvaluator {
                                             message: "selects no pod in namespace \(ref.namespace)"))
             }
             for direction in [NetworkPolicy.PolicyType.ingress, .egress] {
-                let list = direction == .ingress ? "ingress" : "egress"
-                let peersKey = direction == .ingress ? "from" : "to"
+                let (list, peersKey) = fieldNames(direction)
                 for (r, rule) in indexed.rules(direction).enumerated() {
                     let ruleField = "spec.\(list)[\(r)]"
                     for (i, peer) in (rule.rule.peers ?? []).enumerated() where rule.peerPods[i]?.isEmpty == true {
@@ -69,77 +72,6 @@ extension PolicyEvaluator {
             }
         }
         return findings
-    }
-
-    /// Admin policies: a subject or pod peer that matches nothing, a named port no pod it could
-    /// apply to declares, and a rule an earlier rule of the same policy always decides first.
-    private func adminPolicyFindings() -> [LintFinding] {
-        var findings: [LintFinding] = []
-        for (p, policy) in index.admin.policies.enumerated() {
-            let ref = PolicyRef(kind: policy.ref.kind, namespace: "", name: policy.ref.name, source: policy.ref.source)
-            let subject = index.admin.subjectPods[p]
-            if subject.isEmpty {
-                findings.append(LintFinding(policy: ref, check: .selectsNothing, field: "spec.subject", message: "selects no pod"))
-            }
-            for direction in [NetworkPolicy.PolicyType.ingress, .egress] {
-                let list = direction == .ingress ? "ingress" : "egress"
-                let peersKey = direction == .ingress ? "from" : "to"
-                let rules = policy.rules(direction)
-                for (r, rule) in rules.enumerated() {
-                    let ruleField = "spec.\(list)[\(r)]"
-                    for (i, pods) in rule.peerPods.enumerated() where pods?.isEmpty == true {
-                        findings.append(LintFinding(policy: ref, check: .peerMatchesNothing, field: "\(ruleField).\(peersKey)[\(i)]",
-                                                    message: "this peer matches no pod"))
-                    }
-                    var candidates = subject
-                    if direction == .egress {
-                        candidates = PodSet(count: index.pods.count)
-                        for pods in rule.peerPods { if let pods { candidates.formUnion(pods) } }
-                    }
-                    for (i, port) in (rule.rule.ports ?? []).enumerated() {
-                        guard case let .named(name) = port else { continue }
-                        let declared = candidates.members.contains { id in index.pods[id].containerPorts.contains { $0.name == name } }
-                        if !declared {
-                            findings.append(LintFinding(policy: ref, check: .unknownNamedPort, field: "\(ruleField).ports[\(i)]",
-                                                        message: "no pod this rule can apply to declares a container port named '\(name)'"))
-                        }
-                    }
-                    if let earlier = rules[..<r].firstIndex(where: { coversAdmin($0, rule) }) {
-                        findings.append(LintFinding(policy: ref, check: .shadowedRule, field: ruleField,
-                                                    message: "never decides anything: \(list)[\(earlier)] matches every connection it matches, first (for the pods in these manifests)"))
-                    }
-                }
-            }
-        }
-        return findings
-    }
-
-    /// Whether admin rule `a` matches every connection `b` matches: its pod peers hold b's,
-    /// its address peers b's ranges, and its ports b's.
-    private func coversAdmin(_ a: AdminTierIndex.IndexedRule, _ b: AdminTierIndex.IndexedRule) -> Bool {
-        var aPods = PodSet(count: index.pods.count)
-        for pods in a.peerPods { if let pods { aPods.formUnion(pods) } }
-        let aRanges = a.peerNetworks.compactMap { $0 }.flatMap { $0 }
-        for i in b.peerPods.indices {
-            if let pods = b.peerPods[i] {
-                if !pods.isSubset(of: aPods) { return false }
-            } else if let ranges = b.peerNetworks[i] {
-                if !ranges.allSatisfy({ r in aRanges.contains { $0.contains(r) } }) { return false }
-            }
-        }
-        guard let aPorts = a.rule.ports else { return true }
-        guard let bPorts = b.rule.ports else { return false }
-        return bPorts.allSatisfy { entry in
-            aPorts.contains { other in
-                switch (other, entry) {
-                case let (.number(p, n), .number(q, m)): return p == q && n == m
-                case let (.range(p, r), .number(q, m)): return p == q && r.contains(m)
-                case let (.range(p, r), .range(q, s)): return p == q && r.lowerBound <= s.lowerBound && s.upperBound <= r.upperBound
-                case let (.named(x), .named(y)): return x == y
-                default: return false
-                }
-            }
-        }
     }
 
     /// The classic YAML trap: `- namespaceSelector: …` followed by `- podSelector: …` is two
@@ -171,11 +103,9 @@ extension PolicyEvaluator {
             var candidates = selected
             if direction == .egress {
                 candidates = index.networkPods
-                if !rule.rule.matchesAllPeers {
-                    var peers = PodSet(count: index.pods.count)
-                    for pods in rule.peerPods { if let pods { peers.formUnion(pods) } }
-                    let hasIPBlock = rule.rule.peers!.contains { $0.ipBlock != nil }
-                    if !hasIPBlock { candidates = peers }
+                // An ipBlock peer can reach any pod; otherwise only the selector peers' pods.
+                if !rule.rule.matchesAllPeers && !rule.rule.peers!.contains(where: { $0.ipBlock != nil }) {
+                    candidates = PodSet(unionOf: rule.peerPods, count: index.pods.count)
                 }
             }
             let declared = candidates.members.contains { id in
@@ -224,8 +154,7 @@ extension PolicyEvaluator {
     private func coversPeers(_ a: PolicyIndex.IndexedRule, _ b: PolicyIndex.IndexedRule) -> Bool {
         if a.rule.matchesAllPeers { return true }
         if b.rule.matchesAllPeers { return false }
-        var aPods = PodSet(count: index.pods.count)
-        for pods in a.peerPods { if let pods { aPods.formUnion(pods) } }
+        let aPods = PodSet(unionOf: a.peerPods, count: index.pods.count)
         for (i, peer) in b.rule.peers!.enumerated() {
             if let block = peer.ipBlock {
                 let covered = a.rule.peers!.contains { other in
@@ -293,7 +222,6 @@ extension [LintFinding] {
             if let s = f.policy.source { o["file"] = s.file; o["line"] = s.line }
             return o
         }
-        let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return try jsonText(objects)
     }
 }

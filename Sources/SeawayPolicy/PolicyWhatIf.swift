@@ -1,4 +1,3 @@
-import Foundation
 import SeawayModel
 
 /// One cell of the truth table that differs between two clusters.
@@ -87,7 +86,6 @@ public struct PolicyWhatIf: Sendable {
             "comparedPods": comparedPods, "cellsCompared": cellsCompared,
             "podsOnlyBefore": podsOnlyBefore, "podsOnlyAfter": podsOnlyAfter,
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return try jsonText(object)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import SeawayModel
 
 /// `seaway policy check` output: the verdict first, then each direction's reason.
@@ -25,11 +24,7 @@ extension PolicyVerdict {
          "egress": egress.jsonObject(), "ingress": ingress.jsonObject()]
     }
 
-    public func json() throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: jsonObject(),
-                                               options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    public func json() throws -> String { try jsonText(jsonObject()) }
 }
 
 extension DirectionVerdict {
@@ -89,7 +84,7 @@ extension DirectionVerdict {
 
 extension PolicyRef {
     fileprivate func jsonObject() -> [String: Any] {
-        var o: [String: Any] = ["kind": "NetworkPolicy", "namespace": namespace, "name": name]
+        var o: [String: Any] = ["kind": kind, "namespace": namespace, "name": name]
         if let source { o["file"] = source.file; o["line"] = source.line }
         return o
     }

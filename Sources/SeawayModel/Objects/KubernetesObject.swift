@@ -26,3 +26,4 @@ extension Pod: KubernetesObject {}
 extension Namespace: KubernetesObject {}
 extension ServiceCIDR: KubernetesObject {}
 extension NetworkPolicy: KubernetesObject {}
+extension AdminNetworkPolicy: KubernetesObject {}
