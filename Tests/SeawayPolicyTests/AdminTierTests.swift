@@ -12,6 +12,17 @@ func banp(_ spec: String, name: String = "default") -> String {
         + spec.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n")
 }
 
+/// The decoding error for `doc`, or nil when it decodes. Any other error fails the test.
+private func decodingError(_ doc: String) throws -> ManifestError? {
+    var state = ClusterState()
+    do {
+        try ManifestDecoder().decode(doc, file: "t.yaml", into: &state)
+        return nil
+    } catch let e as ManifestError {
+        return e
+    }
+}
+
 private func join(_ docs: String...) -> String { docs.joined(separator: "\n---\n") }
 
 /// The admin tiers on the e2e cluster (TestCluster.swift): admin policies first (by priority,
@@ -126,21 +137,17 @@ private func join(_ docs: String...) -> String { docs.joined(separator: "\n---\n
     }
 
     @Test func validation() throws {
-        func error(_ doc: String) -> ManifestError? {
-            var state = ClusterState()
-            do { try ManifestDecoder().decode(doc, file: "t.yaml", into: &state); return nil } catch let e as ManifestError { return e } catch { return nil }
-        }
-        #expect(error(banp("subject: {namespaces: {}}", name: "other"))?.message.contains("must be named 'default'") == true)
-        #expect(error(anp("p", priority: 1001, "subject: {namespaces: {}}"))?.field == "spec.priority")
-        #expect(error(banp("subject: {namespaces: {}}\ningress:\n- {action: Pass, from: [{namespaces: {}}]}"))?.field == "spec.ingress[0].action")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}, pods: {namespaceSelector: {}, podSelector: {}}}"))?.field == "spec.subject")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{nodes: {}}]}"))?.field == "spec.ingress[0].from[0].nodes")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: []}"))?.field == "spec.ingress[0].from")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{networks: [10.0.0.0/33]}]}"))?.field == "spec.egress[0].to[0].networks[0]")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], ports: [{portRange: {start: 90, end: 80}}]}"))?.message == "end 80 must be greater than start 90")
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{networks: [10.0.0.0/8]}], ports: [{namedPort: http}]}"))?.message.contains("named ports cannot be used") == true)
-        #expect(error(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Drop, from: [{namespaces: {}}]}"))?.message == "unsupported action 'Drop' (must be Allow, Deny, Pass)")
-        let ok = error(anp("p", priority: 0, "subject: {pods: {namespaceSelector: {}, podSelector: {}}}\negress:\n- {action: Pass, to: [{nodes: {matchLabels: {a: b}}}, {networks: ['fd00::/8']}]}"))
+        #expect(try decodingError(banp("subject: {namespaces: {}}", name: "other"))?.message.contains("must be named 'default'") == true)
+        #expect(try decodingError(anp("p", priority: 1001, "subject: {namespaces: {}}"))?.field == "spec.priority")
+        #expect(try decodingError(banp("subject: {namespaces: {}}\ningress:\n- {action: Pass, from: [{namespaces: {}}]}"))?.field == "spec.ingress[0].action")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}, pods: {namespaceSelector: {}, podSelector: {}}}"))?.field == "spec.subject")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{nodes: {}}]}"))?.field == "spec.ingress[0].from[0].nodes")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: []}"))?.field == "spec.ingress[0].from")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{networks: [10.0.0.0/33]}]}"))?.field == "spec.egress[0].to[0].networks[0]")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], ports: [{portRange: {start: 90, end: 80}}]}"))?.message == "end 80 must be greater than start 90")
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{networks: [10.0.0.0/8]}], ports: [{namedPort: http}]}"))?.message.contains("named ports cannot be used") == true)
+        #expect(try decodingError(anp("p", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Drop, from: [{namespaces: {}}]}"))?.message == "unsupported action 'Drop' (must be Allow, Deny, Pass)")
+        let ok = try decodingError(anp("p", priority: 0, "subject: {pods: {namespaceSelector: {}, podSelector: {}}}\negress:\n- {action: Pass, to: [{nodes: {matchLabels: {a: b}}}, {networks: ['fd00::/8']}]}"))
         #expect(ok == nil)
     }
 }
@@ -204,19 +211,15 @@ func cnp(_ name: String, tier: String, priority: Int, _ spec: String) -> String 
     }
 
     @Test func validation() throws {
-        func error(_ doc: String) -> ManifestError? {
-            var state = ClusterState()
-            do { try ManifestDecoder().decode(doc, file: "t.yaml", into: &state); return nil } catch let e as ManifestError { return e } catch { return nil }
-        }
-        #expect(error(cnp("p", tier: "Developer", priority: 1, "subject: {namespaces: {}}"))?.field == "spec.tier")
-        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Allow, from: [{namespaces: {}}]}"))?
+        #expect(try decodingError(cnp("p", tier: "Developer", priority: 1, "subject: {namespaces: {}}"))?.field == "spec.tier")
+        #expect(try decodingError(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Allow, from: [{namespaces: {}}]}"))?
             .message == "unsupported action 'Allow' (must be Accept, Deny, Pass)")
-        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{domainNames: [a.example]}]}"))?
+        #expect(try decodingError(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\negress:\n- {action: Deny, to: [{domainNames: [a.example]}]}"))?
             .message == "domainNames peers are only allowed in Accept rules")
-        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 80}}, udp: {destinationPort: {number: 80}}}]}"))?
+        #expect(try decodingError(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 80}}, udp: {destinationPort: {number: 80}}}]}"))?
             .field == "spec.ingress[0].protocols[0]")
-        #expect(error(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {range: {start: 90, end: 90}}}}]}"))?
+        #expect(try decodingError(cnp("p", tier: "Admin", priority: 1, "subject: {namespaces: {}}\ningress:\n- {action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {range: {start: 90, end: 90}}}}]}"))?
             .message == "end 90 must be greater than start 90")
-        #expect(error(cnp("p", tier: "Baseline", priority: 0, "subject: {pods: {namespaceSelector: {}, podSelector: {}}}\negress:\n- {action: Pass, to: [{nodes: {}}], protocols: [{sctp: {destinationPort: {number: 9}}}]}")) == nil)
+        #expect(try decodingError(cnp("p", tier: "Baseline", priority: 0, "subject: {pods: {namespaceSelector: {}, podSelector: {}}}\negress:\n- {action: Pass, to: [{nodes: {}}], protocols: [{sctp: {destinationPort: {number: 9}}}]}")) == nil)
     }
 }
