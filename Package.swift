@@ -14,11 +14,13 @@ let package = Package(
         .library(name: "SeawayRender", targets: ["SeawayRender"]),
         .library(name: "SeawayLoader", targets: ["SeawayLoader"]),
         .library(name: "SeawayPolicy", targets: ["SeawayPolicy"]),
+        .library(name: "SeawayDNS", targets: ["SeawayDNS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // Kubernetes objects, selectors, IP/CIDR, manifest decoding. Pure: no I/O.
@@ -33,12 +35,17 @@ let package = Package(
         ]),
         // NetworkPolicy evaluation: verdicts with reasons. Pure.
         .target(name: "SeawayPolicy", dependencies: ["SeawayModel"]),
+        // Cluster DNS: wire format (NIO ByteBuffer) and CoreDNS's kubernetes answers. Pure.
+        .target(name: "SeawayDNS", dependencies: [
+            "SeawayModel", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "seaway", dependencies: [
-            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy",
+            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
+        .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests"),

@@ -1,0 +1,63 @@
+import NIOCore
+
+/// What to do with one incoming packet.
+public enum DNSDecision: Sendable {
+    /// Not worth an answer (too short for a header, or itself a response).
+    case drop
+    /// Send this reply.
+    case reply(DNSMessage)
+    /// Outside the cluster zones: the upstream answers `request`.
+    case forward(DNSMessage)
+    /// A reply that still needs the upstream's records for these questions appended to its
+    /// answers (CNAMEs of ExternalName services that leave the zone).
+    case chase(DNSMessage, [DNSQuestion])
+}
+
+/// Turns request bytes into a decision: the checks CoreDNS's server (miekg/dns) makes before
+/// any plugin sees a message, then the cluster zones. Pure; the server does the I/O.
+public struct DNSResponder: Sendable {
+    public let zone: KubernetesZone
+
+    public init(zone: KubernetesZone) { self.zone = zone }
+
+    public func decide(_ packet: ByteBuffer) -> DNSDecision {
+        guard let header = DNSHeader(packet), !header.isResponse else { return .drop }
+        // Only standard queries with one question; a query carries at most one record in the
+        // answer and authority sections (NOTIFY, IXFR) and two additional (OPT, TSIG).
+        guard header.opcode == DNSMessage.opcodeQuery else { return .reply(DNSResponder.headerOnly(header, .notImplemented)) }
+        guard header.questionCount == 1, header.answerCount <= 1, header.authorityCount <= 1, header.additionalCount <= 2 else {
+            return .reply(DNSResponder.headerOnly(header, .formatError))
+        }
+        guard let request = try? DNSMessage(parsing: packet) else { return .reply(DNSResponder.headerOnly(header, .formatError)) }
+        return decide(request)
+    }
+
+    public func decide(_ request: DNSMessage) -> DNSDecision {
+        if let edns = request.edns, edns.version > 0 {
+            // RFC 6891: we speak version 0 only.
+            var reply = DNSMessage.reply(to: request, rcode: .badVersion)
+            reply.questions = []
+            reply.edns = EDNS(udpPayloadSize: DNSMessage.ourUDPPayloadSize)
+            return .reply(reply)
+        }
+        let question = request.questions[0]
+        guard question.dnsClass == DNSClass.internet else { return .reply(DNSMessage.reply(to: request, rcode: .refused)) }
+        switch zone.answer(question) {
+        case .next:
+            return .forward(request)
+        case let .answer(a):
+            var reply = DNSMessage.reply(to: request, rcode: a.rcode)
+            reply.authoritative = true
+            reply.answers = a.answers
+            reply.authority = a.authority
+            reply.additional = a.additional
+            return a.chase.isEmpty ? .reply(reply) : .chase(reply, a.chase)
+        }
+    }
+
+    /// FORMERR / NOTIMP replies carry the header only, as miekg/dns writes them.
+    static func headerOnly(_ header: DNSHeader, _ rcode: DNSResponseCode) -> DNSMessage {
+        DNSMessage(id: header.id, isResponse: true, opcode: rcode == .notImplemented ? header.opcode : DNSMessage.opcodeQuery,
+                   recursionDesired: header.recursionDesired, rcode: rcode)
+    }
+}

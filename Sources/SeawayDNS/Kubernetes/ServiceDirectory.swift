@@ -1,0 +1,137 @@
+import SeawayModel
+
+/// The cluster as CoreDNS's `kubernetes` plugin caches it: services by namespace and name,
+/// their endpoints (ready ones, per EndpointSlice), pods and services by IP. Built once per
+/// cluster state; every answer reads it.
+public struct ServiceDirectory: Sendable {
+    public struct Port: Sendable, Hashable {
+        public var name: String
+        public var proto: String
+        /// -1 for the sentinel CoreDNS adds to a slice without ports (no SRV for it).
+        public var port: Int
+    }
+
+    public struct Address: Sendable, Hashable {
+        public var ip: IPAddress
+        /// The endpoint's name in `<hostname>.<service>.<ns>.svc.<zone>`.
+        public var hostname: String
+    }
+
+    /// One EndpointSlice's ready addresses and its ports (every address has every port).
+    public struct EndpointGroup: Sendable, Hashable {
+        public var addresses: [Address]
+        public var ports: [Port]
+    }
+
+    public enum Kind: Sendable, Hashable {
+        case clusterIP([IPAddress])
+        case headless
+        case externalName(String)
+    }
+
+    public struct Entry: Sendable, Hashable {
+        public var name: String
+        public var namespace: String
+        public var kind: Kind
+        public var ports: [Port]
+        public var endpoints: [EndpointGroup]
+
+        var hasReadyAddress: Bool { endpoints.contains { !$0.addresses.isEmpty } }
+    }
+
+    /// By lowercased namespace, then lowercased name.
+    private var services: [String: [String: Entry]] = [:]
+    /// Namespaces that exist: a Namespace object, or any object in it.
+    private var existingNamespaces: Set<String> = []
+    /// Services by cluster IP, in namespace/name order.
+    private var servicesByIP: [IPAddress: [Entry]] = [:]
+    /// (service, address) pairs by endpoint IP, in namespace/name order.
+    private var endpointsByIP: [IPAddress: [(service: Entry, address: Address)]] = [:]
+    /// Namespaces of pods by their (primary) pod IP, for `pods verified`.
+    private var podNamespacesByIP: [IPAddress: [String]] = [:]
+
+    public init(_ cluster: ClusterState, endpointPodNames: Bool = false) {
+        var slicesByService: [String: [EndpointSlice]] = [:]
+        for slice in cluster.endpointSlices {
+            guard let service = slice.serviceName else { continue }
+            slicesByService["\(slice.metadata.namespace)/\(service)", default: []].append(slice)
+        }
+        for ns in cluster.namespaces { existingNamespaces.insert(ns.metadata.name.lowercased()) }
+        for s in cluster.services { existingNamespaces.insert(s.metadata.namespace.lowercased()) }
+        for p in cluster.pods { existingNamespaces.insert(p.metadata.namespace.lowercased()) }
+        for s in cluster.endpointSlices { existingNamespaces.insert(s.metadata.namespace.lowercased()) }
+
+        for service in cluster.services.sorted(by: { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }) {
+            let meta = service.metadata
+            let kind: Kind
+            if service.type == .externalName {
+                kind = .externalName(service.externalName ?? "")
+            } else if service.isHeadless {
+                kind = .headless
+            } else {
+                kind = .clusterIP(service.clusterIPs)
+            }
+            let slices = (slicesByService["\(meta.namespace)/\(meta.name)"] ?? []).sorted { $0.metadata.name < $1.metadata.name }
+            let groups = slices.map { ServiceDirectory.group($0, publishNotReady: service.publishNotReadyAddresses, endpointPodNames: endpointPodNames) }
+            let entry = Entry(name: meta.name, namespace: meta.namespace, kind: kind,
+                              ports: service.ports.map { Port(name: $0.name, proto: $0.proto.rawValue, port: $0.port) },
+                              endpoints: groups)
+            services[meta.namespace.lowercased(), default: [:]][meta.name.lowercased()] = entry
+            if case let .clusterIP(ips) = kind {
+                for ip in ips { servicesByIP[ip, default: []].append(entry) }
+            }
+            for group in groups {
+                for address in group.addresses { endpointsByIP[address.ip, default: []].append((entry, address)) }
+            }
+        }
+        for pod in cluster.pods {
+            if let ip = pod.podIPs.first { podNamespacesByIP[ip, default: []].append(pod.metadata.namespace.lowercased()) }
+        }
+    }
+
+    /// The ready addresses of a slice, named as CoreDNS names them. An endpoint whose
+    /// `ready` condition is unset counts as ready (the API's advice); with
+    /// publishNotReadyAddresses the EndpointSlice controller marks every endpoint ready, so
+    /// hand-written slices get the same treatment.
+    private static func group(_ slice: EndpointSlice, publishNotReady: Bool, endpointPodNames: Bool) -> EndpointGroup {
+        var addresses: [Address] = []
+        for ep in slice.endpoints where ep.conditions.ready ?? true || publishNotReady {
+            for text in ep.addresses {
+                guard let ip = IPAddress(text) else { continue }
+                addresses.append(Address(ip: ip, hostname: hostname(ep, ip: ip, text: text, endpointPodNames: endpointPodNames)))
+            }
+        }
+        let ports = slice.ports.isEmpty
+            ? [Port(name: "", proto: "", port: -1)]
+            : slice.ports.map { Port(name: $0.name ?? "", proto: $0.proto.rawValue, port: $0.port ?? -1) }
+        return EndpointGroup(addresses: addresses, ports: ports)
+    }
+
+    /// The endpoint's hostname, else (with endpoint_pod_names) its pod's name if that is a
+    /// valid label, else its address with dashes (`10-0-0-1`, IPv6 colons as dashes).
+    private static func hostname(_ ep: EndpointSlice.Endpoint, ip: IPAddress, text: String, endpointPodNames: Bool) -> String {
+        if let h = ep.hostname, !h.isEmpty { return h }
+        if endpointPodNames, let pod = ep.targetRef?.name, !pod.isEmpty, pod.count < 64 { return pod }
+        let separator: Character = ip.family == .ipv4 ? "." : ":"
+        return String(text.map { $0 == separator ? "-" : $0 })
+    }
+
+    public func namespaceExists(_ namespace: String) -> Bool { existingNamespaces.contains(namespace.lowercased()) }
+
+    public func service(_ name: String, namespace: String) -> Entry? {
+        services[namespace.lowercased()]?[name.lowercased()]
+    }
+
+    public func services(withClusterIP ip: IPAddress) -> [Entry] { servicesByIP[ip] ?? [] }
+
+    public func endpoints(withIP ip: IPAddress) -> [(service: Entry, address: Address)] { endpointsByIP[ip] ?? [] }
+
+    public func podExists(ip: IPAddress, namespace: String) -> Bool {
+        podNamespacesByIP[ip]?.contains(namespace.lowercased()) ?? false
+    }
+
+    /// Every service, for tools that list them (namespace, then name).
+    public var allServices: [Entry] {
+        services.keys.sorted().flatMap { ns in services[ns]!.keys.sorted().map { services[ns]![$0]! } }
+    }
+}
