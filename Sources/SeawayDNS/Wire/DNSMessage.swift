@@ -54,6 +54,11 @@ public struct EDNS: Sendable, Hashable {
     public struct Option: Sendable, Hashable {
         public var code: UInt16
         public var data: [UInt8]
+
+        public init(code: UInt16, data: [UInt8]) {
+            self.code = code
+            self.data = data
+        }
     }
 
     public init(udpPayloadSize: UInt16 = 1232, version: UInt8 = 0, dnssecOK: Bool = false, options: [Option] = []) {
