@@ -4,6 +4,6 @@ import ArgumentParser
 struct Seaway: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seaway",
-        abstract: "Kubernetes service networking: kube-proxy rule rendering and NetworkPolicy queries.",
-        subcommands: [RenderCommand.self, DiffCommand.self, PolicyCommand.self])
+        abstract: "Kubernetes service networking: kube-proxy rule rendering, NetworkPolicy queries and cluster DNS.",
+        subcommands: [RenderCommand.self, DiffCommand.self, PolicyCommand.self, DNSCommand.self])
 }

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import SeawayDNS
+import SeawayLoader
+import SeawayModel
+
+struct DNSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dns",
+        abstract: "Cluster DNS as CoreDNS's kubernetes plugin answers it: a one-shot lookup or a server.",
+        subcommands: [DNSLookupCommand.self])
+}
+
+extension KubernetesDNSOptions.PodMode: ExpressibleByArgument {}
+
+/// The `kubernetes` block's options as flags, shared by `dns lookup` and `dns serve`.
+struct DNSZoneArguments: ParsableArguments {
+    @Option(name: .customLong("zone"), help: ArgumentHelp(
+        "A zone to answer for, forward or reverse (repeat it). Default: cluster.local, in-addr.arpa, ip6.arpa.",
+        valueName: "zone"))
+    var zones: [String] = []
+
+    @Option(help: "Pod records (a-b-c-d.NS.pod.ZONE): disabled, insecure or verified.")
+    var pods: KubernetesDNSOptions.PodMode = .disabled
+
+    @Option(help: "TTL of the answers in seconds (0 to 3600).")
+    var ttl: UInt32 = 5
+
+    @Option(help: ArgumentHelp("Expose only these namespaces.", valueName: "ns1,ns2"))
+    var namespaces: String?
+
+    @Flag(help: "NXDOMAIN for ClusterIP services without ready endpoints.")
+    var ignoreEmptyService = false
+
+    @Flag(help: "Name endpoints without a hostname after their pod rather than their address.")
+    var endpointPodNames = false
+
+    @Option(name: .customLong("fallthrough"), help: ArgumentHelp(
+        "Pass NXDOMAIN answers in this zone on to the upstream instead (repeat it).", valueName: "zone"))
+    var fallthroughZones: [String] = []
+
+    func validate() throws {
+        if ttl > KubernetesDNSOptions.maximumTTL { throw ValidationError("--ttl must be at most 3600 (CoreDNS's limit)") }
+        for z in zones + fallthroughZones where DNSName(z) == nil { throw ValidationError("'\(z)' is not a domain name") }
+    }
+
+    var options: KubernetesDNSOptions {
+        var o = KubernetesDNSOptions(zones: zones.isEmpty ? KubernetesDNSOptions.defaultZones : zones.compactMap { DNSName($0) })
+        o.pods = pods
+        o.ttl = ttl
+        o.namespaces = Set((namespaces ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        o.ignoreEmptyService = ignoreEmptyService
+        o.endpointPodNames = endpointPodNames
+        o.fallthroughZones = fallthroughZones.isEmpty ? nil : fallthroughZones.compactMap { DNSName($0) }
+        o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+        return o
+    }
+}
+
+extension DNSType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
+
+struct DNSLookupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lookup",
+        abstract: "Answer one DNS question from manifests, as the cluster's DNS would, printed like dig.",
+        discussion: """
+            With --from-namespace the name goes through that pod's search path (NS.svc.ZONE svc.ZONE ZONE, \
+            ndots:5) and every name tried is shown. Exit status: 0 when the answer has records, 2 when it \
+            is NXDOMAIN, NODATA, SERVFAIL or outside the zones, 1 for bad input.
+            """)
+
+    @Argument(help: "The name to look up (a trailing dot makes it absolute).")
+    var name: String
+
+    @Option(help: "A, AAAA, SRV, PTR, CNAME, TXT, NS, SOA, or ANY (every type the zone holds).")
+    var type: DNSType = .a
+
+    @Option(help: ArgumentHelp("Resolve as a pod in this namespace would (search path, ndots:5).", valueName: "namespace"))
+    var fromNamespace: String?
+
+    @OptionGroup var zone: DNSZoneArguments
+
+    @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
+    var manifests: [String] = []
+
+    func validate() throws {
+        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        if !name.hasSuffix("."), DNSName(name) == nil || name == "." { throw ValidationError("'\(name)' is not a domain name") }
+    }
+
+    func run() throws {
+        let lookup = try reportingErrors { () throws -> DNSLookup in
+            let options = zone.options
+            let kubernetes = KubernetesZone(options: options, cluster: try ManifestLoader().load(manifests))
+            let search = fromNamespace.map { SearchPath.pod(namespace: $0, zone: options.primaryZone) }
+            return DNSLookup(name, type: type, searchPath: search, zone: kubernetes)
+        }
+        FileHandle.standardOutput.write(Data(lookup.text.utf8))
+        if lookup.attempts.last?.answer?.answers.isEmpty ?? true { throw ExitCode(2) }
+    }
+}
