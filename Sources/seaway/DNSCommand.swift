@@ -8,23 +8,24 @@ struct DNSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dns",
         abstract: "Cluster DNS as CoreDNS's kubernetes plugin answers it: a one-shot lookup or a server.",
-        subcommands: [DNSLookupCommand.self])
+        subcommands: [DNSLookupCommand.self, DNSServeCommand.self])
 }
 
 extension KubernetesDNSOptions.PodMode: ExpressibleByArgument {}
 
-/// The `kubernetes` block's options as flags, shared by `dns lookup` and `dns serve`.
+/// The `kubernetes` block's options as flags, shared by `dns lookup` and `dns serve`. Each
+/// one given overrides what a Corefile says.
 struct DNSZoneArguments: ParsableArguments {
     @Option(name: .customLong("zone"), help: ArgumentHelp(
         "A zone to answer for, forward or reverse (repeat it). Default: cluster.local, in-addr.arpa, ip6.arpa.",
         valueName: "zone"))
     var zones: [String] = []
 
-    @Option(help: "Pod records (a-b-c-d.NS.pod.ZONE): disabled, insecure or verified.")
-    var pods: KubernetesDNSOptions.PodMode = .disabled
+    @Option(help: "Pod records (a-b-c-d.NS.pod.ZONE): disabled (the default), insecure or verified.")
+    var pods: KubernetesDNSOptions.PodMode?
 
-    @Option(help: "TTL of the answers in seconds (0 to 3600).")
-    var ttl: UInt32 = 5
+    @Option(help: "TTL of the answers in seconds, 0 to 3600 (default 5).")
+    var ttl: UInt32?
 
     @Option(help: ArgumentHelp("Expose only these namespaces.", valueName: "ns1,ns2"))
     var namespaces: String?
@@ -40,18 +41,22 @@ struct DNSZoneArguments: ParsableArguments {
     var fallthroughZones: [String] = []
 
     func validate() throws {
-        if ttl > KubernetesDNSOptions.maximumTTL { throw ValidationError("--ttl must be at most 3600 (CoreDNS's limit)") }
+        if let ttl, ttl > KubernetesDNSOptions.maximumTTL { throw ValidationError("--ttl must be at most 3600 (CoreDNS's limit)") }
         for z in zones + fallthroughZones where DNSName(z) == nil { throw ValidationError("'\(z)' is not a domain name") }
     }
 
-    var options: KubernetesDNSOptions {
-        var o = KubernetesDNSOptions(zones: zones.isEmpty ? KubernetesDNSOptions.defaultZones : zones.compactMap { DNSName($0) })
-        o.pods = pods
-        o.ttl = ttl
-        o.namespaces = Set((namespaces ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        o.ignoreEmptyService = ignoreEmptyService
-        o.endpointPodNames = endpointPodNames
-        o.fallthroughZones = fallthroughZones.isEmpty ? nil : fallthroughZones.compactMap { DNSName($0) }
+    /// `base` (the defaults, or a Corefile's settings) with every flag given applied over it.
+    func options(over base: KubernetesDNSOptions = KubernetesDNSOptions()) -> KubernetesDNSOptions {
+        var o = base
+        if !zones.isEmpty { o.zones = zones.compactMap { DNSName($0) } }
+        if let pods { o.pods = pods }
+        if let ttl { o.ttl = ttl }
+        if let namespaces {
+            o.namespaces = Set(namespaces.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        if ignoreEmptyService { o.ignoreEmptyService = true }
+        if endpointPodNames { o.endpointPodNames = true }
+        if !fallthroughZones.isEmpty { o.fallthroughZones = fallthroughZones.compactMap { DNSName($0) } }
         o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
         return o
     }
@@ -92,7 +97,7 @@ struct DNSLookupCommand: ParsableCommand {
 
     func run() throws {
         let lookup = try reportingErrors { () throws -> DNSLookup in
-            let options = zone.options
+            let options = zone.options()
             let kubernetes = KubernetesZone(options: options, cluster: try ManifestLoader().load(manifests))
             let search = fromNamespace.map { SearchPath.pod(namespace: $0, zone: options.primaryZone) }
             return DNSLookup(name, type: type, searchPath: search, zone: kubernetes)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayDNS
 import SeawayModel
 import SeawayPolicy
 import SeawayProxyCore
@@ -14,6 +15,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let e as ProxyConfigurationError {
         printError(e.description)
     } catch let e as PolicyQueryError {
+        printError(e.description)
+    } catch let e as Corefile.Error {
         printError(e.description)
     } catch let e as ValidationError {
         throw e

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import SeawayDNS
+import SeawayDNSServer
+import SeawayLoader
+import SeawayModel
+
+struct DNSServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve cluster DNS from manifests over UDP and TCP, as CoreDNS with its kubernetes plugin would.",
+        discussion: """
+            Names in the zones are answered from the manifests (SERVFAIL until they have loaded); \
+            everything else goes to --upstream. SIGHUP reloads the manifests (a bad reload keeps the \
+            last good state); SIGINT/SIGTERM stop the server.
+            """)
+
+    @Option(help: ArgumentHelp("Address and port for UDP and TCP: 127.0.0.1:5353, [::1]:53, :53 (default 127.0.0.1:5353, or all addresses on the Corefile's port).", valueName: "addr:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Where names outside the zones go (UDP, TCP on truncation).", valueName: "ip:port"))
+    var upstream: String?
+
+    @Option(help: ArgumentHelp("Serve /health, /ready and /metrics here (repeat it).", valueName: "addr:port"))
+    var httpListen: [String] = []
+
+    @Option(help: ArgumentHelp("Read the kubernetes, forward, cache, health, ready, prometheus, errors and log settings from a CoreDNS Corefile; flags given too take precedence.", valueName: "file"))
+    var corefile: String?
+
+    @Flag(help: "Log every query (CoreDNS's log plugin).")
+    var log = false
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
+    @OptionGroup var zone: DNSZoneArguments
+
+    @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
+    var manifests: [String] = []
+
+    func validate() throws {
+        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        if let listen { _ = try ListenAddress(listen, option: "--listen") }
+        for h in httpListen { _ = try ListenAddress(h, option: "--http-listen") }
+        if let upstream { _ = try ListenAddress(upstream, option: "--upstream") }
+    }
+
+    func run() throws {
+        let (config, options) = try reportingErrors { try serverConfiguration() }
+        var logger = Logger(label: "seaway.dns")
+        logger.logLevel = .info
+        let store = ZoneStore(options: options)
+        let server = try reportingErrors { try DNSServer.start(config, store: store, logger: logger) }
+        printNotice("dns: listening on \(config.host):\(server.port) (udp, tcp)"
+            + zip(config.httpListeners, server.httpPorts).map { ", http \($0.0.host):\($0.1)" }.joined())
+        let manifests = self.manifests
+        @Sendable func load(initial: Bool) {
+            do {
+                var o = options
+                o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                let cluster = try ManifestLoader().load(manifests)
+                store.replace(KubernetesZone(options: o, cluster: cluster))
+                printNotice("dns: loaded \(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
+            } catch {
+                printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
+                if initial {
+                    try? server.shutdown()
+                    Foundation.exit(1)
+                }
+            }
+        }
+        let signals = DispatchQueue(label: "seaway.dns.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGHUP, SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: signals)
+            source.setEventHandler {
+                if sig == SIGHUP { load(initial: false) } else { try? server.shutdown() }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        signals.async { load(initial: true) }
+        try server.wait()
+        _ = sources
+    }
+
+    /// Flags over the Corefile over the defaults.
+    func serverConfiguration() throws -> (DNSServer.Configuration, KubernetesDNSOptions) {
+        var base = KubernetesDNSOptions()
+        var file: Corefile?
+        if let corefile {
+            let parsed = try Corefile(text: readTextFile(corefile), file: corefile) { try? readTextFile($0) }
+            for note in parsed.ignored { printNotice("\(corefile):\(note): has no effect in seaway") }
+            base = parsed.kubernetesOptions
+            file = parsed
+        }
+        let address = try listen.map { try ListenAddress($0, option: "--listen") }
+            ?? file?.port.map { ListenAddress(host: "0.0.0.0", port: $0) } ?? ListenAddress(host: "127.0.0.1", port: 5353)
+        var config = DNSServer.Configuration(host: address.host, port: address.port)
+        var options = zone.options(over: base)
+        if let file {
+            if let u = file.upstream {
+                config.forwarder = Forwarder.Settings(upstream: try SocketAddress(ipAddress: u.host, port: u.port))
+                if let cache = file.cache { config.forwarder?.apply(cache) }
+            }
+            config.httpListeners = file.httpListeners.map { ($0.host, $0.port) }
+            config.logQueries = file.logQueries
+        }
+        if let upstream {
+            let u = try ListenAddress(upstream, option: "--upstream")
+            config.forwarder = Forwarder.Settings(upstream: try SocketAddress(ipAddress: u.host, port: u.port))
+        }
+        if !httpListen.isEmpty {
+            config.httpListeners = try httpListen.map { let a = try ListenAddress($0, option: "--http-listen"); return (a.host, a.port) }
+        }
+        if log { config.logQueries = true }
+        if let threads { config.threads = threads }
+        if options.localIPs.isEmpty {
+            options.localIPs = [IPAddress(address.host).flatMap { ip in ip.isUnspecified ? nil : ip } ?? IPAddress("127.0.0.1")!]
+        }
+        return (config, options)
+    }
+}
+
+extension Forwarder.Settings {
+    mutating func apply(_ cache: Corefile.Cache) {
+        cacheCapacity = cache.successCapacity
+        maxSuccessTTL = cache.maxSuccessTTL
+        maxDenialTTL = cache.maxDenialTTL
+        minTTL = cache.minTTL
+    }
+}
+
+/// `host:port`, `[v6]:port` or `:port` (all IPv4 interfaces).
+struct ListenAddress {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init(_ text: String, option: String) throws {
+        var hostPart: Substring
+        let portPart: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            portPart = text[text.index(after: close)...].dropFirst()
+        } else if let colon = text.lastIndex(of: ":") {
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        } else {
+            throw ValidationError("\(option) '\(text)': expected address:port")
+        }
+        if hostPart.isEmpty { hostPart = "0.0.0.0" }
+        guard let port = Int(portPart), (0...65535).contains(port) else {
+            throw ValidationError("\(option) '\(text)': the port must be a number from 0 to 65535")
+        }
+        guard IPAddress(hostPart) != nil else { throw ValidationError("\(option) '\(text)': '\(hostPart)' is not an IP address") }
+        host = String(hostPart)
+        self.port = port
+    }
+}
+
+extension IPAddress {
+    var isUnspecified: Bool { high == 0 && low == 0 }
+}
