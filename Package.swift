@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
-        .testTarget(name: "SeawayCLITests"),
+        .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SeawayRenderTests", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
         ]),

@@ -112,7 +112,9 @@ public struct Corefile: Sendable {
             var target = d.args[1]
             if target.hasPrefix("/") {
                 guard let text = resolvConf(target), let ns = Corefile.nameserver(in: text) else {
-                    throw fail("no nameserver found in \(target)")
+                    // Not fatal: cluster names are still answered; say so loudly.
+                    ignored.append("\(d.line): forward: no nameserver in \(target), so nothing is forwarded")
+                    return
                 }
                 target = ns
             }

@@ -9,6 +9,7 @@ final class HTTPEndpointsHandler: ChannelInboundHandler {
     let isReady: @Sendable () -> Bool
     let metrics: @Sendable () -> [UInt8]
     private var path: String?
+    private var keepAlive = true
 
     init(isReady: @escaping @Sendable () -> Bool, metrics: @escaping @Sendable () -> [UInt8]) {
         self.isReady = isReady
@@ -19,6 +20,7 @@ final class HTTPEndpointsHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case let .head(head):
             path = head.method == .GET ? String(head.uri.prefix { $0 != "?" }) : nil
+            keepAlive = head.isKeepAlive
         case .body:
             break
         case .end:
@@ -39,7 +41,11 @@ final class HTTPEndpointsHandler: ChannelInboundHandler {
             headers.add(name: "Content-Length", value: String(body.count))
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            if !keepAlive {
+                let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+                done.whenComplete { _ in boundContext.value.close(promise: nil) }
+            }
         }
     }
 }

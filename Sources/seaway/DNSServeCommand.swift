@@ -66,10 +66,8 @@ struct DNSServeCommand: ParsableCommand {
                 printNotice("dns: loaded \(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
-                if initial {
-                    try? server.shutdown()
-                    Foundation.exit(1)
-                }
+                // Nothing to serve: stop at once (the kernel closes the sockets).
+                if initial { Foundation.exit(1) }
             }
         }
         let signals = DispatchQueue(label: "seaway.dns.signals")
