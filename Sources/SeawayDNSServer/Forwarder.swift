@@ -70,21 +70,31 @@ public final class Forwarder: Sendable {
             }
             .bind(host: bind, port: 0)
             .whenComplete { result in
-                switch result {
-                case let .success(channel):
+                self.exchange(over: result, promise: promise, on: loop) { channel in
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: upstream, data: ByteBuffer(bytes: query.bytes())), promise: nil)
-                    let timeout = loop.scheduleTask(in: self.settings.timeout) {
-                        promise.fail(UpstreamError(description: "no answer from \(upstream) within \(self.settings.timeout)"))
-                    }
-                    promise.futureResult.whenComplete { _ in
-                        timeout.cancel()
-                        channel.close(promise: nil)
-                    }
-                case let .failure(error):
-                    promise.fail(error)
                 }
             }
         return promise.futureResult
+    }
+
+    /// Sends the query once the channel is up, fails the promise after the timeout, and closes
+    /// the channel whatever happens.
+    private func exchange(over result: Result<any Channel, any Error>, promise: EventLoopPromise<DNSMessage>,
+                          on loop: any EventLoop, send: (any Channel) -> Void) {
+        switch result {
+        case let .success(channel):
+            send(channel)
+            let upstream = settings.upstream, timeout = settings.timeout
+            let timer = loop.scheduleTask(in: timeout) {
+                promise.fail(UpstreamError(description: "no answer from \(upstream) within \(timeout)"))
+            }
+            promise.futureResult.whenComplete { _ in
+                timer.cancel()
+                channel.close(promise: nil)
+            }
+        case let .failure(error):
+            promise.fail(error)
+        }
     }
 
     private func exchangeTCP(_ query: DNSMessage, on loop: any EventLoop) -> EventLoopFuture<DNSMessage> {
@@ -99,20 +109,10 @@ public final class Forwarder: Sendable {
             }
             .connect(to: settings.upstream)
             .whenComplete { result in
-                switch result {
-                case let .success(channel):
+                self.exchange(over: result, promise: promise, on: loop) { channel in
                     var frame = ByteBuffer()
                     frame.writeDNSFrame(query)
                     channel.writeAndFlush(frame, promise: nil)
-                    let timeout = loop.scheduleTask(in: self.settings.timeout) {
-                        promise.fail(UpstreamError(description: "no TCP answer from \(self.settings.upstream)"))
-                    }
-                    promise.futureResult.whenComplete { _ in
-                        timeout.cancel()
-                        channel.close(promise: nil)
-                    }
-                case let .failure(error):
-                    promise.fail(error)
                 }
             }
         return promise.futureResult

@@ -70,18 +70,23 @@ struct DNSServeCommand: ParsableCommand {
                 if initial { Foundation.exit(1) }
             }
         }
+        // Loading (which may block on stdin) runs apart from signal handling, so a stop
+        // signal is always heard.
         let signals = DispatchQueue(label: "seaway.dns.signals")
+        let loading = DispatchQueue(label: "seaway.dns.loading")
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGHUP, SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: signals)
             source.setEventHandler {
-                if sig == SIGHUP { load(initial: false) } else { try? server.shutdown() }
+                // Stopping needs no draining: UDP has no connections, and the kernel closes
+                // the sockets.
+                if sig == SIGHUP { loading.async { load(initial: false) } } else { Foundation.exit(0) }
             }
             source.resume()
             sources.append(source)
         }
-        signals.async { load(initial: true) }
+        loading.async { load(initial: true) }
         try server.wait()
         _ = sources
     }

@@ -99,19 +99,9 @@ var digAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/
 
 /// One UDP exchange with a raw socket: sends `bytes`, returns the reply or nil on timeout.
 func udpExchange(port: Int, _ bytes: [UInt8], timeoutMilliseconds: Int = 300) -> [UInt8]? {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
+    guard let (fd, addr) = loopbackSocket(Int32(SOCK_DGRAM.rawValue), port: port, timeoutMicroseconds: timeoutMilliseconds * 1000) else { return nil }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 0, tv_usec: timeoutMilliseconds * 1000)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let sent = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard sent == bytes.count else { return nil }
+    guard sendTo(fd, addr, bytes) == bytes.count else { return nil }
     var buffer = [UInt8](repeating: 0, count: 65536)
     let n = recv(fd, &buffer, buffer.count, 0)
     return n > 0 ? Array(buffer[..<n]) : nil
@@ -120,23 +110,12 @@ func udpExchange(port: Int, _ bytes: [UInt8], timeoutMilliseconds: Int = 300) ->
 /// Sends the packets from one socket in small bursts, collecting the replies to each burst
 /// before the next (so neither side's socket buffer overflows). Returns the replies.
 func udpBlast(port: Int, _ packets: [[UInt8]], burst: Int = 32) -> [[UInt8]] {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else { return [] }
+    guard let (fd, addr) = loopbackSocket(Int32(SOCK_DGRAM.rawValue), port: port, timeoutMicroseconds: 30_000) else { return [] }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 0, tv_usec: 30_000)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var replies: [[UInt8]] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     for start in stride(from: 0, to: packets.count, by: burst) {
-        for packet in packets[start..<min(start + burst, packets.count)] {
-            _ = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        for packet in packets[start..<min(start + burst, packets.count)] { _ = sendTo(fd, addr, packet) }
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n <= 0 { break }
@@ -148,19 +127,8 @@ func udpBlast(port: Int, _ packets: [[UInt8]], burst: Int = 32) -> [[UInt8]] {
 
 /// One DNS exchange over TCP (length-prefixed), or nil.
 func tcpExchange(port: Int, _ bytes: [UInt8]) -> [UInt8]? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
+    guard let fd = connectTCP(port: port) else { return nil }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
     let framed = [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
     guard send(fd, framed, framed.count, 0) == framed.count else { return nil }
     var received: [UInt8] = []
@@ -175,19 +143,8 @@ func tcpExchange(port: Int, _ bytes: [UInt8]) -> [UInt8]? {
 
 /// An HTTP/1.1 GET on 127.0.0.1: status code and body.
 func httpGet(port: Int, _ path: String) -> (status: Int, body: String)? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
+    guard let fd = connectTCP(port: port) else { return nil }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
     let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
     _ = send(fd, request, request.count, 0)
     var received: [UInt8] = []
@@ -201,4 +158,34 @@ func httpGet(port: Int, _ path: String) -> (status: Int, body: String)? {
     guard let statusLine = text.split(separator: "\r\n").first, let code = Int(statusLine.split(separator: " ")[1]),
           let bodyStart = text.range(of: "\r\n\r\n") else { return nil }
     return (code, String(text[bodyStart.upperBound...]))
+}
+
+/// A socket of `type` with a receive timeout, and 127.0.0.1:`port` as its peer address.
+private func loopbackSocket(_ type: Int32, port: Int, timeoutMicroseconds: Int) -> (fd: Int32, addr: sockaddr_in)? {
+    let fd = socket(AF_INET, type, 0)
+    guard fd >= 0 else { return nil }
+    var tv = timeval(tv_sec: timeoutMicroseconds / 1_000_000, tv_usec: timeoutMicroseconds % 1_000_000)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return (fd, addr)
+}
+
+private func sendTo(_ fd: Int32, _ addr: sockaddr_in, _ bytes: [UInt8]) -> Int {
+    var addr = addr
+    return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+}
+
+/// A TCP connection to 127.0.0.1:`port`, or nil.
+private func connectTCP(port: Int) -> Int32? {
+    guard var (fd, addr) = loopbackSocket(Int32(SOCK_STREAM.rawValue), port: port, timeoutMicroseconds: 2_000_000) else { return nil }
+    let connected = withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { close(fd); return nil }
+    return fd
 }
