@@ -64,14 +64,14 @@ struct QueryProcessor {
                 finish(reply, plugin: "", started: started, peer: peer)
                 return .now(write(reply, limitFor: request))
             }
-            return .later(forwardAndWrite(request, forwarder: forwarder, started: started, peer: peer, on: loop))
+            return .later(forwardAndWrite(request, forwarder: forwarder, started: started, on: loop))
         case let .chase(reply, questions):
             metrics.request(proto: transport.rawValue, ipv6: ipv6, type: reply.questions[0].type)
             guard let forwarder else {
                 finish(reply, plugin: "kubernetes", started: started, peer: peer)
                 return .now(write(reply, limitFor: reply))
             }
-            return .later(chaseAndWrite(reply, questions, forwarder: forwarder, started: started, peer: peer, on: loop))
+            return .later(chaseAndWrite(reply, questions, forwarder: forwarder, started: started, on: loop))
         }
     }
 
@@ -90,8 +90,8 @@ struct QueryProcessor {
         }
     }
 
-    private func forwardAndWrite(_ request: DNSMessage, forwarder: Forwarder, started: NIODeadline, peer: SocketAddress,
-                                 on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+    private func forwardAndWrite(_ request: DNSMessage, forwarder: Forwarder, started: NIODeadline,
+                               on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
         let metrics = self.metrics.metrics
         let this = self
         return forwarder.resolve(request, on: loop).map { reply, source in
@@ -109,7 +109,7 @@ struct QueryProcessor {
     }
 
     private func chaseAndWrite(_ reply: DNSMessage, _ questions: [DNSQuestion], forwarder: Forwarder, started: NIODeadline,
-                               peer: SocketAddress, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+                               on loop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
         let lookups = questions.map { q in
             forwarder.resolve(DNSMessage.query(id: 0, name: q.name, type: q.type, edns: reply.edns.map { _ in EDNS() }), on: loop)
                 .map { Optional($0.0.answers) }.recover { _ in nil }

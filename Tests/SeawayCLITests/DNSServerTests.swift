@@ -78,7 +78,7 @@ struct DNSServerTests {
 
     @Test func forwardsOutsideNamesAndChasesExternalNames() throws {
         let upstream = try DNSServerProcess(["--zone", "example.org", "Fixtures/dns"])
-        let server = try DNSServerProcess(["--upstream", "127.0.0.1:\(upstream.port)", "--http-listen", "127.0.0.1:0", "Fixtures/dns"])
+        let server = try DNSServerProcess(["--upstream", "127.0.0.1:\(upstream.port)", "Fixtures/dns"])
         #expect(try server.short(["web.apps.svc.example.org"]) == ["10.96.1.10"])
         #expect(try server.short(["web.apps.svc.example.org", "+tcp"]) == ["10.96.1.10"])
         #expect(try server.dig(["nothing.apps.svc.example.org"]).contains("status: NXDOMAIN"))
@@ -90,8 +90,8 @@ struct DNSServerTests {
     }
 
     @Test func notLoadedYetIsSERVFAILThenAnswers() throws {
-        let server = try DNSServerProcess(["--http-listen", "127.0.0.1:0", "-"], waitForLoad: false)
-        let httpPort = Int(server.stderr.split(separator: ":").last!.prefix { $0.isNumber })!
+        let server = try DNSServerProcess(["-"], waitForLoad: false, http: true)
+        let httpPort = server.httpPort
         #expect(try server.dig(["web.apps.svc.cluster.local"]).contains("status: SERVFAIL"))
         #expect(httpGet(port: httpPort, "/ready")?.status == 503)
         #expect(httpGet(port: httpPort, "/health")?.status == 200)

@@ -44,6 +44,10 @@ public struct KubernetesZone: Sendable {
         KubernetesZone(options: options, directory: ServiceDirectory(ClusterState()), synced: false)
     }
 
+    /// CoreDNS's special names under each zone: its own name server, and the apex entry.
+    static let nsDNS = DNSName("ns.dns.")!
+    static let apexDNS = DNSName("apex.dns.")!
+
     /// A name error: CoreDNS's errNoItems, errNsNotExposed and errInvalidRequest alike.
     struct NameError: Error {}
 
@@ -108,7 +112,7 @@ public struct KubernetesZone: Sendable {
     /// The zone's SOA, as CoreDNS writes it: TTL and MINIMUM are the plugin TTL (at most 300).
     func soa(_ zone: DNSName) -> DNSRecord {
         DNSRecord(name: zone, type: .soa, ttl: min(options.ttl, 300), data: .soa(.init(
-            mname: zone.prepending(DNSName("ns.dns.")!) ?? zone, rname: zone.prepending("hostmaster") ?? zone,
+            mname: zone.prepending(KubernetesZone.nsDNS) ?? zone, rname: zone.prepending("hostmaster") ?? zone,
             serial: options.serial, refresh: 7200, retry: 1800, expire: 86400, minimum: options.ttl)))
     }
 
@@ -121,7 +125,7 @@ public struct KubernetesZone: Sendable {
         var targets: [Target]
         if name == zone {
             // The apex: CoreDNS looks for a special `apex.dns` entry first, then the name.
-            targets = (try? services(zone.prepending(DNSName("apex.dns.")!)!, type, zone: zone)) ?? []
+            targets = (try? services(zone.prepending(KubernetesZone.apexDNS)!, type, zone: zone)) ?? []
             if targets.isEmpty { targets = try services(name, type, zone: zone) }
         } else {
             targets = try services(name, type, zone: zone)
@@ -164,17 +168,20 @@ public struct KubernetesZone: Sendable {
         let total = Double(100 * targets.count)
         var records: [DNSRecord] = []
         var extra: [DNSRecord] = []
-        var seenSRV: Set<[String]> = []
-        var seenAddress: Set<[String]> = []
+        // CoreDNS drops an SRV record repeating a target and port, and an address record
+        // repeating a target and address.
+        struct TargetPort: Hashable { var target: DNSName; var port: Int }
+        struct TargetAddress: Hashable { var target: DNSName; var ip: IPAddress }
+        var seenSRV: Set<TargetPort> = []
+        var seenAddress: Set<TargetAddress> = []
         for t in targets where t.port != -1 {
             guard case let .address(ip) = t.host else { continue }
             let weight = max(1, UInt16((100.0 / total * 100).rounded(.down)))
-            let key = t.domain.lowercased().description
-            if seenSRV.insert([key, String(t.port)]).inserted {
+            if seenSRV.insert(TargetPort(target: t.domain, port: t.port)).inserted {
                 records.append(DNSRecord(name: name, type: .srv, ttl: t.ttl,
                                          data: .srv(priority: 0, weight: weight, port: UInt16(t.port), target: t.domain)))
             }
-            if seenAddress.insert([key, ip.description]).inserted {
+            if seenAddress.insert(TargetAddress(target: t.domain, ip: ip)).inserted {
                 extra.append(DNSRecord.address(t.domain, ip, ttl: t.ttl))
             }
         }
@@ -240,7 +247,7 @@ public struct KubernetesZone: Sendable {
             }
         }
         if out.isEmpty {
-            let name = zone.prepending(DNSName("ns.dns.")!) ?? zone
+            let name = zone.prepending(KubernetesZone.nsDNS) ?? zone
             out = options.localIPs.map { (name, $0) }
         }
         return out
@@ -257,7 +264,7 @@ public struct KubernetesZone: Sendable {
         default:
             break
         }
-        if name == zone.prepending(DNSName("ns.dns.")!) {
+        if name == zone.prepending(KubernetesZone.nsDNS) {
             return nameServerAddresses(zone).compactMap { nsName, ip in
                 (ip.family == .ipv4) == (type == .a) ? Target(host: .address(ip), domain: name, ttl: options.ttl) : nil
             }

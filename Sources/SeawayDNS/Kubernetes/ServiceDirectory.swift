@@ -129,9 +129,4 @@ public struct ServiceDirectory: Sendable {
     public func podExists(ip: IPAddress, namespace: String) -> Bool {
         podNamespacesByIP[ip]?.contains(namespace.lowercased()) ?? false
     }
-
-    /// Every service, for tools that list them (namespace, then name).
-    public var allServices: [Entry] {
-        services.keys.sorted().flatMap { ns in services[ns]!.keys.sorted().map { services[ns]![$0]! } }
-    }
 }

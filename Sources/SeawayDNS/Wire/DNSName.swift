@@ -100,9 +100,6 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
     /// `self` with `other`'s labels in front.
     public func prepending(_ other: DNSName) -> DNSName? { DNSName(labels: other.labels + labels) }
 
-    /// Label `i` as a string (lossy for non-UTF-8 bytes; used for matching Kubernetes names).
-    public func label(_ i: Int) -> String { String(decoding: labels[i], as: UTF8.self) }
-
     /// Presentation form with the final dot, escaping as dig does.
     public var description: String {
         if labels.isEmpty { return "." }
