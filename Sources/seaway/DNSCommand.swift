@@ -8,7 +8,7 @@ struct DNSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dns",
         abstract: "Cluster DNS as CoreDNS's kubernetes plugin answers it: a one-shot lookup or a server.",
-        subcommands: [DNSLookupCommand.self, DNSServeCommand.self])
+        subcommands: [DNSLookupCommand.self, DNSServeCommand.self, DNSZoneFileCommand.self])
 }
 
 extension KubernetesDNSOptions.PodMode: ExpressibleByArgument {}
@@ -104,5 +104,50 @@ struct DNSLookupCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data(lookup.text.utf8))
         if lookup.attempts.last?.answer?.answers.isEmpty ?? true { throw ExitCode(2) }
+    }
+}
+
+struct DNSZoneFileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zone-file",
+        abstract: "Print one cluster zone as an RFC 1035 master file: every record dns serve would answer.",
+        discussion: """
+            For serving the same records from another server (NSD, BIND) or diffing two clusters' DNS. \
+            Pod names in `--pods insecure` mode and the records behind ExternalName targets outside the \
+            zone cannot be listed and are left out (the file's header says so).
+            """)
+
+    @Option(help: ArgumentHelp("The zone to print, one of the zones answered (default: the first forward zone).", valueName: "zone"))
+    var origin: String?
+
+    @Option(help: ArgumentHelp(
+        "The DNS server's own address, for the zone's NS records (repeat it; dns serve uses its listen address).",
+        valueName: "ip"))
+    var serverAddress: [String] = []
+
+    @OptionGroup var zone: DNSZoneArguments
+
+    @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
+    var manifests: [String] = []
+
+    func validate() throws {
+        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        for a in serverAddress where IPAddress(a) == nil { throw ValidationError("--server-address '\(a)' is not an IP address") }
+        if let origin {
+            guard let name = DNSName(origin) else { throw ValidationError("'\(origin)' is not a domain name") }
+            guard zone.options().zones.contains(name) else {
+                throw ValidationError("--origin \(origin) is not one of the zones answered (add it with --zone)")
+            }
+        }
+    }
+
+    func run() throws {
+        let text = try reportingErrors { () throws -> String in
+            var options = zone.options()
+            options.localIPs = serverAddress.compactMap { IPAddress($0) }
+            let kubernetes = KubernetesZone(options: options, cluster: try ManifestLoader().load(manifests))
+            return ZoneFile.text(of: kubernetes, origin: origin.flatMap { DNSName($0) } ?? options.primaryZone)
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 }

@@ -69,3 +69,25 @@ import Testing
         #expect(badManifest.stderr.contains("<stdin>:5") && badManifest.stderr.contains("Service apps/web") && badManifest.stderr.contains("spec.clusterIP"))
     }
 }
+
+/// `seaway dns zone-file`: the zone as a master file, and its options.
+@Suite struct DNSZoneFileCLITests {
+    @Test func printsTheZoneWithItsNameServers() throws {
+        let r = try seaway(["dns", "zone-file", "--server-address", "127.0.0.1", "Fixtures/dns"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("$ORIGIN cluster.local.\ncluster.local.\t5\tIN\tSOA\tns.dns.cluster.local. "))
+        #expect(r.stdout.contains("cluster.local.\t5\tIN\tNS\tns.dns.cluster.local.\nns.dns.cluster.local.\t5\tIN\tA\t127.0.0.1\n"))
+        #expect(r.stdout.contains("_http._tcp.web.apps.svc.cluster.local.\t5\tIN\tSRV\t0 50 80 web.apps.svc.cluster.local.\n"))
+        let reverse = try seaway(["dns", "zone-file", "--origin", "in-addr.arpa", "--ttl", "30", "Fixtures/dns"])
+        #expect(reverse.stdout.contains("1.0.96.10.in-addr.arpa.\t30\tIN\tPTR\tkubernetes.default.svc.cluster.local.\n"))
+    }
+
+    @Test func badOptionsAreRefused() throws {
+        let notAZone = try seaway(["dns", "zone-file", "--origin", "example.org", "Fixtures/dns"])
+        #expect(notAZone.status != 0 && notAZone.stderr.contains("not one of the zones answered"))
+        let badAddress = try seaway(["dns", "zone-file", "--server-address", "ns1", "Fixtures/dns"])
+        #expect(badAddress.status != 0 && badAddress.stderr.contains("'ns1' is not an IP address"))
+        let noInput = try seaway(["dns", "zone-file"])
+        #expect(noInput.status != 0 && noInput.stderr.contains("manifest"))
+    }
+}

@@ -129,4 +129,24 @@ public struct ServiceDirectory: Sendable {
     public func podExists(ip: IPAddress, namespace: String) -> Bool {
         podNamespacesByIP[ip]?.contains(namespace.lowercased()) ?? false
     }
+
+    // MARK: - Enumeration (for zone files; not on the answer path)
+
+    /// Every service, in namespace/name order.
+    public var allServices: [Entry] {
+        services.keys.sorted().flatMap { ns in
+            let byName = services[ns]!
+            return byName.keys.sorted().map { byName[$0]! }
+        }
+    }
+
+    /// Every cluster IP and endpoint IP, in address order.
+    public var allAddresses: [IPAddress] {
+        Set(servicesByIP.keys).union(endpointsByIP.keys).sorted()
+    }
+
+    /// Every pod's (primary) IP with its namespaces, in address order.
+    public var allPods: [(ip: IPAddress, namespaces: [String])] {
+        podNamespacesByIP.keys.sorted().map { ($0, podNamespacesByIP[$0]!.sorted()) }
+    }
 }
