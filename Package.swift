@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
         .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),
+        .testTarget(name: "SeawayDNSServerTests", dependencies: ["SeawayDNSServer", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),

@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "Seaway", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         // Only the malloc interposer: the runtime interposer's package is not mirrored here.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
@@ -21,6 +22,8 @@ let package = Package(
             "SyntheticCluster",
             .product(name: "SeawayProxyCore", package: "Seaway"),
             .product(name: "SeawayRender", package: "Seaway"),
+            .product(name: "SeawayDNS", package: "Seaway"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(
             name: "RenderBenchmarks",

@@ -52,9 +52,14 @@ public final class DNSServer: Sendable {
                     .channelOption(.socket(SocketOptionLevel(SOL_SOCKET), SocketOptionName(SO_REUSEPORT)), value: 1)
                     .channelOption(.datagramVectorReadMessageCount, value: 32)
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-                    .channelOption(.maxMessagesPerRead, value: 8)
+                    // Replies go out after each vector read, so a burst does not wait for
+                    // the next one.
+                    .channelOption(.maxMessagesPerRead, value: 1)
                     .channelInitializer { ch in
-                        ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(processor(.udp))) }
+                        ch.eventLoop.makeCompletedFuture {
+                            DNSServer.enlargeSocketBuffers(ch)
+                            try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(processor(.udp)))
+                        }
                     }
                     .bind(host: config.host, port: port).wait()
                 port = udp.localAddress?.port ?? port
@@ -113,5 +118,23 @@ public final class DNSServer: Sendable {
     public func shutdown() throws {
         for c in channels { try? c.close().wait() }
         try group.syncShutdownGracefully()
+    }
+}
+
+extension DNSServer {
+    /// Socket buffers for bursts: the kernel drops datagrams that find the receive buffer
+    /// full (the default is about 200 KB, some 2,000 queries). As root the limit
+    /// `net.core.rmem_max` does not apply (SO_RCVBUFFORCE), as NSD does it; otherwise the
+    /// kernel caps the request at that limit.
+    static let socketBufferSize: SocketOptionValue = 8 << 20
+
+    static func enlargeSocketBuffers(_ channel: any Channel) {
+        guard let options = channel.syncOptions else { return }
+        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+            let level = SocketOptionLevel(SOL_SOCKET)
+            if (try? options.setOption(.socket(level, SocketOptionName(force)), value: socketBufferSize)) == nil {
+                _ = try? options.setOption(.socket(level, SocketOptionName(plain)), value: socketBufferSize)
+            }
+        }
     }
 }

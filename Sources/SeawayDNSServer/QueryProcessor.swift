@@ -35,6 +35,11 @@ struct QueryProcessor {
         let started = NIODeadline.now()
         let ipv6 = peer.protocol == .inet6
         let current = store.current
+        if let (reply, type, rcode) = current.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
+            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)
+            metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
+            return .now(reply)
+        }
         if let cached = cache.answer(for: packet, generation: current.generation) {
             let type = QueryProcessor.questionType(packet)
             metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)

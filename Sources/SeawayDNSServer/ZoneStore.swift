@@ -20,7 +20,9 @@ public final class ZoneStore: Sendable {
 
     public var isLoaded: Bool { current.responder.zone.synced }
 
+    /// Precompiles the new zone's answers on the caller's thread, then swaps it in.
     public func replace(_ zone: KubernetesZone) {
-        box.withLockedValue { $0 = Current(generation: $0.generation + 1, responder: DNSResponder(zone: zone)) }
+        let responder = DNSResponder(zone: zone)
+        box.withLockedValue { $0 = Current(generation: $0.generation + 1, responder: responder) }
     }
 }

@@ -63,6 +63,9 @@ struct DNSServeCommand: ParsableCommand {
                 o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
                 let cluster = try ManifestLoader().load(manifests)
                 store.replace(KubernetesZone(options: o, cluster: cluster))
+                // Parsing manifests takes several times the memory the zone keeps; give the
+                // freed pages back (glibc keeps them in the loading thread's arena otherwise).
+                returnFreedMemory()
                 printNotice("dns: loaded \(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
@@ -173,3 +176,11 @@ struct ListenAddress {
 extension IPAddress {
     var isUnspecified: Bool { high == 0 && low == 0 }
 }
+
+#if canImport(Glibc)
+// glibc's malloc_trim(3), which Swift's Glibc module does not expose (it is in <malloc.h>).
+@_silgen_name("malloc_trim") private func malloc_trim(_ pad: Int) -> Int32
+private func returnFreedMemory() { _ = malloc_trim(0) }
+#else
+private func returnFreedMemory() {}
+#endif

@@ -1,7 +1,10 @@
-// Usage: SeawayProfile servicemap|iptables|nftables|load SERVICES [ITERATIONS]
+// Usage: SeawayProfile servicemap|iptables|nftables|load|dns SERVICES [ITERATIONS]
 //        SeawayProfile yaml SERVICES > cluster.yaml
 //        SeawayProfile policy-yaml PODS > policy-cluster.yaml   (100 namespaces, PODS / 2.5 policies)
 // Runs one phase in a loop so `perf record` sees only it, or prints the synthetic cluster.
+import Foundation
+import NIOCore
+import SeawayDNS
 import SeawayModel
 import SeawayProxyCore
 import SeawayRender
@@ -22,6 +25,55 @@ if phase == "policy-yaml" {
     print(SyntheticPolicyCluster.yaml(namespaces: 100, pods: services, policies: services * 2 / 5), terminator: "")
 } else if phase == "yaml" {
     print(SyntheticCluster.yaml(services: services, endpoints: 10), terminator: "")
+} else if phase == "dns" {
+    // What the DNS zone keeps in memory, and what answering costs without the server.
+    func residentMB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    print("rss at start: \(residentMB()) MB")
+    var cluster: ClusterState? = SyntheticCluster.state(services: services, endpoints: 10)
+    print("rss with the cluster state: \(residentMB()) MB")
+    var zone: KubernetesZone? = KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster!)
+    print("rss with the cluster state and the zone: \(residentMB()) MB")
+    cluster = nil
+    _ = malloc_trim(0)
+    print("rss with the zone alone (after malloc_trim): \(residentMB()) MB")
+    let compileStart = clock.now
+    let responder = DNSResponder(zone: zone!)
+    zone = nil
+    _ = malloc_trim(0)
+    print("precompiled in \(clock.now - compileStart); rss \(residentMB()) MB")
+    let names = (0..<10_000).map { i in "svc\(i % services).ns\(i % 100).ns\((i * 7) % 100).svc.cluster.local" }
+        + (0..<10_000).map { i in "svc\(i % services).ns\(i % 100).svc.cluster.local" }
+    let queries = names.map { n -> ByteBuffer in
+        var b = ByteBuffer()
+        DNSMessage.query(id: 1, name: DNSName(n)!, type: .a, edns: nil).write(into: &b)
+        return b
+    }
+    let questions = names.map { DNSQuestion(name: DNSName($0)!, type: .a) }
+    let zoneStart = clock.now
+    var nx = 0
+    for q in questions { if case let .answer(a) = responder.zone.answer(q), a.rcode == .nameError { nx += 1 } }
+    print("zone.answer alone for \(questions.count) questions (\(nx) NXDOMAIN): \(clock.now - zoneStart)")
+    for _ in 0..<iterations {
+        let start = clock.now
+        var bytes = 0
+        var fast = 0
+        for q in queries {
+            if let r = responder.precompiledReply(to: q) {
+                fast += 1
+                bytes += r.reply.readableBytes
+            } else if case let .reply(m) = responder.decide(q) {
+                var out = ByteBuffer()
+                m.write(into: &out)
+                bytes += out.readableBytes
+            }
+        }
+        let elapsed = clock.now - start
+        print("answered \(queries.count) uncached in \(elapsed) (\(Int(Double(queries.count) / (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)))) per second), \(bytes) bytes")
+    }
 } else if phase == "load" {
     let yaml = SyntheticCluster.yaml(services: services, endpoints: 10)
     for _ in 0..<iterations {
@@ -71,3 +123,5 @@ if phase == "policy-yaml" {
         print("\(phase): \(clock.now - start)")
     }
 }
+
+@_silgen_name("malloc_trim") func malloc_trim(_ pad: Int) -> Int32

@@ -309,8 +309,8 @@ public struct KubernetesZone: Sendable {
         guard let service = directory.service(r.service, namespace: r.namespace) else { throw NameError() }
         let serviceName = ServiceNames.service(service.name, service.namespace, zone: zone)
         func portMatches(_ p: ServiceDirectory.Port) -> Bool {
-            (r.port.isEmpty || r.port.caseInsensitiveCompare(p.name) == .orderedSame)
-                && (r.proto.isEmpty || r.proto.caseInsensitiveCompare(p.proto) == .orderedSame)
+            (r.port.isEmpty || r.port.equalsIgnoringASCIICase(p.name))
+                && (r.proto.isEmpty || r.proto.equalsIgnoringASCIICase(p.proto))
         }
         var out: [Target] = []
         var found = false
@@ -326,7 +326,7 @@ public struct KubernetesZone: Sendable {
         } else if service.kind == .headless || !r.endpoint.isEmpty {
             for group in service.endpoints {
                 for address in group.addresses {
-                    if !r.endpoint.isEmpty, r.endpoint.caseInsensitiveCompare(address.hostname) != .orderedSame { continue }
+                    if !r.endpoint.isEmpty, !r.endpoint.equalsIgnoringASCIICase(address.hostname) { continue }
                     for p in group.ports where portMatches(p) {
                         found = true
                         out.append(Target(host: .address(address.ip), port: p.port,
@@ -372,5 +372,12 @@ extension IPAddress {
         guard let ip = IPAddress(text) else { return nil }
         if !text.contains(":"), ip.description != text { return nil }
         self = ip
+    }
+}
+
+extension String {
+    /// DNS's case-insensitivity (RFC 4343): ASCII letters only, no locale, no allocation.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        utf8.count == other.utf8.count && zip(utf8, other.utf8).allSatisfy { DNSName.lower($0) == DNSName.lower($1) }
     }
 }

@@ -140,6 +140,9 @@ public struct ServiceDirectory: Sendable {
         }
     }
 
+    /// Every namespace that exists, lowercased, in order.
+    public var allNamespaces: [String] { existingNamespaces.sorted() }
+
     /// Every cluster IP and endpoint IP, in address order.
     public var allAddresses: [IPAddress] {
         Set(servicesByIP.keys).union(endpointsByIP.keys).sorted()

@@ -6,10 +6,19 @@ struct DNSWireWriter {
     var buffer: ByteBuffer
     /// Offset of the message start within `buffer`.
     let base: Int
-    /// Where each name suffix already written starts, by suffix (case-insensitive).
-    private var offsets: [DNSName: Int] = [:]
-    /// Suffixes in the order they were added, so a record that does not fit can be undone.
-    private var added: [DNSName] = []
+    /// A name suffix already written, which later names can point to.
+    private struct Suffix {
+        /// Of the suffix's lowercased labels (see `suffixHashes`).
+        var hash: UInt64
+        var labelCount: Int
+        /// From the message start; below 0x4000, as pointers are 14 bits.
+        var offset: Int
+    }
+
+    /// Suffixes in the order they were written. A message has a few dozen at most, so a
+    /// linear scan over hashes beats a dictionary keyed by names (which hashes every suffix
+    /// and allocates one per label).
+    private var suffixes: [Suffix] = []
 
     /// Takes over `buffer` (leaving it empty) so writing does not copy it; give it back with
     /// `finish(into:)`.
@@ -17,6 +26,7 @@ struct DNSWireWriter {
         self.buffer = ByteBuffer()
         swap(&self.buffer, &buffer)
         base = self.buffer.writerIndex
+        suffixes.reserveCapacity(32)
     }
 
     mutating func finish(into buffer: inout ByteBuffer) { swap(&self.buffer, &buffer) }
@@ -25,34 +35,79 @@ struct DNSWireWriter {
 
     struct Checkpoint {
         let writerIndex: Int
-        let added: Int
+        let suffixCount: Int
     }
 
-    var checkpoint: Checkpoint { Checkpoint(writerIndex: buffer.writerIndex, added: added.count) }
+    var checkpoint: Checkpoint { Checkpoint(writerIndex: buffer.writerIndex, suffixCount: suffixes.count) }
 
     mutating func rollback(to c: Checkpoint) {
         buffer.moveWriterIndex(to: c.writerIndex)
-        for name in added[c.added...] { offsets[name] = nil }
-        added.removeLast(added.count - c.added)
+        suffixes.removeLast(suffixes.count - c.suffixCount)
     }
 
     mutating func name(_ name: DNSName, compress: Bool = true) {
         let labels = name.labels
-        for i in labels.indices {
-            let suffix = DNSName(uncheckedLabels: Array(labels[i...]))
-            if compress, let at = offsets[suffix] {
-                buffer.writeInteger(UInt16(0xC000 | at))
-                return
+        guard compress else {
+            for label in labels {
+                buffer.writeInteger(UInt8(label.count))
+                buffer.writeBytes(label)
             }
-            // Only offsets that fit in 14 bits can be pointed to.
-            if compress, size < 0x4000 {
-                offsets[suffix] = size
-                added.append(suffix)
-            }
-            buffer.writeInteger(UInt8(labels[i].count))
-            buffer.writeBytes(labels[i])
+            buffer.writeInteger(UInt8(0))
+            return
         }
-        buffer.writeInteger(UInt8(0))
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: labels.count) { hashes in
+            DNSWireWriter.suffixHashes(labels, into: hashes)
+            for i in labels.indices {
+                let count = labels.count - i
+                if let at = suffixes.first(where: { $0.hash == hashes[i] && $0.labelCount == count && written(labels[i...], at: $0.offset) }) {
+                    buffer.writeInteger(UInt16(0xC000 | at.offset))
+                    return
+                }
+                if size < 0x4000 { suffixes.append(Suffix(hash: hashes[i], labelCount: count, offset: size)) }
+                buffer.writeInteger(UInt8(labels[i].count))
+                buffer.writeBytes(labels[i])
+            }
+            buffer.writeInteger(UInt8(0))
+        }
+    }
+
+    /// FNV-1a over each suffix's lowercased labels, built from the root up, so that
+    /// `hashes[i]` stands for `labels[i...]`.
+    private static func suffixHashes(_ labels: [[UInt8]], into hashes: UnsafeMutableBufferPointer<UInt64>) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for i in labels.indices.reversed() {
+            h = (h ^ UInt64(labels[i].count)) &* 0x100_0000_01b3
+            for b in labels[i] { h = (h ^ UInt64(DNSName.lower(b))) &* 0x100_0000_01b3 }
+            hashes[i] = h
+        }
+    }
+
+    /// True if the name written at `offset` (following pointers) is `labels`, ignoring case.
+    private func written(_ labels: ArraySlice<[UInt8]>, at offset: Int) -> Bool {
+        var at = base + offset
+        for label in labels {
+            guard var length = buffer.getInteger(at: at, as: UInt8.self) else { return false }
+            while length & 0xC0 == 0xC0 {
+                guard let pointer = buffer.getInteger(at: at, as: UInt16.self) else { return false }
+                at = base + Int(pointer & 0x3FFF)
+                guard let l = buffer.getInteger(at: at, as: UInt8.self) else { return false }
+                length = l
+            }
+            guard Int(length) == label.count else { return false }
+            let matches = buffer.withUnsafeReadableBytes { bytes -> Bool in
+                let start = at + 1 - buffer.readerIndex
+                for (j, b) in label.enumerated() where DNSName.lower(bytes[start + j]) != DNSName.lower(b) { return false }
+                return true
+            }
+            guard matches else { return false }
+            at += 1 + label.count
+        }
+        // Same labels; the written name must end there too.
+        while let length = buffer.getInteger(at: at, as: UInt8.self), length & 0xC0 == 0xC0 {
+            guard let pointer = buffer.getInteger(at: at, as: UInt16.self) else { return false }
+            at = base + Int(pointer & 0x3FFF)
+        }
+        return buffer.getInteger(at: at, as: UInt8.self) == 0
     }
 
     mutating func question(_ q: DNSQuestion) {
