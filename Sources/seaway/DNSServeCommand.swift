@@ -49,6 +49,7 @@ struct DNSServeCommand: ParsableCommand {
     }
 
     func run() throws {
+        keepBigAllocationsApart()
         let (config, options) = try reportingErrors { try serverConfiguration() }
         var logger = Logger(label: "seaway.dns")
         logger.logLevel = .info
@@ -178,9 +179,16 @@ extension IPAddress {
 }
 
 #if canImport(Glibc)
-// glibc's malloc_trim(3), which Swift's Glibc module does not expose (it is in <malloc.h>).
+// glibc's malloc_trim(3) and mallopt(3), which Swift's Glibc module does not expose (they
+// are in <malloc.h>).
 @_silgen_name("malloc_trim") private func malloc_trim(_ pad: Int) -> Int32
+@_silgen_name("mallopt") private func mallopt(_ param: Int32, _ value: Int32) -> Int32
 private func returnFreedMemory() { _ = malloc_trim(0) }
+/// Big buffers (the precompiled answers, the parser's) always get pages of their own, which
+/// go back to the system when freed; glibc's default raises this threshold after the first
+/// big free and then carves big buffers out of the heap, where they leave holes.
+private func keepBigAllocationsApart() { _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 128 << 10) }
 #else
 private func returnFreedMemory() {}
+private func keepBigAllocationsApart() {}
 #endif

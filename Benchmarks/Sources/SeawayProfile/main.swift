@@ -35,6 +35,7 @@ if phase == "policy-yaml" {
     print("rss at start: \(residentMB()) MB")
     var cluster: ClusterState? = SyntheticCluster.state(services: services, endpoints: 10)
     print("rss with the cluster state: \(residentMB()) MB")
+    malloc_stats()
     var zone: KubernetesZone? = KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster!)
     print("rss with the cluster state and the zone: \(residentMB()) MB")
     cluster = nil
@@ -45,6 +46,7 @@ if phase == "policy-yaml" {
     zone = nil
     _ = malloc_trim(0)
     print("precompiled in \(clock.now - compileStart); rss \(residentMB()) MB")
+    malloc_stats()
     let names = (0..<10_000).map { i in "svc\(i % services).ns\(i % 100).ns\((i * 7) % 100).svc.cluster.local" }
         + (0..<10_000).map { i in "svc\(i % services).ns\(i % 100).svc.cluster.local" }
     let queries = names.map { n -> ByteBuffer in
@@ -125,3 +127,4 @@ if phase == "policy-yaml" {
 }
 
 @_silgen_name("malloc_trim") func malloc_trim(_ pad: Int) -> Int32
+@_silgen_name("malloc_stats") func malloc_stats()

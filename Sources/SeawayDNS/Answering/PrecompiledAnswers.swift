@@ -75,6 +75,9 @@ struct PrecompiledAnswers: Sendable {
             zones.append((PrecompiledAnswers.wire(origin.lowercased()),
                           settled ? PrecompiledAnswers.nameErrors(origin, responder) : nil))
         }
+        // Growing by doubling leaves up to half of each array unused; keep exact copies.
+        names = Array(names[...])
+        replies = Array(replies[...])
         // At most 70% full.
         var capacity = 16
         while capacity * 7 < entryOffsets.count * 10 { capacity *= 2 }

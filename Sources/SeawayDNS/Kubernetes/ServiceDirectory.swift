@@ -39,14 +39,29 @@ public struct ServiceDirectory: Sendable {
         var hasReadyAddress: Bool { endpoints.contains { !$0.addresses.isEmpty } }
     }
 
+    /// Every service, in namespace/name order; the indexes below point into it.
+    private var entries: [Entry] = []
     /// By lowercased namespace, then lowercased name.
-    private var services: [String: [String: Entry]] = [:]
+    private var services: [String: [String: Int32]] = [:]
     /// Namespaces that exist: a Namespace object, or any object in it.
     private var existingNamespaces: Set<String> = []
     /// Services by cluster IP, in namespace/name order.
-    private var servicesByIP: [IPAddress: [Entry]] = [:]
-    /// (service, address) pairs by endpoint IP, in namespace/name order.
-    private var endpointsByIP: [IPAddress: [(service: Entry, address: Address)]] = [:]
+    private var servicesByIP: [IPAddress: [Int32]] = [:]
+
+    /// Where an endpoint address is: its service, slice group and place, and the next
+    /// endpoint with the same IP (-1: none). A chain of these per IP costs 16 bytes an
+    /// endpoint, where an array per IP would cost an allocation each (100,000 of them in a
+    /// large cluster).
+    private struct EndpointRef: Sendable {
+        var service: Int32
+        var group: Int32
+        var address: Int32
+        var next: Int32
+    }
+
+    private var endpointRefs: [EndpointRef] = []
+    /// The first of each IP's endpoints in `endpointRefs`, in namespace/name order.
+    private var firstEndpointByIP: [IPAddress: Int32] = [:]
     /// Namespaces of pods by their (primary) pod IP, for `pods verified`.
     private var podNamespacesByIP: [IPAddress: [String]] = [:]
 
@@ -61,6 +76,7 @@ public struct ServiceDirectory: Sendable {
         for p in cluster.pods { existingNamespaces.insert(p.metadata.namespace.lowercased()) }
         for s in cluster.endpointSlices { existingNamespaces.insert(s.metadata.namespace.lowercased()) }
 
+        var lastEndpointByIP: [IPAddress: Int32] = [:]
         for service in cluster.services.sorted(by: { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }) {
             let meta = service.metadata
             let kind: Kind
@@ -73,15 +89,25 @@ public struct ServiceDirectory: Sendable {
             }
             let slices = (slicesByService["\(meta.namespace)/\(meta.name)"] ?? []).sorted { $0.metadata.name < $1.metadata.name }
             let groups = slices.map { ServiceDirectory.group($0, publishNotReady: service.publishNotReadyAddresses, endpointPodNames: endpointPodNames) }
-            let entry = Entry(name: meta.name, namespace: meta.namespace, kind: kind,
-                              ports: service.ports.map { Port(name: $0.name, proto: $0.proto.rawValue, port: $0.port) },
-                              endpoints: groups)
-            services[meta.namespace.lowercased(), default: [:]][meta.name.lowercased()] = entry
+            let index = Int32(entries.count)
+            entries.append(Entry(name: meta.name, namespace: meta.namespace, kind: kind,
+                                 ports: service.ports.map { Port(name: $0.name, proto: $0.proto.rawValue, port: $0.port) },
+                                 endpoints: groups))
+            services[meta.namespace.lowercased(), default: [:]][meta.name.lowercased()] = index
             if case let .clusterIP(ips) = kind {
-                for ip in ips { servicesByIP[ip, default: []].append(entry) }
+                for ip in ips { servicesByIP[ip, default: []].append(index) }
             }
-            for group in groups {
-                for address in group.addresses { endpointsByIP[address.ip, default: []].append((entry, address)) }
+            for (g, group) in groups.enumerated() {
+                for (a, address) in group.addresses.enumerated() {
+                    let ref = Int32(endpointRefs.count)
+                    endpointRefs.append(EndpointRef(service: index, group: Int32(g), address: Int32(a), next: -1))
+                    if let last = lastEndpointByIP[address.ip] {
+                        endpointRefs[Int(last)].next = ref
+                    } else {
+                        firstEndpointByIP[address.ip] = ref
+                    }
+                    lastEndpointByIP[address.ip] = ref
+                }
             }
         }
         for pod in cluster.pods {
@@ -119,12 +145,22 @@ public struct ServiceDirectory: Sendable {
     public func namespaceExists(_ namespace: String) -> Bool { existingNamespaces.contains(namespace.lowercased()) }
 
     public func service(_ name: String, namespace: String) -> Entry? {
-        services[namespace.lowercased()]?[name.lowercased()]
+        services[namespace.lowercased()]?[name.lowercased()].map { entries[Int($0)] }
     }
 
-    public func services(withClusterIP ip: IPAddress) -> [Entry] { servicesByIP[ip] ?? [] }
+    public func services(withClusterIP ip: IPAddress) -> [Entry] { (servicesByIP[ip] ?? []).map { entries[Int($0)] } }
 
-    public func endpoints(withIP ip: IPAddress) -> [(service: Entry, address: Address)] { endpointsByIP[ip] ?? [] }
+    public func endpoints(withIP ip: IPAddress) -> [(service: Entry, address: Address)] {
+        var out: [(service: Entry, address: Address)] = []
+        var next = firstEndpointByIP[ip] ?? -1
+        while next >= 0 {
+            let ref = endpointRefs[Int(next)]
+            let entry = entries[Int(ref.service)]
+            out.append((entry, entry.endpoints[Int(ref.group)].addresses[Int(ref.address)]))
+            next = ref.next
+        }
+        return out
+    }
 
     public func podExists(ip: IPAddress, namespace: String) -> Bool {
         podNamespacesByIP[ip]?.contains(namespace.lowercased()) ?? false
@@ -133,19 +169,14 @@ public struct ServiceDirectory: Sendable {
     // MARK: - Enumeration (for zone files; not on the answer path)
 
     /// Every service, in namespace/name order.
-    public var allServices: [Entry] {
-        services.keys.sorted().flatMap { ns in
-            let byName = services[ns]!
-            return byName.keys.sorted().map { byName[$0]! }
-        }
-    }
+    public var allServices: [Entry] { entries }
 
     /// Every namespace that exists, lowercased, in order.
     public var allNamespaces: [String] { existingNamespaces.sorted() }
 
     /// Every cluster IP and endpoint IP, in address order.
     public var allAddresses: [IPAddress] {
-        Set(servicesByIP.keys).union(endpointsByIP.keys).sorted()
+        Set(servicesByIP.keys).union(firstEndpointByIP.keys).sorted()
     }
 
     /// Every pod's (primary) IP with its namespaces, in address order.
