@@ -25,8 +25,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
-        // Kubernetes objects, selectors, IP/CIDR, manifest decoding. Pure: no I/O.
-        .target(name: "SeawayModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // IP addresses and networks, as Go's net package reads and prints them. Pure.
+        .target(name: "SeawayNet"),
+        // Kubernetes objects, selectors, manifest decoding (re-exports SeawayNet). Pure: no I/O.
+        .target(name: "SeawayModel", dependencies: ["SeawayNet", .product(name: "Yams", package: "Yams")]),
         // Reads manifest files, directories and stdin into a ClusterState.
         .target(name: "SeawayLoader", dependencies: ["SeawayModel"]),
         // Services + EndpointSlices -> the per-node, per-family service map every backend uses. Pure.

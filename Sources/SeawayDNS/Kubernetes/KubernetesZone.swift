@@ -365,16 +365,6 @@ enum ServiceNames {
     }
 }
 
-extension IPAddress {
-    /// Parses an address as Go's `net.ParseIP` does: no leading zeros in IPv4 octets (unlike
-    /// Kubernetes' sloppy parser, which the model uses for object fields).
-    init?(strict text: String) {
-        guard let ip = IPAddress(text) else { return nil }
-        if !text.contains(":"), ip.description != text { return nil }
-        self = ip
-    }
-}
-
 extension String {
     /// DNS's case-insensitivity (RFC 4343): ASCII letters only, no locale, no allocation.
     func equalsIgnoringASCIICase(_ other: String) -> Bool {

@@ -50,6 +50,14 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         }
     }
 
+    /// Parses an address as Go's `net.ParseIP` does: no leading zeros in IPv4 octets (unlike
+    /// Kubernetes' sloppy parser, which the model uses for object fields).
+    public init?(strict text: String) {
+        guard let ip = IPAddress(text) else { return nil }
+        if !text.contains(":"), ip.description != text { return nil }
+        self = ip
+    }
+
     public var isLoopback: Bool {
         switch family {
         case .ipv4: return (low >> 24) == 127
