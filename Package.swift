@@ -4,11 +4,15 @@
 // The arrows point one way: the `seaway` executable -> renderers -> proxy core -> model.
 import PackageDescription
 
+/// The static Swift runtime for the CNI plugin executables (start-up time: see JSONParser).
+let cniPluginLinking: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+
 let package = Package(
     name: "Seaway",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "seaway", targets: ["seaway"]),
+        .executable(name: "seaway-ipam", targets: ["seaway-ipam"]),
         .library(name: "SeawayModel", targets: ["SeawayModel"]),
         .library(name: "SeawayProxyCore", targets: ["SeawayProxyCore"]),
         .library(name: "SeawayRender", targets: ["SeawayRender"]),
@@ -53,11 +57,26 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // The only code that touches the OS: files and locks, processes, and (next) netlink,
+        // network namespaces, sysctls and nftables batches.
+        .target(name: "SeawayKernel"),
+        // The CNI protocol (environment, config, results per spec version, errors) and the
+        // host-local IPAM configuration and range arithmetic. Pure.
+        .target(name: "SeawayCNI", dependencies: ["SeawayNet"]),
+        // host-local IPAM: reservations on disk in host-local's format, under a file lock.
+        .target(name: "SeawayIPAM", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet"]),
+        // The CNI IPAM plugin executable (host-local compatible). CNI plugins are exec'd once
+        // per pod: linked with the static Swift runtime, they start in under 2 ms.
+        .executableTarget(name: "seaway-ipam", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel"],
+                          linkerSettings: cniPluginLinking),
         .executableTarget(name: "seaway", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Helpers the test targets share: throwaway network namespaces, running commands.
+        .target(name: "SeawayTestSupport", path: "Tests/SeawayTestSupport"),
+        .testTarget(name: "SeawayCNITests", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
         .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),
@@ -66,7 +85,7 @@ let package = Package(
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SeawayRenderTests", dependencies: [
-            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender",
+            "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
         ]),
     ],
     swiftLanguageModes: [.v6]

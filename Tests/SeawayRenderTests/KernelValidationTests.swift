@@ -1,3 +1,4 @@
+import SeawayTestSupport
 import Foundation
 import SeawayProxyCore
 import SeawayModel
