@@ -57,9 +57,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // The only code that touches the OS: files and locks, processes, and (next) netlink,
-        // network namespaces, sysctls and nftables batches.
-        .target(name: "SeawayKernel"),
+        // libnl-3 and libnl-route-3 (links, addresses, routes over rtnetlink).
+        .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        // The only code that touches the OS: files and locks, processes, netlink (links,
+        // addresses, routes), network namespaces, sysctls.
+        .target(name: "SeawayKernel", dependencies: ["CNetlink", "SeawayNet"]),
         // The CNI protocol (environment, config, results per spec version, errors) and the
         // host-local IPAM configuration and range arithmetic. Pure.
         .target(name: "SeawayCNI", dependencies: ["SeawayNet"]),
@@ -77,6 +80,7 @@ let package = Package(
         // Helpers the test targets share: throwaway network namespaces, running commands.
         .target(name: "SeawayTestSupport", path: "Tests/SeawayTestSupport"),
         .testTarget(name: "SeawayCNITests", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
+        .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
         .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),

@@ -90,7 +90,7 @@ struct Scenario {
 
     /// Old full payload, then the partial one, leaves the kernel exactly where the new full
     /// payload does (compared with iptables-save in two throwaway namespaces).
-    @Test(.enabled(if: NetworkNamespace.available, NetworkNamespace.unavailableReason))
+    @Test(.enabled(if: ThrowawayNamespace.available, ThrowawayNamespace.unavailableReason))
     func partialSyncInTheKernelMatchesAFullSync() throws {
         let s = try Scenario()
         var state = ProxyState(cluster: s.cluster, options: s.options, family: .ipv4)
@@ -101,7 +101,7 @@ struct Scenario {
         let partial = sync.update(state, changed: touched)
         let after = sync.ruleset
 
-        let incremental = try NetworkNamespace(), fresh = try NetworkNamespace()
+        let incremental = try ThrowawayNamespace(), fresh = try ThrowawayNamespace()
         defer { incremental.close(); fresh.close() }
         for ns in [incremental, fresh] {
             for counter in s.options.nfacctCounters.sorted() { try ns.exec(["nfacct", "add", counter]) }
@@ -109,7 +109,7 @@ struct Scenario {
         try incremental.exec(["iptables-restore", "--noflush"], input: before.text)
         try incremental.exec(["iptables-restore", "--noflush"], input: partial.text)
         try fresh.exec(["iptables-restore", "--noflush"], input: after.text)
-        func saved(_ ns: NetworkNamespace) throws -> [String] {
+        func saved(_ ns: ThrowawayNamespace) throws -> [String] {
             try ns.exec(["iptables-save"]).output.split(separator: "\n").map(String.init)
                 .filter { !$0.hasPrefix("#") }.sorted()
         }
@@ -139,7 +139,7 @@ struct Scenario {
     }
 
     /// The old table plus the transaction lists exactly like the new table loaded from scratch.
-    @Test(.enabled(if: NetworkNamespace.available, NetworkNamespace.unavailableReason))
+    @Test(.enabled(if: ThrowawayNamespace.available, ThrowawayNamespace.unavailableReason))
     func transactionInTheKernelMatchesAFullLoad() throws {
         let s = try Scenario()
         let options = try s.fixture.options(.nftables, cluster: s.cluster)
@@ -151,7 +151,7 @@ struct Scenario {
         let tx = sync.update(state, changed: touched)
         let after = sync.ruleset
 
-        let incremental = try NetworkNamespace(), fresh = try NetworkNamespace()
+        let incremental = try ThrowawayNamespace(), fresh = try ThrowawayNamespace()
         defer { incremental.close(); fresh.close() }
         try incremental.exec(["nft", "-f", "-"], input: before.text)
         try incremental.exec(["nft", "-f", "-"], input: tx.text)

@@ -1,7 +1,7 @@
 import SeawayTestSupport
 import Testing
 
-extension NetworkNamespace {
+extension ThrowawayNamespace {
     /// What the rule validation tests need besides root.
     static var available: Bool {
         available(requiring: ["/usr/sbin/nft", "/usr/sbin/iptables-restore", "/usr/sbin/nfacct", "/usr/sbin/ipset"])

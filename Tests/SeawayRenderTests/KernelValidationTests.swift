@@ -7,7 +7,7 @@ import Testing
 
 /// Every rendered payload must be accepted by the real tools, checked inside a throwaway
 /// network namespace: `iptables-restore --test` / `ip6tables-restore --test` and `nft -c -f`.
-@Suite(.enabled(if: NetworkNamespace.available, NetworkNamespace.unavailableReason), .serialized)
+@Suite(.enabled(if: ThrowawayNamespace.available, ThrowawayNamespace.unavailableReason), .serialized)
 struct KernelValidationTests {
     /// `--test` / `-c` first, as the issue asks; then a real load into the throwaway
     /// namespace, because `iptables-restore --test` (1.8.9, nf_tables) does not notice a
@@ -17,7 +17,7 @@ struct KernelValidationTests {
         let cluster = try fixture.cluster()
         let options = try fixture.options(mode, cluster: cluster)
         let rulesets = try RulesetRenderer.render(mode: mode, cluster: cluster, options: options)
-        let ns = try NetworkNamespace()
+        let ns = try ThrowawayNamespace()
         defer { ns.close() }
         // kube-proxy only references nfacct counters that exist; so must the namespace.
         for counter in options.nfacctCounters.sorted() { try ns.exec(["nfacct", "add", counter]) }
@@ -39,7 +39,7 @@ struct KernelValidationTests {
     /// This kernel has no IPVS, no `dummy` links and no `ipvs` xt match. The ipsets load for
     /// real; the iptables part is checked with `--test` and loaded when it has no `-m ipvs`
     /// rule; the address lines are applied to a stand-in device of the same name.
-    private func validateIPVSParts(_ ipvs: IPVSRuleset, in ns: NetworkNamespace) throws {
+    private func validateIPVSParts(_ ipvs: IPVSRuleset, in ns: ThrowawayNamespace) throws {
         try ns.exec(["ipset", "restore"], input: ipvs.ipsetText)
         let tool = ipvs.family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
         let iptables = ipvs.iptables.text
@@ -62,7 +62,7 @@ struct KernelValidationTests {
     @Test func nftablesLoadsAndListsBack() throws {
         let fixture = RenderFixture(name: "kube-proxy-overall")
         let text = try fixture.render(.nftables)
-        let ns = try NetworkNamespace()
+        let ns = try ThrowawayNamespace()
         defer { ns.close() }
         try ns.exec(["nft", "-f", "-"], input: text)
         let listed = try ns.exec(["nft", "list", "table", "ip", "kube-proxy"]).output
@@ -72,13 +72,13 @@ struct KernelValidationTests {
 
     /// The check catches real mistakes: a payload with a bad rule is rejected.
     @Test func brokenPayloadIsRejected() throws {
-        let ns = try NetworkNamespace()
+        let ns = try ThrowawayNamespace()
         defer { ns.close() }
         let badOption = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -m tcp -p tcp --dportx 80 -j ACCEPT\nCOMMIT\n"
-        #expect(throws: NetworkNamespace.CommandFailed.self) { try ns.exec(["iptables-restore", "--test"], input: badOption) }
+        #expect(throws: ThrowawayNamespace.CommandFailed.self) { try ns.exec(["iptables-restore", "--test"], input: badOption) }
         let danglingJump = "*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j NO-SUCH-CHAIN\nCOMMIT\n"
-        #expect(throws: NetworkNamespace.CommandFailed.self) { try ns.exec(["iptables-restore", "--noflush"], input: danglingJump) }
-        #expect(throws: NetworkNamespace.CommandFailed.self) {
+        #expect(throws: ThrowawayNamespace.CommandFailed.self) { try ns.exec(["iptables-restore", "--noflush"], input: danglingJump) }
+        #expect(throws: ThrowawayNamespace.CommandFailed.self) {
             try ns.exec(["nft", "-c", "-f", "-"], input: "add table ip t\nadd rule ip t nochain accept\n")
         }
     }

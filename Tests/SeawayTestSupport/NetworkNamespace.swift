@@ -2,7 +2,7 @@ import Foundation
 
 /// A throwaway network namespace for tests that touch the kernel ("create a new NetNS so we
 /// don't modify the host", as the CNI plugins' tests say). Deleted on `close()`.
-public final class NetworkNamespace: @unchecked Sendable {
+public final class ThrowawayNamespace: @unchecked Sendable {
     public let name: String
 
     /// Where `ip netns` mounts it: what CNI_NETNS names.
