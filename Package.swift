@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "seaway", targets: ["seaway"]),
         .executable(name: "seaway-ipam", targets: ["seaway-ipam"]),
+        .executable(name: "seaway-bridge", targets: ["seaway-bridge"]),
         .library(name: "SeawayModel", targets: ["SeawayModel"]),
         .library(name: "SeawayProxyCore", targets: ["SeawayProxyCore"]),
         .library(name: "SeawayRender", targets: ["SeawayRender"]),
@@ -72,6 +73,10 @@ let package = Package(
         // per pod: linked with the static Swift runtime, they start in under 2 ms.
         .executableTarget(name: "seaway-ipam", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel"],
                           linkerSettings: cniPluginLinking),
+        // The bridge + veth plugin: host and container sides over SeawayKernel, IPAM delegated.
+        .target(name: "SeawayBridge", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet"]),
+        .executableTarget(name: "seaway-bridge", dependencies: ["SeawayBridge", "SeawayCNI", "SeawayKernel"],
+                          linkerSettings: cniPluginLinking),
         .executableTarget(name: "seaway", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
             .product(name: "Logging", package: "swift-log"),
@@ -80,6 +85,7 @@ let package = Package(
         // Helpers the test targets share: throwaway network namespaces, running commands.
         .target(name: "SeawayTestSupport", path: "Tests/SeawayTestSupport"),
         .testTarget(name: "SeawayCNITests", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
+        .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),

@@ -29,6 +29,8 @@
 extern int setns(int fd, int nstype);
 static const int seaway_CLONE_NEWNET = 0x40000000;
 extern pid_t gettid(void);
+// pipe2(2) is also GNU-only in glibc's headers.
+extern int pipe2(int pipefd[2], int flags);
 
 // Function-like macros Swift cannot import.
 static inline int seaway_nlmsg_align(int len) { return NLMSG_ALIGN(len); }

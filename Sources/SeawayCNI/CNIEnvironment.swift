@@ -55,6 +55,16 @@ public struct CNIEnvironment: Sendable, Equatable {
         }
     }
 
+    /// CNI_ARGS may only carry `known` keys unless it says `IgnoreUnknown=1` (or `true`), as
+    /// the reference plugins' argument loader requires (runtimes pass `IgnoreUnknown=1`).
+    public func requireKnownArgs(_ known: Set<String>) throws(CNIError) {
+        if let ignore = arg("IgnoreUnknown")?.lowercased(), ignore == "1" || ignore == "true" { return }
+        let unknown = args.map(\.0).filter { $0 != "IgnoreUnknown" && !known.contains($0) }
+        if !unknown.isEmpty {
+            throw CNIError(.invalidEnvironment, "CNI_ARGS: unknown args [\(unknown.map { "\"\($0)\"" }.joined(separator: " "))]")
+        }
+    }
+
     /// The value of `key` in CNI_ARGS.
     public func arg(_ key: String) -> String? { args.last { $0.0 == key }?.1 }
 

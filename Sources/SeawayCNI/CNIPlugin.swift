@@ -1,14 +1,32 @@
+/// One invocation of a plugin: its environment and its network configuration.
+public struct CNIRequest: Sendable {
+    public var environment: CNIEnvironment
+    /// The configuration as parsed.
+    public var config: JSONValue
+    /// The configuration exactly as it came on stdin: what a delegated plugin (IPAM) gets.
+    public var rawConfig: [UInt8]
+    /// The `cniVersion` the configuration asks for; results and errors are in its shape.
+    public var version: String
+
+    public init(environment: CNIEnvironment, config: JSONValue, rawConfig: [UInt8], version: String) {
+        self.environment = environment
+        self.config = config
+        self.rawConfig = rawConfig
+        self.version = version
+    }
+}
+
 /// What a CNI plugin implements; `CNIPluginRunner` does the protocol around it.
 public protocol CNIPlugin {
-    /// ADD: the result (already merged with any prevResult).
-    func add(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) -> CNIResult
+    /// ADD: the result.
+    func add(_ request: CNIRequest) throws(CNIError) -> CNIResult
     /// DEL: must succeed when what it would remove is already gone.
-    func del(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError)
-    func check(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError)
+    func del(_ request: CNIRequest) throws(CNIError)
+    func check(_ request: CNIRequest) throws(CNIError)
     /// GC (1.1.0): release everything not in `cni.dev/valid-attachments`.
-    func gc(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError)
+    func gc(_ request: CNIRequest) throws(CNIError)
     /// STATUS (1.1.0): throw 50/51 when ADDs cannot be served.
-    func status(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError)
+    func status(_ request: CNIRequest) throws(CNIError)
 }
 
 /// The CNI protocol around a plugin: environment, the config on stdin, the version check,
@@ -36,28 +54,29 @@ public enum CNIPluginRunner {
                                details: "config is \"\(requested)\", plugin supports [\(supported)]")
             }
             version = requested
+            let request = CNIRequest(environment: env, config: config, rawConfig: stdin, version: version)
             switch env.command {
             case .add:
-                let result = try plugin.add(env, config: config, version: version)
+                let result = try plugin.add(request)
                 // No trailing newline: the reference plugins print none.
                 return Outcome(stdout: result.json(version: version).text, exitCode: 0)
             case .del:
-                try plugin.del(env, config: config, version: version)
+                try plugin.del(request)
             case .check:
                 guard CNIVersion.atLeast(version, "0.4.0") else {
                     throw CNIError(.incompatibleVersion, "config version \(version) does not allow CHECK")
                 }
-                try plugin.check(env, config: config, version: version)
+                try plugin.check(request)
             case .gc:
                 guard CNIVersion.atLeast(version, "1.1.0") else {
                     throw CNIError(.incompatibleVersion, "config version \(version) does not allow GC")
                 }
-                try plugin.gc(env, config: config, version: version)
+                try plugin.gc(request)
             case .status:
                 guard CNIVersion.atLeast(version, "1.1.0") else {
                     throw CNIError(.incompatibleVersion, "config version \(version) does not allow STATUS")
                 }
-                try plugin.status(env, config: config, version: version)
+                try plugin.status(request)
             case .version:
                 break
             }

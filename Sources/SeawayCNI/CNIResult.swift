@@ -50,6 +50,13 @@ public struct CNIResult: Sendable, Equatable {
         public var options: [String] = []
 
         public init() {}
+
+        public init(reading d: JSONReader) throws(CNIError) {
+            nameservers = try (d.array("nameservers") ?? []).map { e throws(CNIError) in try e.stringValue() }
+            domain = try d.string("domain")
+            search = try (d.array("search") ?? []).map { e throws(CNIError) in try e.stringValue() }
+            options = try (d.array("options") ?? []).map { e throws(CNIError) in try e.stringValue() }
+        }
     }
 
     public var interfaces: [Interface] = []
@@ -115,12 +122,7 @@ public struct CNIResult: Sendable, Equatable {
             guard let dst = try route.string("dst"), let cidr = CIDR(dst) else { throw CNIError(.decodingFailure, "\(route.path).dst: expected a CIDR") }
             routes.append(Route(destination: cidr, gateway: try route.address("gw")))
         }
-        if let d = try r.object("dns") {
-            dns.nameservers = try (d.array("nameservers") ?? []).map { e throws(CNIError) in try e.stringValue() }
-            dns.domain = try d.string("domain")
-            dns.search = try (d.array("search") ?? []).map { e throws(CNIError) in try e.stringValue() }
-            dns.options = try (d.array("options") ?? []).map { e throws(CNIError) in try e.stringValue() }
-        }
+        if let d = try r.object("dns") { dns = try DNS(reading: d) }
     }
 }
 

@@ -13,8 +13,9 @@ public struct HostLocalPlugin: CNIPlugin {
         self.afterReserve = afterReserve
     }
 
-    public func add(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) -> CNIResult {
-        let ipam = try IPAMConfig(config, environment: env)
+    public func add(_ request: CNIRequest) throws(CNIError) -> CNIResult {
+        let env = request.environment, version = request.version
+        let ipam = try IPAMConfig(request.config, environment: env)
         var result = CNIResult()
         if let path = ipam.resolvConf {
             guard let text = try? FileSystem.readText(path) else {
@@ -78,16 +79,18 @@ public struct HostLocalPlugin: CNIPlugin {
         throw CNIError(.tryAgainLater, "no IP addresses available in range set: \(set)")
     }
 
-    public func del(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) {
-        let ipam = try IPAMConfig(config, environment: env)
+    public func del(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        let ipam = try IPAMConfig(request.config, environment: env)
         let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
         defer { store.close() }
         store.release(containerID: env.containerID, ifname: env.ifname)
         store.removeLeftovers()
     }
 
-    public func check(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) {
-        let ipam = try IPAMConfig(config, environment: env)
+    public func check(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        let ipam = try IPAMConfig(request.config, environment: env)
         let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
         defer { store.close() }
         guard !store.addresses(containerID: env.containerID, ifname: env.ifname).isEmpty else {
@@ -95,8 +98,9 @@ public struct HostLocalPlugin: CNIPlugin {
         }
     }
 
-    public func gc(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) {
-        let ipam = try IPAMConfig(config, environment: env)
+    public func gc(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        let ipam = try IPAMConfig(request.config, environment: env)
         let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
         defer { store.close() }
         let valid = Set(ipam.validAttachments.map { "\($0.containerID)\u{0}\($0.ifname)" })
@@ -109,8 +113,9 @@ public struct HostLocalPlugin: CNIPlugin {
         store.removeLeftovers()
     }
 
-    public func status(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) {
-        let ipam = try IPAMConfig(config, environment: env)
+    public func status(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        let ipam = try IPAMConfig(request.config, environment: env)
         let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
         defer { store.close() }
         let taken = Set(store.reservations().map(\.ip))

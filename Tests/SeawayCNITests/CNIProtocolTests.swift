@@ -7,8 +7,9 @@ final class RecordingPlugin: CNIPlugin, @unchecked Sendable {
     var calls: [String] = []
     var failure: CNIError?
 
-    func add(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) -> CNIResult {
-        calls.append("ADD \(version)")
+    func add(_ request: CNIRequest) throws(CNIError) -> CNIResult {
+        let env = request.environment
+        calls.append("ADD \(request.version)")
         if let failure { throw failure }
         var r = CNIResult()
         r.interfaces = [.init(name: "eth0", mac: "02:00:00:00:00:01", mtu: 1400, sandbox: env.netns)]
@@ -17,10 +18,10 @@ final class RecordingPlugin: CNIPlugin, @unchecked Sendable {
         r.routes = [.init(destination: CIDR("0.0.0.0/0")!, gateway: IPAddress("10.0.0.1"))]
         return r
     }
-    func del(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) { calls.append("DEL") }
-    func check(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) { calls.append("CHECK") }
-    func gc(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) { calls.append("GC") }
-    func status(_ env: CNIEnvironment, config: JSONValue, version: String) throws(CNIError) { calls.append("STATUS") }
+    func del(_ request: CNIRequest) throws(CNIError) { calls.append("DEL") }
+    func check(_ request: CNIRequest) throws(CNIError) { calls.append("CHECK") }
+    func gc(_ request: CNIRequest) throws(CNIError) { calls.append("GC") }
+    func status(_ request: CNIRequest) throws(CNIError) { calls.append("STATUS") }
 }
 
 @Suite struct CNIProtocolTests {

@@ -1,5 +1,6 @@
 import Foundation
 import SeawayCNI
+import SeawayTestSupport
 import Testing
 
 /// Our `seaway-ipam` against the reference `host-local` (Debian's containernetworking-plugins

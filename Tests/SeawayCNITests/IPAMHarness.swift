@@ -1,6 +1,7 @@
 import Foundation
 import SeawayCNI
 import SeawayIPAM
+import SeawayTestSupport
 
 /// Runs host-local-style IPAM operations against a throwaway data directory, either in
 /// process (our plugin) or by executing a plugin binary (ours or the reference), so the same
@@ -82,16 +83,3 @@ struct IPAMHarness {
     func remove() { try? FileManager.default.removeItem(atPath: dataDirectory) }
 }
 
-/// Our plugin binaries, built next to the test bundle by `swift build --build-tests`.
-enum PluginBinaries {
-    static let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-    static var ipam: String { directory + "/seaway-ipam" }
-    static var bridge: String { directory + "/seaway-bridge" }
-
-    /// The reference plugins (Debian's containernetworking-plugins).
-    static let referenceDirectory = "/usr/lib/cni"
-    static var referenceAvailable: Bool {
-        FileManager.default.isExecutableFile(atPath: referenceDirectory + "/host-local")
-            && FileManager.default.isExecutableFile(atPath: referenceDirectory + "/bridge")
-    }
-}

@@ -28,6 +28,7 @@ public struct IPAMConfig: Sendable {
         networkName = name
         guard let ipam = try r.object("ipam") else { throw CNIError(.invalidConfig, "ipam: missing (IPAM config missing 'ipam' key)") }
 
+        try environment.requireKnownArgs(["IP"])
         var requested: [IPAddress] = []
         if let text = environment.arg("IP") {
             for part in text.split(separator: ",") {
@@ -68,14 +69,7 @@ public struct IPAMConfig: Sendable {
         dataDirectory = try ipam.string("dataDir") ?? IPAMConfig.defaultDataDirectory
         resolvConf = try ipam.string("resolvConf")
 
-        var valid: [(String, String)] = []
-        for a in try r.array("cni.dev/valid-attachments") ?? [] {
-            guard let id = try a.string("containerID"), let ifname = try a.string("ifname") else {
-                throw CNIError(.invalidConfig, "\(a.path): expected containerID and ifname")
-            }
-            valid.append((id, ifname))
-        }
-        validAttachments = valid
+        validAttachments = try CNIConfig.validAttachments(r)
     }
 
     static func rangeSet(_ r: JSONReader) throws(CNIError) -> IPRangeSet {

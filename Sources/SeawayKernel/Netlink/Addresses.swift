@@ -9,6 +9,12 @@ public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {
     public var prefixLength: Int
     /// RT_SCOPE_*: 0 universe (global), 253 link, 254 host.
     public var scope: UInt8
+    /// IFA_F_* flags.
+    public var flags: UInt32
+
+    /// IPv6 duplicate address detection has not finished yet.
+    public var isTentative: Bool { flags & UInt32(IFA_F_TENTATIVE) != 0 }
+    public var failedDuplicateAddressDetection: Bool { flags & UInt32(IFA_F_DADFAILED) != 0 }
 
     public var network: CIDR { CIDR(network: address, prefixLength: prefixLength) }
     public var isLinkLocal: Bool { scope == 253 }
@@ -64,7 +70,8 @@ extension RouteNetlink {
             let index = rtnl_addr_get_ifindex(a)
             if link == nil || link?.index == index, let local = rtnl_addr_get_local(a), let ip = IPAddress(libnl: local) {
                 out.append(InterfaceAddress(interfaceIndex: index, address: ip, prefixLength: Int(rtnl_addr_get_prefixlen(a)),
-                                            scope: UInt8(truncatingIfNeeded: rtnl_addr_get_scope(a))))
+                                            scope: UInt8(truncatingIfNeeded: rtnl_addr_get_scope(a)),
+                                            flags: rtnl_addr_get_flags(a)))
             }
             object = nl_cache_get_next(o)
         }

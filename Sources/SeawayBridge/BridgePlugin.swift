@@ -1,0 +1,94 @@
+import Glibc
+import SeawayCNI
+import SeawayKernel
+import SeawayNet
+
+/// The bridge + veth plugin: a drop-in for the reference `bridge` (same options, steps and
+/// result), that creates the veth's container end directly in the container, rolls back
+/// what a failed ADD made, and masquerades with nftables (see docs/cni.md).
+public struct BridgePlugin: CNIPlugin {
+    /// The environment delegated plugins get (the process's own, in the executable).
+    let environment: [String: String]
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    public func add(_ request: CNIRequest) throws(CNIError) -> CNIResult {
+        let env = request.environment
+        let config = try BridgeConfig(request.config, environment: env)
+        let host = HostNetwork(netlink: try kernel { () throws(SystemError) in try RouteNetlink() })
+        let bridge = try host.ensureBridge(config)
+        let container: NetworkNamespace
+        do { container = try NetworkNamespace(path: env.netns) } catch {
+            throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
+        }
+        let undo = Undo()
+        do throws(CNIError) {
+            let hostVeth = try host.createVeth(config, ifname: env.ifname, container: container, bridge: bridge, undo: undo)
+            var result = CNIResult()
+            if let type = config.ipamType {
+                let ipam = DelegatedPlugin(type: type, request: request, environment: environment)
+                let ipamResult = try ipam.add()
+                undo.push("release the IPAM reservation") { _ = try? ipam.run("DEL") }
+                guard !ipamResult.ips.isEmpty else { throw CNIError(.generic, "IPAM plugin returned missing IP config") }
+                result = ipamResult
+            }
+            let gateways = BridgeGateways(ipamResult: result, config: config)
+            result = gateways.result
+            let containerLink = try kernel { () throws(SystemError) -> Link in
+                try container.run { () throws(SystemError) -> Link in
+                    try ContainerNetwork.configure(ifname: env.ifname, result: result, config: config)
+                }
+            }
+            if config.isGateway { try host.configureGateways(gateways, on: bridge, config: config) }
+            let hostNow = config.disableContainerInterface ? hostVeth : try host.waitUntilUp(hostVeth)
+            // The bridge's MAC can change when its first port joins: read it last.
+            let bridgeNow = try kernel { () throws(SystemError) in try host.netlink.link(index: bridge.index) } ?? bridge
+            result.interfaces = [
+                .init(name: bridgeNow.name, mac: bridgeNow.mac?.description),
+                .init(name: hostNow.name, mac: hostNow.mac?.description),
+                .init(name: containerLink.name, mac: containerLink.mac?.description, sandbox: env.netns),
+            ]
+            if let dns = config.dns { result.dns = dns }
+            undo.discard()
+            return result
+        } catch {
+            undo.run()
+            throw error
+        }
+    }
+
+    public func del(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        let config = try BridgeConfig(request.config, environment: env)
+        let ipamDelete = { () throws(CNIError) in
+            if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("DEL") }
+        }
+        // DEL may come after the runtime removed the namespace, or twice: nothing to clean
+        // in the container then, but the address still goes back.
+        guard !env.netns.isEmpty else { return try ipamDelete() }
+        let container: NetworkNamespace
+        do { container = try NetworkNamespace(path: env.netns) } catch where error.errno == ENOENT {
+            return try ipamDelete()
+        } catch {
+            throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
+        }
+        _ = try kernel { () throws(SystemError) in
+            try container.run { () throws(SystemError) in try ContainerNetwork.remove(ifname: env.ifname) }
+        }
+        try ipamDelete()
+    }
+
+    public func check(_ request: CNIRequest) throws(CNIError) {
+        try BridgeCheck(request: request, environment: environment).run()
+    }
+
+    public func gc(_ request: CNIRequest) throws(CNIError) {
+        let config = try BridgeConfig(request.config, environment: request.environment)
+        if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("GC") }
+    }
+
+    public func status(_ request: CNIRequest) throws(CNIError) {
+        let config = try BridgeConfig(request.config, environment: request.environment)
+        if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("STATUS") }
+    }
+}
