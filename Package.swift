@@ -61,9 +61,12 @@ let package = Package(
         // libnl-3 and libnl-route-3 (links, addresses, routes over rtnetlink).
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
                        providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        // libnftnl + libmnl (nftables rulesets as netlink batches).
+        .systemLibrary(name: "CNftables", path: "Sources/CNftables", pkgConfig: "libnftnl",
+                       providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // The only code that touches the OS: files and locks, processes, netlink (links,
-        // addresses, routes), network namespaces, sysctls.
-        .target(name: "SeawayKernel", dependencies: ["CNetlink", "SeawayNet"]),
+        // addresses, routes), nftables batches, network namespaces, sysctls.
+        .target(name: "SeawayKernel", dependencies: ["CNetlink", "CNftables", "SeawayNet"]),
         // The CNI protocol (environment, config, results per spec version, errors) and the
         // host-local IPAM configuration and range arithmetic. Pure.
         .target(name: "SeawayCNI", dependencies: ["SeawayNet"]),
@@ -83,9 +86,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers the test targets share: throwaway network namespaces, running commands.
-        .target(name: "SeawayTestSupport", path: "Tests/SeawayTestSupport"),
-        .testTarget(name: "SeawayCNITests", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
-        .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayNet", "SeawayTestSupport"]),
+        .target(name: "SeawayTestSupport", dependencies: ["SeawayKernel"], path: "Tests/SeawayTestSupport"),
+        .testTarget(name: "SeawayCNITests", dependencies: [
+            "SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),

@@ -14,16 +14,26 @@ public struct BridgePlugin: CNIPlugin {
 
     public func add(_ request: CNIRequest) throws(CNIError) -> CNIResult {
         let env = request.environment
-        let config = try BridgeConfig(request.config, environment: env)
+        var config = try BridgeConfig(request.config, environment: env)
         let host = HostNetwork(netlink: try kernel { () throws(SystemError) in try RouteNetlink() })
         let bridge = try host.ensureBridge(config)
         let container: NetworkNamespace
         do { container = try NetworkNamespace(path: env.netns) } catch {
             throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
         }
+        if config.macSpoofCheck && config.mac == nil {
+            // The spoof check needs the pod's MAC on the host side: choose it here, as the
+            // kernel would (random, locally administered), instead of asking the container.
+            config.mac = MACAddress.randomLocal()
+        }
         let undo = Undo()
         do throws(CNIError) {
             let hostVeth = try host.createVeth(config, ifname: env.ifname, container: container, bridge: bridge, undo: undo)
+            if config.macSpoofCheck {
+                let check = SpoofCheck(hostInterface: hostVeth.name, mac: config.mac, containerID: env.containerID, ifname: env.ifname)
+                try kernel { () throws(SystemError) in try check.apply() }
+                undo.push("remove the MAC spoof check") { try? check.remove() }
+            }
             var result = CNIResult()
             if let type = config.ipamType {
                 let ipam = DelegatedPlugin(type: type, request: request, environment: environment)
@@ -40,6 +50,11 @@ public struct BridgePlugin: CNIPlugin {
                 }
             }
             if config.isGateway { try host.configureGateways(gateways, on: bridge, config: config) }
+            if config.ipMasq && config.ipamType != nil {
+                let masquerade = IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname)
+                try kernel { () throws(SystemError) in try masquerade.apply(result.ips.map { ($0.address, $0.prefixLength) }) }
+                undo.push("remove the masquerade rules") { try? masquerade.remove() }
+            }
             let hostNow = config.disableContainerInterface ? hostVeth : try host.waitUntilUp(hostVeth)
             // The bridge's MAC can change when its first port joins: read it last.
             let bridgeNow = try kernel { () throws(SystemError) in try host.netlink.link(index: bridge.index) } ?? bridge
@@ -64,11 +79,15 @@ public struct BridgePlugin: CNIPlugin {
             if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("DEL") }
         }
         // DEL may come after the runtime removed the namespace, or twice: nothing to clean
-        // in the container then, but the address still goes back.
-        guard !env.netns.isEmpty else { return try ipamDelete() }
+        // in the container then, but the address and the host's rules still go.
+        guard !env.netns.isEmpty else {
+            try ipamDelete()
+            return try removeHostRules(config, env)
+        }
         let container: NetworkNamespace
         do { container = try NetworkNamespace(path: env.netns) } catch where error.errno == ENOENT {
-            return try ipamDelete()
+            try ipamDelete()
+            return try removeHostRules(config, env)
         } catch {
             throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
         }
@@ -76,6 +95,23 @@ public struct BridgePlugin: CNIPlugin {
             try container.run { () throws(SystemError) in try ContainerNetwork.remove(ifname: env.ifname) }
         }
         try ipamDelete()
+        try removeHostRules(config, env)
+    }
+
+    /// The spoof check and masquerade rules of an attachment. Found by name and comment, not
+    /// by the pod's addresses, so a DEL after the interface is gone still removes them (the
+    /// reference's iptables rules leak then: it learns the addresses from the interface).
+    private func removeHostRules(_ config: BridgeConfig, _ env: CNIEnvironment) throws(CNIError) {
+        if config.macSpoofCheck {
+            try kernel { () throws(SystemError) in
+                try SpoofCheck(hostInterface: "", mac: nil, containerID: env.containerID, ifname: env.ifname).remove()
+            }
+        }
+        if config.ipMasq {
+            try kernel { () throws(SystemError) in
+                try IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname).remove()
+            }
+        }
     }
 
     public func check(_ request: CNIRequest) throws(CNIError) {
@@ -85,6 +121,13 @@ public struct BridgePlugin: CNIPlugin {
     public func gc(_ request: CNIRequest) throws(CNIError) {
         let config = try BridgeConfig(request.config, environment: request.environment)
         if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("GC") }
+        if config.ipMasq {
+            try kernel { () throws(SystemError) in
+                let nft = try NFTablesNetlink()
+                try nft.apply(IPMasquerade.collect(network: config.networkName, valid: config.validAttachments,
+                                                   current: try nft.rules(in: IPMasquerade.checks)))
+            }
+        }
     }
 
     public func status(_ request: CNIRequest) throws(CNIError) {

@@ -21,6 +21,14 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
         bytes = out
     }
 
+    /// A random unicast, locally administered address, as the kernel gives a new veth.
+    public static func randomLocal() -> MACAddress {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = (0..<6).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes[0] = (bytes[0] & 0xfe) | 0x02
+        return MACAddress(bytes: bytes)!
+    }
+
     /// Multicast addresses (low bit of the first byte) cannot be an interface's own.
     public var isMulticast: Bool { bytes[0] & 1 == 1 }
 

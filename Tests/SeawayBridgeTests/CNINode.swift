@@ -72,6 +72,16 @@ final class CNINode: @unchecked Sendable {
         return Outcome(status: r.status, stdout: r.output, stderr: r.stderr)
     }
 
+    /// IPv6 addresses in duplicate address detection neither route nor answer: waits (up to
+    /// 5 s) until no global address of the node or its pods is tentative.
+    func waitForAddresses() throws {
+        for ns in [node] + Array(pods.values) {
+            for _ in 0..<100 where !(try ns.exec(["ip", "-6", "addr", "show", "tentative", "scope", "global"]).output.isEmpty) {
+                usleep(50_000)
+            }
+        }
+    }
+
     /// Runs `command` in the node namespace and returns its stdout.
     func inNode(_ command: [String]) throws -> String { try node.exec(command).output }
 }

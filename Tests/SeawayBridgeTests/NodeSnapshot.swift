@@ -62,11 +62,8 @@ struct NodeSnapshot: Equatable, CustomStringConvertible {
                 }
             }
         }
-        // IPv6 addresses in duplicate address detection have no local route yet: wait (up to
-        // 5 s) until none is tentative, so the comparison is not a race between the plugins.
-        for ns in [node.node] + Array(node.pods.values) {
-            for _ in 0..<100 where !(try ns.exec(["ip", "-6", "addr", "show", "tentative", "scope", "global"]).output.isEmpty) { usleep(50_000) }
-        }
+        // So the comparison is not a race between the plugins.
+        try node.waitForAddresses()
         try describe(node.node, "node")
         try sysctl(node.node, "node", sysctls)
         for (name, pod) in node.pods.sorted(by: { $0.key < $1.key }) {
