@@ -9,8 +9,14 @@ import SeawayNet
 public struct BridgePlugin: CNIPlugin {
     /// The environment delegated plugins get (the process's own, in the executable).
     let environment: [String: String]
+    /// Called as ADD passes each stage (`veth`, `ipam`, `container`, `masquerade`): tests
+    /// kill the plugin there (see seaway-bridge's SEAWAY_CNI_TEST_CRASH_AT).
+    let reached: @Sendable (String) -> Void
 
-    public init(environment: [String: String]) { self.environment = environment }
+    public init(environment: [String: String], reached: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.environment = environment
+        self.reached = reached
+    }
 
     public func add(_ request: CNIRequest) throws(CNIError) -> CNIResult {
         let env = request.environment
@@ -29,6 +35,7 @@ public struct BridgePlugin: CNIPlugin {
         let undo = Undo()
         do throws(CNIError) {
             let hostVeth = try host.createVeth(config, ifname: env.ifname, container: container, bridge: bridge, undo: undo)
+            reached("veth")
             if config.macSpoofCheck {
                 let check = SpoofCheck(hostInterface: hostVeth.name, mac: config.mac, containerID: env.containerID, ifname: env.ifname)
                 try kernel { () throws(SystemError) in try check.apply() }
@@ -39,6 +46,7 @@ public struct BridgePlugin: CNIPlugin {
                 let ipam = DelegatedPlugin(type: type, request: request, environment: environment)
                 let ipamResult = try ipam.add()
                 undo.push("release the IPAM reservation") { _ = try? ipam.run("DEL") }
+                reached("ipam")
                 guard !ipamResult.ips.isEmpty else { throw CNIError(.generic, "IPAM plugin returned missing IP config") }
                 result = ipamResult
             }
@@ -49,11 +57,13 @@ public struct BridgePlugin: CNIPlugin {
                     try ContainerNetwork.configure(ifname: env.ifname, result: result, config: config)
                 }
             }
+            reached("container")
             if config.isGateway { try host.configureGateways(gateways, on: bridge, config: config) }
             if config.ipMasq && config.ipamType != nil {
                 let masquerade = IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname)
                 try kernel { () throws(SystemError) in try masquerade.apply(result.ips.map { ($0.address, $0.prefixLength) }) }
                 undo.push("remove the masquerade rules") { try? masquerade.remove() }
+                reached("masquerade")
             }
             let hostNow = config.disableContainerInterface ? hostVeth : try host.waitUntilUp(hostVeth)
             // The bridge's MAC can change when its first port joins: read it last.

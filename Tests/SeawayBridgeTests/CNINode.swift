@@ -62,11 +62,12 @@ final class CNINode: @unchecked Sendable {
     /// Runs the bridge plugin in the node namespace for `pod`.
     @discardableResult
     func run(_ command: String, _ template: String, pod podName: String, id: String? = nil, ifname: String = "eth0",
-             args: String? = nil, netns: String? = nil) throws -> Outcome {
+             args: String? = nil, netns: String? = nil, extraEnvironment: [String: String] = [:]) throws -> Outcome {
         let p = try pod(podName)
         var env = ["CNI_COMMAND": command, "CNI_CONTAINERID": id ?? "id-\(podName)", "CNI_NETNS": netns ?? p.path,
                    "CNI_IFNAME": ifname, "CNI_PATH": CNINode.cniPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         if let args { env["CNI_ARGS"] = args }
+        env.merge(extraEnvironment) { $1 }
         let r = try Command.run("/usr/sbin/ip", ["netns", "exec", node.name, bridge], input: config(template),
                                 environment: env, separateStderr: true, check: false)
         return Outcome(status: r.status, stdout: r.output, stderr: r.stderr)
@@ -80,6 +81,19 @@ final class CNINode: @unchecked Sendable {
                 usleep(50_000)
             }
         }
+    }
+
+    /// Reservations in the data directory (files named as addresses).
+    func reservations(network: String = "testnet") -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/" + network)) ?? []
+        return names.filter { !$0.hasPrefix("last_reserved") && $0 != "lock" && !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// The host veths (veth + 8 hex digits) in the node.
+    func hostVeths() throws -> [String] {
+        try inNode(["ip", "-o", "link", "show", "type", "veth"]).split(separator: "\n").compactMap { line in
+            line.split(separator: " ").dropFirst().first.map { String($0.split(separator: "@")[0]) }
+        }.filter { $0.hasPrefix("veth") }
     }
 
     /// Runs `command` in the node namespace and returns its stdout.
