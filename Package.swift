@@ -64,9 +64,13 @@ let package = Package(
         // libnftnl + libmnl (nftables rulesets as netlink batches).
         .systemLibrary(name: "CNftables", path: "Sources/CNftables", pkgConfig: "libnftnl",
                        providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
-        // The only code that touches the OS: files and locks, processes, netlink (links,
-        // addresses, routes), nftables batches, network namespaces, sysctls.
-        .target(name: "SeawayKernel", dependencies: ["CNetlink", "CNftables", "SeawayNet"]),
+        // The kernel layer, the only code that touches the OS, in two targets so a plugin
+        // that needs no netlink (seaway-ipam) does not load libnl and libnftnl at start-up:
+        // files and locks, processes, network namespaces, sysctls (no C libraries) ...
+        .systemLibrary(name: "CSeawayKernel", path: "Sources/CSeawayKernel"),
+        .target(name: "SeawayKernel", dependencies: ["CSeawayKernel", "SeawayNet"]),
+        // ... and rtnetlink (links, addresses, routes) and nftables batches.
+        .target(name: "SeawayNetlink", dependencies: ["CNetlink", "CNftables", "SeawayKernel", "SeawayNet"]),
         // The CNI protocol (environment, config, results per spec version, errors) and the
         // host-local IPAM configuration and range arithmetic. Pure.
         .target(name: "SeawayCNI", dependencies: ["SeawayNet"]),
@@ -77,7 +81,7 @@ let package = Package(
         .executableTarget(name: "seaway-ipam", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel"],
                           linkerSettings: cniPluginLinking),
         // The bridge + veth plugin: host and container sides over SeawayKernel, IPAM delegated.
-        .target(name: "SeawayBridge", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet"]),
+        .target(name: "SeawayBridge", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNetlink", "SeawayNet"]),
         .executableTarget(name: "seaway-bridge", dependencies: ["SeawayBridge", "SeawayCNI", "SeawayKernel"],
                           linkerSettings: cniPluginLinking),
         .executableTarget(name: "seaway", dependencies: [
@@ -91,7 +95,7 @@ let package = Package(
             "SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
-        .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
+        .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNetlink", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),
         .testTarget(name: "SeawayDNSTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayDNS"]),

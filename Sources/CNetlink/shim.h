@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <stdint.h>
-#include <sys/vfs.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
@@ -24,13 +23,6 @@
 #include <netlink/route/route.h>
 #include <netlink/route/nexthop.h>
 
-// setns(2) is a GNU extension; defining _GNU_SOURCE here would change glibc's fd_set and
-// break the clean build against SwiftGlibc, so declare it instead.
-extern int setns(int fd, int nstype);
-static const int seaway_CLONE_NEWNET = 0x40000000;
-extern pid_t gettid(void);
-// pipe2(2) is also GNU-only in glibc's headers.
-extern int pipe2(int pipefd[2], int flags);
 
 // Function-like macros Swift cannot import.
 static inline int seaway_nlmsg_align(int len) { return NLMSG_ALIGN(len); }

@@ -1,5 +1,6 @@
 import SeawayCNI
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// CHECK: the previous result still describes the node, as the reference checks it: the
@@ -17,7 +18,7 @@ struct BridgeCheck {
         do { container = try NetworkNamespace(path: env.netns) } catch {
             throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
         }
-        if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("CHECK") }
+        if let type = config.ipamType { try DelegatedPlugin(type: type, request: request, environment: environment).run(.check) }
         guard let previous = config.prevResult else { throw CNIError(.invalidConfig, "prevResult: Required prevResult missing") }
 
         let netlink = try kernel { () throws(SystemError) in try RouteNetlink() }

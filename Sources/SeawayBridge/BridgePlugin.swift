@@ -1,6 +1,7 @@
 import Glibc
 import SeawayCNI
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// The bridge + veth plugin: a drop-in for the reference `bridge` (same options, steps and
@@ -32,20 +33,22 @@ public struct BridgePlugin: CNIPlugin {
             // kernel would (random, locally administered), instead of asking the container.
             config.mac = MACAddress.randomLocal()
         }
+        // One nftables socket for the whole ADD; it is opened only when rules are needed.
+        let nft = LazyNFTables()
         let undo = Undo()
         do throws(CNIError) {
             let hostVeth = try host.createVeth(config, ifname: env.ifname, container: container, bridge: bridge, undo: undo)
             reached("veth")
             if config.macSpoofCheck {
                 let check = SpoofCheck(hostInterface: hostVeth.name, mac: config.mac, containerID: env.containerID, ifname: env.ifname)
-                try kernel { () throws(SystemError) in try check.apply() }
-                undo.push("remove the MAC spoof check") { try? check.remove() }
+                try kernel { () throws(SystemError) in try check.apply(try nft.socket()) }
+                undo.push("remove the MAC spoof check") { try? check.remove(try nft.socket()) }
             }
             var result = CNIResult()
             if let type = config.ipamType {
                 let ipam = DelegatedPlugin(type: type, request: request, environment: environment)
                 let ipamResult = try ipam.add()
-                undo.push("release the IPAM reservation") { _ = try? ipam.run("DEL") }
+                undo.push("release the IPAM reservation") { try? ipam.run(.del) }
                 reached("ipam")
                 guard !ipamResult.ips.isEmpty else { throw CNIError(.generic, "IPAM plugin returned missing IP config") }
                 result = ipamResult
@@ -61,8 +64,8 @@ public struct BridgePlugin: CNIPlugin {
             if config.isGateway { try host.configureGateways(gateways, on: bridge, config: config) }
             if config.ipMasq && config.ipamType != nil {
                 let masquerade = IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname)
-                try kernel { () throws(SystemError) in try masquerade.apply(result.ips.map { ($0.address, $0.prefixLength) }) }
-                undo.push("remove the masquerade rules") { try? masquerade.remove() }
+                try kernel { () throws(SystemError) in try masquerade.apply(result.ips.map { ($0.address, $0.prefixLength) }, try nft.socket()) }
+                undo.push("remove the masquerade rules") { try? masquerade.remove(try nft.socket()) }
                 reached("masquerade")
             }
             let hostNow = config.disableContainerInterface ? hostVeth : try host.waitUntilUp(hostVeth)
@@ -75,9 +78,11 @@ public struct BridgePlugin: CNIPlugin {
             ]
             if let dns = config.dns { result.dns = dns }
             undo.discard()
+            nft.finish()
             return result
         } catch {
             undo.run()
+            nft.finish()
             throw error
         }
     }
@@ -86,18 +91,30 @@ public struct BridgePlugin: CNIPlugin {
         let env = request.environment
         let config = try BridgeConfig(request.config, environment: env)
         let ipamDelete = { () throws(CNIError) in
-            if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("DEL") }
+            if let type = config.ipamType { try DelegatedPlugin(type: type, request: request, environment: environment).run(.del) }
+        }
+        // The host's rules first, so their commit's clean-up in the kernel overlaps the veth's
+        // deletion. Found by name and comment, not by the pod's
+        // addresses, so a DEL after the interface is gone still removes them (the
+        // reference's iptables rules leak then: it learns the addresses from the interface).
+        let nft = LazyNFTables()
+        defer { nft.finish() }
+        if config.macSpoofCheck {
+            try kernel { () throws(SystemError) in
+                try SpoofCheck(hostInterface: "", mac: nil, containerID: env.containerID, ifname: env.ifname).remove(try nft.socket())
+            }
+        }
+        if config.ipMasq {
+            try kernel { () throws(SystemError) in
+                try IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname).remove(try nft.socket())
+            }
         }
         // DEL may come after the runtime removed the namespace, or twice: nothing to clean
-        // in the container then, but the address and the host's rules still go.
-        guard !env.netns.isEmpty else {
-            try ipamDelete()
-            return try removeHostRules(config, env)
-        }
+        // in the container then, but the address still goes back.
+        guard !env.netns.isEmpty else { return try ipamDelete() }
         let container: NetworkNamespace
         do { container = try NetworkNamespace(path: env.netns) } catch where error.errno == ENOENT {
-            try ipamDelete()
-            return try removeHostRules(config, env)
+            return try ipamDelete()
         } catch {
             throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
         }
@@ -105,23 +122,6 @@ public struct BridgePlugin: CNIPlugin {
             try container.run { () throws(SystemError) in try ContainerNetwork.remove(ifname: env.ifname) }
         }
         try ipamDelete()
-        try removeHostRules(config, env)
-    }
-
-    /// The spoof check and masquerade rules of an attachment. Found by name and comment, not
-    /// by the pod's addresses, so a DEL after the interface is gone still removes them (the
-    /// reference's iptables rules leak then: it learns the addresses from the interface).
-    private func removeHostRules(_ config: BridgeConfig, _ env: CNIEnvironment) throws(CNIError) {
-        if config.macSpoofCheck {
-            try kernel { () throws(SystemError) in
-                try SpoofCheck(hostInterface: "", mac: nil, containerID: env.containerID, ifname: env.ifname).remove()
-            }
-        }
-        if config.ipMasq {
-            try kernel { () throws(SystemError) in
-                try IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname).remove()
-            }
-        }
     }
 
     public func check(_ request: CNIRequest) throws(CNIError) {
@@ -130,7 +130,7 @@ public struct BridgePlugin: CNIPlugin {
 
     public func gc(_ request: CNIRequest) throws(CNIError) {
         let config = try BridgeConfig(request.config, environment: request.environment)
-        if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("GC") }
+        if let type = config.ipamType { try DelegatedPlugin(type: type, request: request, environment: environment).run(.gc) }
         if config.ipMasq {
             try kernel { () throws(SystemError) in
                 let nft = try NFTablesNetlink()
@@ -142,6 +142,6 @@ public struct BridgePlugin: CNIPlugin {
 
     public func status(_ request: CNIRequest) throws(CNIError) {
         let config = try BridgeConfig(request.config, environment: request.environment)
-        if let type = config.ipamType { _ = try DelegatedPlugin(type: type, request: request, environment: environment).run("STATUS") }
+        if let type = config.ipamType { try DelegatedPlugin(type: type, request: request, environment: environment).run(.status) }
     }
 }

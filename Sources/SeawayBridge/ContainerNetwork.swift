@@ -1,6 +1,7 @@
 import Glibc
 import SeawayCNI
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// The container half of an attachment. Everything here runs inside

@@ -1,6 +1,7 @@
 import Glibc
 import SeawayCNI
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// The host half of an attachment, in the namespace the plugin was run in: the bridge, the

@@ -1,5 +1,6 @@
 import SeawayCNI
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// ipMasq as nftables rules, in the shape the reference plugins' nftables backend uses, so
@@ -34,17 +35,24 @@ struct IPMasquerade {
         return String(decoding: Array(text.utf8.prefix(128)), as: UTF8.self)
     }
 
-    /// The transaction that makes the table and chains (idempotent), resets `postrouting` to
-    /// its three rules, replaces this attachment's `stale` rules, and masquerades `addresses`.
-    func setup(_ addresses: [(IPAddress, Int)], stale: [NFTRuleHandle]) -> NFTTransaction {
+    /// The transaction that makes the table and chains (idempotent), gives `postrouting` its
+    /// three rules unless it has them (`postrouting` is what it holds now), replaces this
+    /// attachment's `stale` rules, and masquerades `addresses`.
+    ///
+    /// The reference flushes and rewrites `postrouting` on every ADD. Deleting anything makes
+    /// the kernel wait a whole RCU grace period (about 15 ms here) when the socket is closed,
+    /// so an ADD that finds the chain right deletes nothing.
+    func setup(_ addresses: [(IPAddress, Int)], stale: [NFTRuleHandle], postrouting: [NFTRuleHandle]) -> NFTTransaction {
         var tx = NFTTransaction()
         tx.add(IPMasquerade.table)
         tx.add(IPMasquerade.checks)
         tx.add(IPMasquerade.postrouting)
-        tx.flush(IPMasquerade.postrouting)
-        tx.add(NFTRule(IPMasquerade.postrouting, NFTMatch.family(.ipv4) + NFTMatch.destination(CIDR("224.0.0.0/4")!) + [.verdict(.return)]))
-        tx.add(NFTRule(IPMasquerade.postrouting, NFTMatch.family(.ipv6) + NFTMatch.destination(CIDR("ff00::/8")!) + [.verdict(.return)]))
-        tx.add(NFTRule(IPMasquerade.postrouting, [.verdict(.goto(IPMasquerade.checks.name))]))
+        if postrouting.count != 3 {
+            if !postrouting.isEmpty { tx.flush(IPMasquerade.postrouting) }
+            tx.add(NFTRule(IPMasquerade.postrouting, NFTMatch.family(.ipv4) + NFTMatch.destination(CIDR("224.0.0.0/4")!) + [.verdict(.return)]))
+            tx.add(NFTRule(IPMasquerade.postrouting, NFTMatch.family(.ipv6) + NFTMatch.destination(CIDR("ff00::/8")!) + [.verdict(.return)]))
+            tx.add(NFTRule(IPMasquerade.postrouting, [.verdict(.goto(IPMasquerade.checks.name))]))
+        }
         for rule in stale where rule.comment?.hasPrefix(instanceHash) == true {
             tx.delete(ruleWithHandle: rule.handle, in: IPMasquerade.checks)
         }
@@ -78,13 +86,12 @@ struct IPMasquerade {
 
 extension IPMasquerade {
     /// Applies setup in the calling thread's namespace.
-    func apply(_ addresses: [(IPAddress, Int)]) throws(SystemError) {
-        let nft = try NFTablesNetlink()
-        try nft.apply(setup(addresses, stale: try nft.rules(in: IPMasquerade.checks)))
+    func apply(_ addresses: [(IPAddress, Int)], _ nft: NFTablesNetlink) throws(SystemError) {
+        try nft.apply(setup(addresses, stale: try nft.rules(in: IPMasquerade.checks),
+                            postrouting: try nft.rules(in: IPMasquerade.postrouting)))
     }
 
-    func remove() throws(SystemError) {
-        let nft = try NFTablesNetlink()
+    func remove(_ nft: NFTablesNetlink) throws(SystemError) {
         try nft.apply(teardown(current: try nft.rules(in: IPMasquerade.checks)))
     }
 }

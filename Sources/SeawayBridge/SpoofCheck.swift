@@ -1,4 +1,5 @@
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 
 /// macspoofchk: frames from the pod's port must carry the pod's MAC, in the reference's
@@ -23,7 +24,7 @@ struct SpoofCheck {
     var comment: String { "macspoofchk-" + reference }
 
     /// One transaction (the reference needs two): table and chains, this port's rules
-    /// replaced.
+    /// replaced. (A fresh port's chains are empty, so the flushes delete nothing.)
     func setup(current prerouting: [NFTRuleHandle]) -> NFTTransaction {
         var tx = NFTTransaction()
         tx.add(SpoofCheck.table)
@@ -53,13 +54,11 @@ struct SpoofCheck {
         return tx
     }
 
-    func apply() throws(SystemError) {
-        let nft = try NFTablesNetlink()
+    func apply(_ nft: NFTablesNetlink) throws(SystemError) {
         try nft.apply(setup(current: try nft.rules(in: SpoofCheck.prerouting)))
     }
 
-    func remove() throws(SystemError) {
-        let nft = try NFTablesNetlink()
+    func remove(_ nft: NFTablesNetlink) throws(SystemError) {
         try nft.apply(teardown(current: try nft.rules(in: SpoofCheck.prerouting), chainsExist: try nft.exists(interfaceChain)))
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SeawayNet
 
 /// Kernel parameters under /proc/sys, for the calling thread's network namespace (the
 /// kernel resolves /proc/sys/net by the opening thread's namespace, so call these inside

@@ -1,5 +1,6 @@
 import Foundation
 import SeawayKernel
+import SeawayNetlink
 import SeawayNet
 import SeawayTestSupport
 import Testing

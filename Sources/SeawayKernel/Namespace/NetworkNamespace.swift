@@ -1,4 +1,4 @@
-import CNetlink
+import CSeawayKernel
 import Glibc
 
 /// A network namespace, held open by file descriptor (a path under /var/run/netns, or

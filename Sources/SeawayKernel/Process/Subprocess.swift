@@ -1,4 +1,4 @@
-import CNetlink
+import CSeawayKernel
 import Glibc
 
 /// Runs a program to completion: stdin from bytes, stdout captured, stderr passed through

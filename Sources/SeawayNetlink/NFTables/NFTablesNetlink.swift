@@ -1,10 +1,11 @@
+import SeawayKernel
 import CNftables
 import Glibc
 
 /// An nfnetlink socket for nf_tables, bound to the namespace of the thread that opened it.
 /// `apply` sends a transaction as one batch: the kernel applies all of it or none of it.
 public final class NFTablesNetlink {
-    private let socket: OpaquePointer
+    let socket: OpaquePointer
     private let portID: UInt32
     private var sequence: UInt32
 

@@ -1,3 +1,4 @@
+import SeawayKernel
 import CNetlink
 import Glibc
 import SeawayNet

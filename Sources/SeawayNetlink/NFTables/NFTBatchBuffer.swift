@@ -1,3 +1,4 @@
+import SeawayKernel
 import CNftables
 import Glibc
 

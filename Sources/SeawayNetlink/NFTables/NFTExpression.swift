@@ -1,3 +1,4 @@
+import SeawayKernel
 import SeawayNet
 
 /// One step of an nftables rule, as the kernel's virtual machine runs it: load something

@@ -1,3 +1,4 @@
+import SeawayKernel
 import CNetlink
 
 /// A netlink request being built on libnl's `nl_msg`: a fixed header (`ifinfomsg`,

@@ -1,3 +1,4 @@
+import SeawayKernel
 import SeawayNet
 
 /// The nftables objects Seaway programs, as values: what a transaction adds or removes.
