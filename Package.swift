@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SeawayLoader", targets: ["SeawayLoader"]),
         .library(name: "SeawayPolicy", targets: ["SeawayPolicy"]),
         .library(name: "SeawayDNS", targets: ["SeawayDNS"]),
+        .library(name: "SeawayKernel", targets: ["SeawayKernel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

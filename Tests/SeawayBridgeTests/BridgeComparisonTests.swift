@@ -101,6 +101,43 @@ struct BridgeComparisonTests {
         #expect(reservations.filter { $0.first?.isNumber == true } == [])
     }
 
+    /// A bridge that already has another IPv4 address: with `forceAddress` both plugins
+    /// replace it, without it both refuse the ADD.
+    @Test(arguments: [true, false])
+    func forceAddressReplacesAForeignBridgeAddressOrRefuses(_ force: Bool) throws {
+        let ours = try CNINode.seaway(), reference = try CNINode.reference()
+        defer { ours.close(); reference.close() }
+        for node in [ours, reference] {
+            try node.node.exec(["ip", "link", "add", "cni0", "type", "bridge"])
+            try node.node.exec(["ip", "addr", "add", "10.99.0.1/24", "dev", "cni0"])
+        }
+        let scenario = Scenario(name: "forceAddress \(force)", config: Self.config(#""isGateway":true,"forceAddress":\#(force)"#),
+                                steps: [("ADD", "a")])
+        if force {
+            try compare(scenario, ours: ours, reference: reference)
+            #expect(!(try ours.inNode(["ip", "addr", "show", "cni0"]).contains("10.99.0.1")))
+        } else {
+            let theirs = try reference.run("ADD", scenario.config, pod: "a"), mine = try ours.run("ADD", scenario.config, pod: "a")
+            #expect(theirs.status == 1 && mine.status == 1)
+            #expect(theirs.message?.contains("\"cni0\" already has an IP address different from 10.22.0.1/24") == true)
+            #expect(mine.message == "\"cni0\" already has an IP address different from 10.22.0.1/24")
+            #expect(try ours.inNode(["ip", "addr", "show", "cni0"]).contains("10.99.0.1/24"))
+            #expect(try ours.hostVeths() == [] && ours.reservations() == [])
+        }
+    }
+
+    /// Capabilities the bridge does not use pass through to the plugins that do: `ips` to
+    /// IPAM, `portMappings` ignored (the portmap plugin's).
+    @Test func runtimeConfigCapabilitiesPassThrough() throws {
+        let ours = try CNINode.seaway(), reference = try CNINode.reference()
+        defer { ours.close(); reference.close() }
+        let scenario = Scenario(name: "capabilities", config: Self.config(
+            #""isGateway":true,"runtimeConfig":{"ips":["10.22.0.42/24"],"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}"#),
+            steps: [("ADD", "a")])
+        try compare(scenario, ours: ours, reference: reference)
+        #expect(try ours.pod("a").exec(["ip", "addr", "show", "eth0"]).output.contains("10.22.0.42/24"))
+    }
+
     /// Our bridge with the reference host-local, and the reference bridge with our IPAM.
     @Test(arguments: [scenarios[0], scenarios[1]])
     func mixedPairsBehaveLikeTheReference(_ scenario: Scenario) throws {

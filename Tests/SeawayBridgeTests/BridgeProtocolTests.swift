@@ -26,6 +26,8 @@ struct BridgeProtocolTests {
         (#""vlanTrunk":[{"minID":10}]"#, nil, 7, "vlanTrunk[0]: minID and maxID should be configured simultaneously, maxID is missing"),
         (#""isGateway":true"#, #""subnet":"10.22.0.0/24","rangeStart":"10.99.0.5""#, 7, "ipam.rangeStart: 10.99.0.5 is not in network 10.22.0.0/24"),
         (#""isGateway":true"#, #""subnet":"10.22.0.0/24","rangeStart":"10.22.0.9","rangeEnd":"10.22.0.9""#, 0, ""),
+        (#""ipMasq":true,"ipMasqBackend":"iptables""#, nil, 2, "ipMasqBackend: 'iptables' is not supported; seaway-bridge masquerades with nftables only"),
+        (#""portIsolation":true"#, nil, 2, "portIsolation: not supported by seaway-bridge"),
     ])
     func badConfigIsRefusedWithItsFieldAndLeavesNothing(_ body: String, _ ipam: String?, _ code: Int, _ message: String) throws {
         let node = try CNINode.seaway()

@@ -45,6 +45,13 @@ public struct BridgeConfig: Sendable {
         isGateway = try r.bool("isGateway") ?? false || isDefaultGateway
         forceAddress = try r.bool("forceAddress") ?? false
         ipMasq = try r.bool("ipMasq") ?? false
+        // Newer reference options Seaway does not do: refused, not silently ignored.
+        if let backend = try r.string("ipMasqBackend"), backend != "nftables" {
+            throw CNIError(.unsupportedField, "ipMasqBackend: '\(backend)' is not supported; seaway-bridge masquerades with nftables only")
+        }
+        if try r.bool("portIsolation") == true {
+            throw CNIError(.unsupportedField, "portIsolation: not supported by seaway-bridge")
+        }
         if let m = try r.int("mtu"), m != 0 {
             guard (68...65535).contains(m) else { throw CNIError(.invalidConfig, "mtu: \(m) is not between 68 and 65535") }
             mtu = m
