@@ -118,7 +118,7 @@ public struct BridgePlugin: CNIPlugin {
         } catch {
             throw CNIError(.generic, "failed to open netns \"\(env.netns)\": \(error)")
         }
-        _ = try kernel { () throws(SystemError) in
+        try kernel { () throws(SystemError) in
             try container.run { () throws(SystemError) in try ContainerNetwork.remove(ifname: env.ifname) }
         }
         try ipamDelete()

@@ -65,14 +65,11 @@ enum ContainerNetwork {
         throw SystemError("wait for \(link.name)'s addresses to settle", errno: ETIMEDOUT)
     }
 
-    /// Deletes the container end (which deletes the veth) and returns its global addresses;
-    /// nothing when it is already gone.
-    static func remove(ifname: String) throws(SystemError) -> [InterfaceAddress] {
+    /// Deletes the container end (which deletes the veth); nothing when it is already gone.
+    static func remove(ifname: String) throws(SystemError) {
         let netlink = try RouteNetlink()
-        guard let link = try netlink.link(named: ifname) else { return [] }
-        let addresses = try netlink.addresses(of: link).filter { $0.scope == 0 }
+        guard let link = try netlink.link(named: ifname) else { return }
         try netlink.delete(link)
-        return addresses
     }
 
     /// What CHECK compares against the previous result.

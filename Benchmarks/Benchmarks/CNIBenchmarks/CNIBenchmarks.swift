@@ -1,7 +1,7 @@
 // CNI ADD and DEL latency: seaway-bridge + seaway-ipam against the reference bridge +
 // host-local (/usr/lib/cni), in the same run, on the same node namespace, with and without
 // ipMasq. ADD and DEL are measured apart (each benchmark does the other, unmeasured, to
-// keep the node in the same state). The plugins are spawned from a thread inside the node
+// keep the node in the same state; DEL 100 ms after its ADD). The plugins are spawned from a thread inside the node
 // namespace, as a runtime in the host namespace would run them: no `ip netns exec` time.
 // Needs root; build the plugins first:
 //   swift build -c release --product seaway-bridge --product seaway-ipam
@@ -80,6 +80,10 @@ let benchmarks: @Sendable () -> Void = {
             }
             Benchmark("CNI DEL \(pair.label) (\(suffix))", configuration: settings) { benchmark in
                 run("ADD", pair, n, conf, cniPath: cniPath)
+                // A DEL right after an ADD waits for the kernel's deferred work on the new link
+                // (linkwatch, IPv6 address configuration, both under the RTNL lock); real pods
+                // live longer than that, so let it settle.
+                usleep(100_000)
                 benchmark.startMeasurement()
                 run("DEL", pair, n, conf, cniPath: cniPath)
                 benchmark.stopMeasurement()
