@@ -42,13 +42,13 @@ public struct BridgePlugin: CNIPlugin {
             if config.macSpoofCheck {
                 let check = SpoofCheck(hostInterface: hostVeth.name, mac: config.mac, containerID: env.containerID, ifname: env.ifname)
                 try kernel { () throws(SystemError) in try check.apply(try nft.socket()) }
-                undo.push("remove the MAC spoof check") { try? check.remove(try nft.socket()) }
+                undo.push("remove the MAC spoof check") { try check.remove(try nft.socket()) }
             }
             var result = CNIResult()
             if let type = config.ipamType {
                 let ipam = DelegatedPlugin(type: type, request: request, environment: environment)
                 let ipamResult = try ipam.add()
-                undo.push("release the IPAM reservation") { try? ipam.run(.del) }
+                undo.push("release the IPAM reservation") { try ipam.run(.del) }
                 reached("ipam")
                 guard !ipamResult.ips.isEmpty else { throw CNIError(.generic, "IPAM plugin returned missing IP config") }
                 result = ipamResult
@@ -65,7 +65,7 @@ public struct BridgePlugin: CNIPlugin {
             if config.ipMasq && config.ipamType != nil {
                 let masquerade = IPMasquerade(network: config.networkName, containerID: env.containerID, ifname: env.ifname)
                 try kernel { () throws(SystemError) in try masquerade.apply(result.ips.map { ($0.address, $0.prefixLength) }, try nft.socket()) }
-                undo.push("remove the masquerade rules") { try? masquerade.remove(try nft.socket()) }
+                undo.push("remove the masquerade rules") { try masquerade.remove(try nft.socket()) }
                 reached("masquerade")
             }
             let hostNow = config.disableContainerInterface ? hostVeth : try host.waitUntilUp(hostVeth)

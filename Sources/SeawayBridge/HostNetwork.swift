@@ -61,7 +61,7 @@ struct HostNetwork {
             throw CNIError(.generic, "failed to look up \"\(hostName)\" after creating it")
         }
         // Deleting either end of a veth deletes both.
-        undo.push("delete \(hostName)") { try? netlink.delete(host) }
+        undo.push("delete \(hostName)") { try netlink.delete(host) }
         try kernel { () throws(SystemError) in
             try netlink.setUp(host)
             try? Sysctl.write("net/ipv6/conf/\(hostName)/accept_ra", "0")

@@ -79,50 +79,52 @@ public struct HostLocalPlugin: CNIPlugin {
         throw CNIError(.tryAgainLater, "no IP addresses available in range set: \(set)")
     }
 
-    public func del(_ request: CNIRequest) throws(CNIError) {
-        let env = request.environment
-        let ipam = try IPAMConfig(request.config, environment: env)
+    /// The request's config and its network's store, locked for the duration of `body`.
+    private func withStore(_ request: CNIRequest, _ body: (IPAMConfig, HostLocalStore) throws(CNIError) -> Void) throws(CNIError) {
+        let ipam = try IPAMConfig(request.config, environment: request.environment)
         let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
         defer { store.close() }
-        store.release(containerID: env.containerID, ifname: env.ifname)
-        store.removeLeftovers()
+        try body(ipam, store)
+    }
+
+    public func del(_ request: CNIRequest) throws(CNIError) {
+        let env = request.environment
+        try withStore(request) { (_, store) throws(CNIError) in
+            store.release(containerID: env.containerID, ifname: env.ifname)
+            store.removeLeftovers()
+        }
     }
 
     public func check(_ request: CNIRequest) throws(CNIError) {
         let env = request.environment
-        let ipam = try IPAMConfig(request.config, environment: env)
-        let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
-        defer { store.close() }
-        guard !store.addresses(containerID: env.containerID, ifname: env.ifname).isEmpty else {
-            throw CNIError(.unknownContainer, "host-local: Failed to find address added by container \(env.containerID)")
+        try withStore(request) { (_, store) throws(CNIError) in
+            guard !store.addresses(containerID: env.containerID, ifname: env.ifname).isEmpty else {
+                throw CNIError(.unknownContainer, "host-local: Failed to find address added by container \(env.containerID)")
+            }
         }
     }
 
     public func gc(_ request: CNIRequest) throws(CNIError) {
-        let env = request.environment
-        let ipam = try IPAMConfig(request.config, environment: env)
-        let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
-        defer { store.close() }
-        let valid = Set(ipam.validAttachments.map { "\($0.containerID)\u{0}\($0.ifname)" })
-        let validIDs = Set(ipam.validAttachments.map(\.containerID))
-        for r in store.reservations() {
-            // Old one-line files name only the container.
-            let keep = r.ifname.isEmpty ? validIDs.contains(r.containerID) : valid.contains("\(r.containerID)\u{0}\(r.ifname)")
-            if !keep { store.release(r.ip) }
+        try withStore(request) { (ipam, store) throws(CNIError) in
+            let valid = Set(ipam.validAttachments.map { "\($0.containerID)\u{0}\($0.ifname)" })
+            let validIDs = Set(ipam.validAttachments.map(\.containerID))
+            for r in store.reservations() {
+                // Old one-line files name only the container.
+                let keep = r.ifname.isEmpty ? validIDs.contains(r.containerID) : valid.contains("\(r.containerID)\u{0}\(r.ifname)")
+                if !keep { store.release(r.ip) }
+            }
+            store.removeLeftovers()
         }
-        store.removeLeftovers()
     }
 
     public func status(_ request: CNIRequest) throws(CNIError) {
-        let env = request.environment
-        let ipam = try IPAMConfig(request.config, environment: env)
-        let store = try HostLocalStore(dataDirectory: ipam.dataDirectory, network: ipam.networkName)
-        defer { store.close() }
-        let taken = Set(store.reservations().map(\.ip))
-        for (index, set) in ipam.rangeSets.enumerated() {
-            let candidates = RangeCandidates(set, after: nil)
-            guard candidates.contains(where: { !taken.contains($0.0) }) else {
-                throw CNIError(.notAvailable, "range set \(index) (\(set)) has no free address")
+        try withStore(request) { (ipam, store) throws(CNIError) in
+            let taken = Set(store.reservations().map(\.ip))
+            for (index, set) in ipam.rangeSets.enumerated() {
+                let candidates = RangeCandidates(set, after: nil)
+                guard candidates.contains(where: { !taken.contains($0.0) }) else {
+                    throw CNIError(.notAvailable, "range set \(index) (\(set)) has no free address")
+                }
             }
         }
     }
