@@ -203,3 +203,29 @@ struct BridgeProtocolTests {
         #expect(try node.masqueradeSummary() == [])
     }
 }
+
+/// A conflist: our result is the next plugin's prevResult.
+@Suite(.enabled(if: PluginBinaries.comparisonAvailable && FileManager.default.isExecutableFile(atPath: "/usr/lib/cni/tuning"),
+                Comment(rawValue: PluginBinaries.comparisonUnavailable)))
+struct ChainingTests {
+    @Test func theReferenceTuningPluginTakesOurResultAsItsPrevResult() throws {
+        let node = try CNINode.seaway()
+        defer { node.close() }
+        let add = try node.run("ADD", BridgeProtocolTests.base, pod: "a")
+        #expect(add.status == 0)
+        // tuning finds the container interface through prevResult and sets its sysctl.
+        let tuning = #"{"cniVersion":"1.0.0","name":"testnet","type":"tuning","sysctl":{"net.ipv4.conf.eth0.rp_filter":"2"},"prevResult":"# + add.stdout + "}"
+        var env = ["CNI_COMMAND": "ADD", "CNI_CONTAINERID": "id-a", "CNI_NETNS": try node.pod("a").path, "CNI_IFNAME": "eth0",
+                   "CNI_PATH": CNINode.cniPath]
+        let r = try Command.run("/usr/sbin/ip", ["netns", "exec", node.node.name, "/usr/lib/cni/tuning"], input: tuning,
+                                environment: env, separateStderr: true, check: false)
+        #expect(r.status == 0, "\(r.output)\(r.stderr)")
+        let passedOn = try JSONValue.parse(Array(r.output.utf8), what: "tuning's result")
+        #expect(passedOn["ips"] == (try JSONValue.parse(Array(add.stdout.utf8), what: "ours"))["ips"])
+        #expect(try node.pod("a").exec(["sysctl", "-n", "net.ipv4.conf.eth0.rp_filter"]).output.trimmed == "2")
+        env["CNI_COMMAND"] = "DEL"
+        #expect(try Command.run("/usr/sbin/ip", ["netns", "exec", node.node.name, "/usr/lib/cni/tuning"], input: tuning,
+                                environment: env, check: false).status == 0)
+        #expect(try node.run("DEL", BridgeProtocolTests.base, pod: "a").status == 0)
+    }
+}
