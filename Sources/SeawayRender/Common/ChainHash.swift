@@ -10,6 +10,11 @@ public enum ChainHash {
         return digest.withUnsafeBytes { base32($0, characters: length) }
     }
 
+    /// Writes base32(sha256(bytes)) truncated to `length` into `out`; returns how many.
+    static func writeBase32SHA256(_ bytes: UnsafeRawBufferPointer, length: Int, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        SHA256.hash(data: bytes).withUnsafeBytes { writeBase32($0, characters: length, into: out) }
+    }
+
     /// `label` followed by base32(sha256(prefix + suffix)), built in one string without
     /// joining the inputs (this runs once per endpoint).
     public static func name(_ label: StaticString, hashing prefix: String, _ suffix: String, length: Int) -> String {

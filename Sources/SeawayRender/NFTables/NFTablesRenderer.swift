@@ -56,14 +56,36 @@ struct NFTablesFragment: Sendable {
         // Unlike iptables mode, the firewall chain does not depend on having endpoints.
         let usesFW = !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty
 
-        var ruleBlocks: [String: LineBlock] = [:]
-        func rule(_ chain: String, _ text: RuleLine, comment: String? = nil) {
-            if let comment {
-                ruleBlocks[chain, default: LineBlock()].append("add rule \(prefix) \(chain) \(text) comment \"\(comment)\"")
-            } else {
-                ruleBlocks[chain, default: LineBlock()].append("add rule \(prefix) \(chain) \(text)")
+        // Each rule goes to its chain's block: the service port's own chains by slot, endpoint
+        // chains by the endpoint's index (no lookups by chain name: this runs per rule).
+        let endpoints = sp.endpoints.allReachable
+        let endpointBases = endpoints.map { NFTablesName.endpointBase(name, $0) }
+        let endpointChains = endpointBases.map { "endpoint-" + $0 }
+        var endpointIndex: [String: Int] = [:]
+        for (i, ep) in endpoints.enumerated() { endpointIndex[ep.description] = i }
+        enum Slot { case cluster, local, external, firewall, endpoint(Int) }
+        var serviceRules = [LineBlock](repeating: LineBlock(), count: 4)
+        var endpointRules = [LineBlock](repeating: LineBlock(), count: endpoints.count)
+        func rule(_ slot: Slot, _ text: RuleLine, comment: String? = nil) {
+            let chain: String
+            switch slot {
+            case .cluster: chain = clusterChain
+            case .local: chain = localChain
+            case .external: chain = externalChain
+            case .firewall: chain = fwChain
+            case let .endpoint(i): chain = endpointChains[i]
+            }
+            let line: RuleLine = comment.map { "add rule \(prefix) \(chain) \(text) comment \"\($0)\"" }
+                ?? "add rule \(prefix) \(chain) \(text)"
+            switch slot {
+            case .cluster: serviceRules[0].append(line)
+            case .local: serviceRules[1].append(line)
+            case .external: serviceRules[2].append(line)
+            case .firewall: serviceRules[3].append(line)
+            case let .endpoint(i): endpointRules[i].append(line)
             }
         }
+        let internalSlot: Slot = info.internalPolicyLocal ? .local : .cluster
         var elementBlocks: [String: LineBlock] = [:]
         var elementKeys: [String: [String]] = [:]
         var elementOrder: [String] = []
@@ -74,10 +96,6 @@ struct NFTablesFragment: Sendable {
             elementBlocks[container, default: LineBlock()].append("add element \(prefix) \(container) { \(key)\(c)\(v) }")
             elementKeys[container, default: []].append(String(decoding: key.bytes, as: UTF8.self))
         }
-
-        let endpointBases = sp.endpoints.allReachable.map { NFTablesName.endpointBase(name, $0) }
-        var endpointChain: [String: String] = [:]
-        for (ep, epBase) in zip(sp.endpoints.allReachable, endpointBases) { endpointChain[ep.description] = "endpoint-" + epBase }
 
         // What happens to traffic with nowhere to go: reject without any endpoint, drop when
         // a Local policy finds none on this node.
@@ -113,23 +131,23 @@ struct NFTablesFragment: Sendable {
         if hasInternal {
             // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
             if s.options.masqueradeAll {
-                rule(internalChain, "\(ipX) daddr \(info.clusterIP) jump \(markMasq)")
+                rule(internalSlot, "\(ipX) daddr \(info.clusterIP) jump \(markMasq)")
             } else if let notLocal = s.detector.ifNotLocalNFT {
-                rule(internalChain, "\(ipX) daddr \(info.clusterIP) \(notLocal) jump \(markMasq)")
+                rule(internalSlot, "\(ipX) daddr \(info.clusterIP) \(notLocal) jump \(markMasq)")
             }
         }
 
         if sp.usesExternalTrafficChain {
             if !info.externalPolicyLocal {
-                rule(externalChain, "jump \(markMasq)")
+                rule(.external, "jump \(markMasq)")
             } else {
                 if let local = s.detector.ifLocalNFT {
-                    rule(externalChain, "\(local) goto \(clusterChain)", comment: "short-circuit pod traffic")
+                    rule(.external, "\(local) goto \(clusterChain)", comment: "short-circuit pod traffic")
                 }
-                rule(externalChain, "fib saddr type local jump \(markMasq)", comment: "masquerade local traffic")
-                rule(externalChain, "fib saddr type local goto \(clusterChain)", comment: "short-circuit local traffic")
+                rule(.external, "fib saddr type local jump \(markMasq)", comment: "masquerade local traffic")
+                rule(.external, "fib saddr type local goto \(clusterChain)", comment: "short-circuit local traffic")
             }
-            if hasExternal { rule(externalChain, "goto \(externalPolicyChain)") }
+            if hasExternal { rule(.external, "goto \(externalPolicyChain)") }
         }
 
         if usesFW {
@@ -138,7 +156,7 @@ struct NFTablesFragment: Sendable {
                 // A VIP bound locally makes node-to-VIP traffic arrive from the VIP itself.
                 sources += info.loadBalancerVIPs.map(\.description)
             }
-            rule(fwChain, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+            rule(.firewall, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
         }
 
         if info.sessionAffinityClientIP {
@@ -149,38 +167,36 @@ struct NFTablesFragment: Sendable {
             }
         }
 
-        func writeServiceToEndpointRules(_ svcChain: String, _ endpoints: [EndpointInfo]) {
+        func writeServiceToEndpointRules(_ svc: Slot, _ targets: [EndpointInfo]) {
+            let indexes = targets.map { endpointIndex[$0.description]! }
             if info.sessionAffinityClientIP {
-                for ep in endpoints {
-                    let chain = endpointChain[ep.description]!
-                    rule(svcChain, "\(ipX) saddr @affinity-\(chain.dropFirst("endpoint-".count)) goto \(chain)")
+                for i in indexes {
+                    rule(svc, "\(ipX) saddr @affinity-\(endpointBases[i]) goto \(endpointChains[i])")
                 }
             }
             var vmap: RuleLine = ""
-            for (i, ep) in endpoints.enumerated() {
-                if i > 0 { vmap.bytes.appendUTF8(" , ") }
-                vmap.bytes.appendDecimal(i)
+            for (n, i) in indexes.enumerated() {
+                if n > 0 { vmap.bytes.appendUTF8(" , ") }
+                vmap.bytes.appendDecimal(n)
                 vmap.bytes.appendUTF8(" : goto ")
-                vmap.bytes.appendUTF8(endpointChain[ep.description]!)
+                vmap.bytes.appendUTF8(endpointChains[i])
             }
-            rule(svcChain, "numgen random mod \(endpoints.count) vmap { \(vmap) }")
+            rule(svc, "numgen random mod \(targets.count) vmap { \(vmap) }")
         }
-        if sp.usesClusterPolicyChain { writeServiceToEndpointRules(clusterChain, sp.endpoints.cluster) }
-        if sp.usesLocalPolicyChain { writeServiceToEndpointRules(localChain, sp.endpoints.local) }
+        if sp.usesClusterPolicyChain { writeServiceToEndpointRules(.cluster, sp.endpoints.cluster) }
+        if sp.usesLocalPolicyChain { writeServiceToEndpointRules(.local, sp.endpoints.local) }
 
-        for (ep, epBase) in zip(sp.endpoints.allReachable, endpointBases) {
-            let chain = "endpoint-" + epBase
-            rule(chain, "\(ipX) saddr \(ep.ip) jump \(markMasq)")
-            if info.sessionAffinityClientIP { rule(chain, "update @affinity-\(epBase) { \(ipX) saddr }") }
-            rule(chain, "meta l4proto \(proto) dnat to \(ep.description)")
+        for (i, ep) in endpoints.enumerated() {
+            rule(.endpoint(i), "\(ipX) saddr \(ep.ip) jump \(markMasq)")
+            if info.sessionAffinityClientIP { rule(.endpoint(i), "update @affinity-\(endpointBases[i]) { \(ipX) saddr }") }
+            rule(.endpoint(i), "meta l4proto \(proto) dnat to \(ep.description)")
         }
 
-        var owned = endpointBases.map { "endpoint-" + $0 }
-        if sp.usesClusterPolicyChain { owned.append(clusterChain) }
-        if sp.usesLocalPolicyChain { owned.append(localChain) }
-        if sp.usesExternalTrafficChain { owned.append(externalChain) }
-        if usesFW { owned.append(fwChain) }
-        chains = owned.map { .init(name: $0, base: nil, comment: nil, ruleLines: ruleBlocks[$0] ?? LineBlock()) }
+        chains = endpointChains.indices.map { .init(name: endpointChains[$0], base: nil, comment: nil, ruleLines: endpointRules[$0]) }
+        if sp.usesClusterPolicyChain { chains.append(.init(name: clusterChain, base: nil, comment: nil, ruleLines: serviceRules[0])) }
+        if sp.usesLocalPolicyChain { chains.append(.init(name: localChain, base: nil, comment: nil, ruleLines: serviceRules[1])) }
+        if sp.usesExternalTrafficChain { chains.append(.init(name: externalChain, base: nil, comment: nil, ruleLines: serviceRules[2])) }
+        if usesFW { chains.append(.init(name: fwChain, base: nil, comment: nil, ruleLines: serviceRules[3])) }
         elements = elementOrder.map { ($0, elementBlocks[$0]!, elementKeys[$0]!) }
     }
 }
