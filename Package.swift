@@ -61,7 +61,7 @@ let package = Package(
         ]),
         // libnl-3 and libnl-route-3 (links, addresses, routes over rtnetlink).
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
-                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev", "libnl-genl-3-dev"])]),
         // libnftnl + libmnl (nftables rulesets as netlink batches).
         .systemLibrary(name: "CNftables", path: "Sources/CNftables", pkgConfig: "libnftnl",
                        providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
@@ -85,7 +85,13 @@ let package = Package(
         .target(name: "SeawayBridge", dependencies: ["SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNetlink", "SeawayNet"]),
         .executableTarget(name: "seaway-bridge", dependencies: ["SeawayBridge", "SeawayCNI", "SeawayKernel"],
                           linkerSettings: cniPluginLinking),
+        // Rules onto the kernel: iptables through its tools, nftables, IPVS detection; the
+        // node probe for what kube-proxy reads from the node.
+        .target(name: "SeawayDataplane", dependencies: [
+            "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayKernel", "SeawayNetlink",
+        ]),
         .executableTarget(name: "seaway", dependencies: [
+            "SeawayDataplane", "SeawayKernel",
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -96,6 +102,8 @@ let package = Package(
             "SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
+        // Runs the built `seaway` and `seaway-bridge` in throwaway namespaces.
+        .testTarget(name: "SeawayDataplaneTests", dependencies: ["SeawayKernel", "SeawayTestSupport"]),
         .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNetlink", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),

@@ -22,6 +22,8 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 #include <netlink/route/nexthop.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
 
 
 // Function-like macros Swift cannot import.

@@ -47,4 +47,5 @@ public struct ProxyOptions: Sendable, Hashable {
 public enum NFAcctCounter {
     public static let invalidDropped = "ct_state_invalid_dropped_pkts"
     public static let localhostNodePortAccepted = "localhost_nps_accepted_pkts"
+    public static let all = [invalidDropped, localhostNodePortAccepted]
 }

@@ -51,10 +51,17 @@ struct ProxyInputOptions: ParsableArguments {
         return f
     }
 
-    /// Options for `mode` on the node, resolved against `cluster`.
-    func resolve(mode: ProxyMode, cluster: ClusterState) throws -> ProxyOptions {
+    /// Options for `mode` on the node, resolved against `cluster`. `probedHost` is what the
+    /// real node says, used when no `--host` file is given (apply); it runs only after the
+    /// inputs have been read and checked.
+    func resolve(mode: ProxyMode, cluster: ClusterState, probedHost: (() throws -> HostDescription)? = nil) throws -> ProxyOptions {
         let config = try configFile.map { try KubeProxyConfiguration.decode(readTextFile($0), file: $0) }
-        let host = try hostFile.map { try HostDescription.decode(readTextFile($0), file: $0) }
+        var host = try hostFile.map { try HostDescription.decode(readTextFile($0), file: $0) }
+        if host == nil, let probedHost {
+            // Validate the flags and config against the manifests before touching the node.
+            _ = try ProxyOptions.resolve(mode: mode, flags: flags, config: config, host: nil, cluster: cluster)
+            host = try probedHost()
+        }
         return try ProxyOptions.resolve(mode: mode, flags: flags, config: config, host: host, cluster: cluster)
     }
 }

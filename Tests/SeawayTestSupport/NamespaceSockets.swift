@@ -6,15 +6,17 @@ import SeawayKernel
 public enum NamespaceSockets {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// A listener on `port` (all addresses) in `namespace`, answering each connection with
-    /// the address it came from (`ip\n`), then closing it. Runs until `stop()`.
+    /// the address it came from (`ip\n`), or with `identity` when given, then closing it.
+    /// Runs until `stop()`.
     public final class EchoPeerServer: @unchecked Sendable {
         let fd: Int32
         private let thread: Thread
 
-        public init(in namespace: String, port: UInt16, ipv6: Bool = false) throws {
+        public init(in namespace: String, port: UInt16, ipv6: Bool = false, identity: String? = nil) throws {
             let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
                 let s = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 guard s >= 0 else { throw .current("socket") }
@@ -42,7 +44,7 @@ public enum NamespaceSockets {
                     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                     let c = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &length) } }
                     if c < 0 { return }
-                    let text = NamespaceSockets.address(of: peer) + "\n"
+                    let text = (identity ?? NamespaceSockets.address(of: peer)) + "\n"
                     _ = text.withCString { send(c, $0, strlen($0), 0) }
                     close(c)
                 }

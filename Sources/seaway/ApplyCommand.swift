@@ -1,0 +1,86 @@
+import ArgumentParser
+import SeawayDataplane
+import SeawayKernel
+import SeawayLoader
+import SeawayModel
+import SeawayProxyCore
+import SeawayRender
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Program the rules `render` prints into this network namespace (one full sync).",
+        discussion: """
+            iptables mode: one iptables-save and one iptables-restore --noflush per IP family:
+            every chain rewritten, stale service chains deleted, kube-proxy's jumps from the
+            built-in chains inserted where missing. nftables mode: the kube-proxy tables
+            replaced in one transaction. ipvs mode: refused on a kernel without IPVS, before
+            anything changes. Without --host, what kube-proxy would probe (interface addresses,
+            nfacct counters) is read from this namespace. Bad input changes nothing.
+            """)
+
+    @Option(help: "iptables, nftables or ipvs.")
+    var mode: ProxyMode
+
+    @OptionGroup var proxy: ProxyInputOptions
+
+    @Argument(help: "Manifest files or directories (YAML or JSON); '-' reads stdin.")
+    var manifests: [String]
+
+    func run() throws {
+        try reportingErrors {
+            let cluster = try ManifestLoader().load(manifests)
+            let environment = ProcessIO.environment()
+            var options = try proxy.resolve(mode: mode, cluster: cluster) {
+                try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
+            }
+            // Counters a --host file lists must exist before rules name them: create them, as
+            // kube-proxy does, and leave out any this kernel cannot count with.
+            options.nfacctCounters = Set(NodeProbe.ensureCounters(NFAcctCounter.all.filter(options.nfacctCounters.contains),
+                                                                  environment: environment))
+            let rulesets = try RulesetRenderer.render(mode: mode, cluster: cluster, options: options)
+            switch mode {
+            case .iptables:
+                let tables = rulesets.compactMap { r -> IPTablesRuleset? in if case let .iptables(t) = r { return t } else { return nil } }
+                let plans = try IPTablesApplier(environment: environment).apply(tables)
+                for plan in plans {
+                    let r = plan.ruleset
+                    printNotice("applied iptables (\(r.family.rawValue)): \(r.filter.chains.count + r.nat.chains.count) chains, "
+                                + "\(plan.missingJumps.count) jump rules added, \(r.filter.deletedChains.count + r.nat.deletedChains.count) stale chains deleted")
+                }
+            case .nftables:
+                let tables = rulesets.compactMap { r -> NFTablesRuleset? in if case let .nftables(t) = r { return t } else { return nil } }
+                try NFTablesApplier(environment: environment).apply(tables)
+                for t in tables { printNotice("applied nftables (\(t.family.rawValue)): \(t.chains.count) chains, \(t.containers.count) sets and maps") }
+            case .ipvs:
+                try IPVSApplier.requireIPVS()
+                throw DataplaneError("IPVS programming is not implemented yet; nothing was changed")
+            }
+        }
+    }
+}
+
+struct CleanupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Remove the rules kube-proxy (or seaway apply) made in this network namespace.",
+        discussion: """
+            iptables: kube-proxy's CleanupLeftovers (its jumps, its fixed chains and every
+            service chain; KUBE-MARK-MASQ and KUBE-FIREWALL stay, as the kubelet shares them).
+            nftables: both families' kube-proxy tables. ipvs: its iptables rules (as iptables).
+            """)
+
+    @Option(help: "iptables, nftables or ipvs.")
+    var mode: ProxyMode
+
+    func run() throws {
+        try reportingErrors {
+            let environment = ProcessIO.environment()
+            switch mode {
+            case .iptables, .ipvs: try IPTablesApplier(environment: environment).cleanup()
+            case .nftables: try NFTablesApplier(environment: environment).cleanup()
+            }
+            printNotice("removed kube-proxy's \(mode.rawValue) rules")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import SeawayTestSupport
+import Testing
+
+/// `seaway apply` on a real kernel, checked with real TCP between pods in namespaces: the
+/// rules carry traffic as kube-proxy's do, and what is applied is what `render` prints.
+@Suite(.enabled(if: DataplaneNode.available, Comment(rawValue: DataplaneNode.unavailable)))
+struct ApplyTrafficTests {
+    /// A node with three serving pods (a, b, c) and a client; `web` on a, b, c, `sticky` the
+    /// same with ClientIP affinity, `empty` without endpoints.
+    func node() throws -> (DataplaneNode, String) {
+        let n = try DataplaneNode()
+        for pod in ["a", "b", "c"] { try n.addPod(pod) }
+        try n.addPod("client", serving: false)
+        let manifests = TestCluster.yaml([
+            .init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b", "c"].map(n.ip)),
+            .init(name: "sticky", clusterIP: "10.96.0.12", endpoints: ["a", "b", "c"].map(n.ip), affinity: true),
+            .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
+        ])
+        return (n, manifests)
+    }
+
+    @Test(arguments: ["iptables", "nftables"])
+    func clusterIPsCarryTrafficAsKubeProxysRulesDo(_ mode: String) throws {
+        let (n, manifests) = try node()
+        defer { n.close() }
+        let applied = try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        #expect(applied.status == 0, "\(applied.stderr)")
+
+        // Every endpoint answers, roughly evenly (60 connections over 3: each expects 20).
+        let web = try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 60)
+        #expect(Set(web.keys) == ["a", "b", "c"], "\(web)")
+        #expect(web.values.allSatisfy { $0 >= 8 }, "\(web)")
+
+        // A pod reaching its own service: hairpin, masqueraded so the reply comes back.
+        let fromA = try n.answers(from: "a", to: "10.96.0.10", port: 80, count: 30)
+        #expect(fromA.values.reduce(0, +) == 30)
+        #expect((fromA["a"] ?? 0) > 0, "\(fromA)")
+
+        // ClientIP affinity pins the client to one endpoint.
+        #expect(try n.answers(from: "client", to: "10.96.0.12", port: 80, count: 15).count == 1)
+
+        // No endpoints: rejected at once, not timed out.
+        let refused = #expect(throws: NamespaceSockets.Failure.self) {
+            try NamespaceSockets.ask(from: n.pods["client"]!.ns.path, "10.96.0.11", port: 80, timeoutSeconds: 2)
+        }
+        #expect(refused?.description.contains("Connection refused") == true, "\(String(describing: refused))")
+    }
+
+    @Test(arguments: ["iptables", "nftables"])
+    func removingAServiceRemovesItsRulesAndAnApplyIsIdempotent(_ mode: String) throws {
+        let (n, manifests) = try node()
+        defer { n.close() }
+        try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        let dump = { () throws -> String in
+            try n.node.exec(mode == "iptables" ? ["iptables-save"] : ["nft", "list", "ruleset"]).output
+        }
+        let twice = try dump()
+        #expect(twice.components(separatedBy: "kubernetes service portals").count - 1 == (mode == "iptables" ? 4 : 0),
+                "jumps are not duplicated")
+        let withoutWeb = TestCluster.yaml([
+            .init(name: "sticky", clusterIP: "10.96.0.12", endpoints: ["a", "b", "c"].map(n.ip), affinity: true),
+            .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
+        ])
+        try n.seaway(["apply", "--mode", mode], manifests: withoutWeb)
+        let after = try dump()
+        #expect(!after.contains("default/web"), "every rule of the removed service is gone")
+        #expect(after.contains("default/sticky"))
+        #expect(throws: NamespaceSockets.Failure.self) {
+            try NamespaceSockets.ask(from: n.pods["client"]!.ns.path, "10.96.0.10", port: 80, timeoutSeconds: 1)
+        }
+    }
+
+    /// What the kernel holds after apply is what `render` prints: the rendered text loaded
+    /// into a fresh namespace lists the same.
+    @Test(arguments: ["iptables", "nftables"])
+    func theAppliedRulesetIsTheRenderedOne(_ mode: String) throws {
+        let (n, manifests) = try node()
+        defer { n.close() }
+        try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        let rendered = try n.seaway(["render", "--mode", mode, "--host", n.hostFile], manifests: manifests).output
+        let fresh = try ThrowawayNamespace(prefix: "dp-fresh")
+        defer { fresh.close() }
+        if mode == "iptables" {
+            for counter in ["ct_state_invalid_dropped_pkts", "localhost_nps_accepted_pkts"] {
+                try fresh.exec(["nfacct", "add", counter], check: false)
+            }
+            try fresh.exec(["iptables-restore", "--noflush"], input: rendered)
+            // Only the KUBE- chains: the applied node also has the jumps from built-in chains.
+            let kubeLines = { (text: String) in
+                text.split(separator: "\n").filter { $0.hasPrefix("-A KUBE") || $0.hasPrefix(":KUBE") }.map { String($0) }.sorted()
+            }
+            let applied = kubeLines(try n.node.exec(["iptables-save"]).output), loaded = kubeLines(try fresh.exec(["iptables-save"]).output)
+            #expect(applied == loaded, "only applied: \(Set(applied).subtracting(loaded).sorted()); only loaded: \(Set(loaded).subtracting(applied).sorted())")
+        } else {
+            try fresh.exec(["nft", "-f", "-"], input: rendered)
+            #expect(try n.node.exec(["nft", "list", "ruleset"]).output == (try fresh.exec(["nft", "list", "ruleset"]).output))
+        }
+    }
+
+    @Test func cleanupRemovesWhatApplyMade() throws {
+        let (n, manifests) = try node()
+        defer { n.close() }
+        try n.seaway(["apply", "--mode", "iptables"], manifests: manifests)
+        try n.seaway(["apply", "--mode", "nftables"], manifests: manifests)
+        try n.seaway(["cleanup", "--mode", "iptables"])
+        try n.seaway(["cleanup", "--mode", "nftables"])
+        let saved = try n.node.exec(["iptables-save"]).output
+        // kube-proxy's own chains and jumps are gone; the kubelet-shared ones stay.
+        #expect(!saved.contains("KUBE-SERVICES") && !saved.contains("KUBE-SVC-") && !saved.contains("KUBE-SEP-"))
+        // (iptables-nft keeps its own `ip filter` / `ip nat` tables; kube-proxy's are gone.)
+        #expect(!(try n.node.exec(["nft", "list", "tables"]).output.contains("kube-proxy")))
+        #expect(try n.seaway(["cleanup", "--mode", "nftables"]).status == 0, "cleanup twice")
+    }
+
+    @Test func badInputAndIPVSChangeNothing() throws {
+        let (n, manifests) = try node()
+        defer { n.close() }
+        try n.seaway(["apply", "--mode", "iptables"], manifests: manifests)
+        let before = try n.node.exec(["iptables-save"]).output.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let bad = try n.seaway(["apply", "--mode", "iptables"], manifests: manifests.replacingOccurrences(of: "clusterIP: 10.96.0.11", with: "clusterIP: 10.96.0.999"), check: false)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("spec.clusterIP"), "\(bad.stderr)")
+        let ipvs = try n.seaway(["apply", "--mode", "ipvs"], manifests: manifests, check: false)
+        #expect(ipvs.status == 1)
+        #expect(ipvs.stderr.contains("IPVS unavailable: this kernel has no IPVS"), "\(ipvs.stderr)")
+        let after = try n.node.exec(["iptables-save"]).output.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(before == after)
+        // The rules still carry traffic.
+        #expect(try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 6).values.reduce(0, +) == 6)
+    }
+}
