@@ -58,71 +58,67 @@ public final class NFTablesNetlink {
 
     /// Whether `chain` exists.
     public func exists(_ chain: NFTChain) throws(SystemError) -> Bool {
-        let seq = try query(NFT_MSG_GETCHAIN, chain.table.family, flags: 0, "look up chain \(chain.name)") { nlh in
+        var found = false
+        try ask(NFT_MSG_GETCHAIN, chain.table.family, dump: false, "look up chain \(chain.name)", build: { nlh in
             let c = nftnl_chain_alloc()!
             nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_TABLE.rawValue), chain.table.name)
             nftnl_chain_set_str(c, UInt16(NFTNL_CHAIN_NAME.rawValue), chain.name)
             nftnl_chain_nlmsg_build_payload(nlh, c)
             nftnl_chain_free(c)
-        }
-        var found = false, answered = false
-        var failure: SystemError? = nil
-        try receive(until: { answered }, onMessage: { nlh in
-            if nlh.pointee.nlmsg_seq == seq { found = true; answered = true }
-        }) { (replySeq, errno, message) in
-            guard replySeq == seq else { return }
-            answered = true
-            if errno != 0 && errno != ENOENT { failure = SystemError("look up chain \(chain.name)", errno: errno, kernelMessage: message) }
-        }
-        if let failure { throw failure }
+        }) { _ in found = true }
         return found
-    }
-
-    /// Sends one request of `type` (its payload written by `build`) and returns its sequence.
-    private func query(_ type: nf_tables_msg_types, _ family: NFTFamily, flags: Int32, _ operation: String,
-                       _ build: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(SystemError) -> UInt32 {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        sequence &+= 1
-        let seq = sequence
-        let length = buffer.withUnsafeMutableBytes { raw -> Int in
-            let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
-                                            family.rawValue, UInt16(flags), seq)!
-            build(nlh)
-            return Int(nlh.pointee.nlmsg_len)
-        }
-        let sent = buffer.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, length) }
-        guard sent >= 0 else { throw .current(operation) }
-        return seq
     }
 
     /// The rules of `chain` with their handles and comments; empty when the table or chain
     /// does not exist.
     public func rules(in chain: NFTChain) throws(SystemError) -> [NFTRuleHandle] {
-        let seq = try query(NFT_MSG_GETRULE, chain.table.family, flags: NLM_F_DUMP, "list rules of chain \(chain.name)") { nlh in
+        var out: [NFTRuleHandle] = []
+        try ask(NFT_MSG_GETRULE, chain.table.family, dump: true, "list rules of chain \(chain.name)", build: { nlh in
             let rule = nftnl_rule_alloc()!
             nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), chain.table.name)
             nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain.name)
             nftnl_rule_nlmsg_build_payload(nlh, rule)
             nftnl_rule_free(rule)
-        }
-        var out: [NFTRuleHandle] = []
-        var done = false
-        var failure: SystemError? = nil
-        try receive(until: { done }, onMessage: { nlh in
-            guard nlh.pointee.nlmsg_seq == seq else { return }
-            if nlh.pointee.nlmsg_type == UInt16(NLMSG_DONE) { done = true; return }
+        }) { nlh in
             let rule = nftnl_rule_alloc()!
             defer { nftnl_rule_free(rule) }
             guard nftnl_rule_nlmsg_parse(nlh, rule) >= 0 else { return }
             out.append(NFTRuleHandle(handle: nftnl_rule_get_u64(rule, UInt16(NFTNL_RULE_HANDLE.rawValue)),
                                      comment: NFTUserData.comment(of: rule)))
+        }
+        return out
+    }
+
+    /// Sends one query of `type` (its payload written by `build`) and hands each reply to
+    /// `onReply`. A dump ends at its DONE, a single get at its one reply; ENOENT (no such
+    /// table or chain) means no replies, not an error.
+    private func ask(_ type: nf_tables_msg_types, _ family: NFTFamily, dump: Bool, _ operation: String,
+                     build: (UnsafeMutablePointer<nlmsghdr>) -> Void,
+                     onReply: (UnsafeMutablePointer<nlmsghdr>) -> Void) throws(SystemError) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        sequence &+= 1
+        let seq = sequence
+        let length = buffer.withUnsafeMutableBytes { raw -> Int in
+            let nlh = nftnl_nlmsg_build_hdr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
+                                            family.rawValue, UInt16(dump ? NLM_F_DUMP : 0), seq)!
+            build(nlh)
+            return Int(nlh.pointee.nlmsg_len)
+        }
+        let sent = buffer.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, length) }
+        guard sent >= 0 else { throw .current(operation) }
+        var done = false
+        var failure: SystemError? = nil
+        try receive(until: { done }, onMessage: { nlh in
+            guard nlh.pointee.nlmsg_seq == seq else { return }
+            if nlh.pointee.nlmsg_type == UInt16(NLMSG_DONE) { done = true; return }
+            onReply(nlh)
+            if !dump { done = true }
         }) { (replySeq, errno, message) in
             guard replySeq == seq else { return }
             done = true
-            if errno != 0 && errno != ENOENT { failure = SystemError("list rules of chain \(chain.name)", errno: errno, kernelMessage: message) }
+            if errno != 0 && errno != ENOENT { failure = SystemError(operation, errno: errno, kernelMessage: message) }
         }
         if let failure { throw failure }
-        return out
     }
 
     /// Reads replies until `finished()`: ACKs and errors go to `onAck(seq, errno, message)`,
