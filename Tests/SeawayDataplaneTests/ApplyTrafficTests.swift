@@ -99,6 +99,31 @@ struct ApplyTrafficTests {
         }
     }
 
+    /// NodePorts from outside the node: with the Cluster policy every endpoint serves and the
+    /// source is masqueraded; with Local only this node's endpoints serve and the client's
+    /// address arrives intact (an endpoint on another node is never picked).
+    @Test(arguments: ["iptables", "nftables"])
+    func nodePortsFromOutsideFollowTheExternalTrafficPolicy(_ mode: String) throws {
+        let n = try DataplaneNode()
+        defer { n.close() }
+        for pod in ["a", "b", "c"] { try n.addPod(pod) }
+        let manifests = TestCluster.yaml([
+            .init(name: "cluster-np", clusterIP: "10.96.0.20", endpoints: ["a", "b", "c"].map(n.ip), nodePort: 30080),
+            .init(name: "local-np", clusterIP: "10.96.0.21", endpoints: ["a", "b"].map(n.ip), nodePort: 30081,
+                  externalTrafficPolicyLocal: true, remoteEndpoints: ["10.244.2.5"]),
+        ])
+        let applied = try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        #expect(applied.status == 0, "\(applied.stderr)")
+
+        let cluster = try n.exchanges(from: "outside", to: "192.168.77.1", port: 30080, count: 30)
+        #expect(Set(cluster.map(\.name)) == ["a", "b", "c"])
+        #expect(!cluster.contains { $0.peer.hasSuffix("192.168.77.2") }, "masqueraded: \(Set(cluster.map(\.peer)))")
+
+        let local = try n.exchanges(from: "outside", to: "192.168.77.1", port: 30081, count: 30)
+        #expect(Set(local.map(\.name)) == ["a", "b"])
+        #expect(local.allSatisfy { $0.peer.hasSuffix("192.168.77.2") }, "client IP kept: \(Set(local.map(\.peer)))")
+    }
+
     @Test func cleanupRemovesWhatApplyMade() throws {
         let (n, manifests) = try node()
         defer { n.close() }

@@ -93,11 +93,18 @@ final class DataplaneNode: @unchecked Sendable {
                                separateStderr: true, check: check)
     }
 
-    /// Who answers `count` connections from `pod` to `address:port`, by name.
+    /// Who answers `count` connections from `pod` (or "outside") to `address:port`, by name.
     func answers(from pod: String, to address: String, port: UInt16, count: Int) throws -> [String: Int] {
-        var seen: [String: Int] = [:]
-        for _ in 0..<count { seen[try NamespaceSockets.ask(from: pods[pod]!.ns.path, address, port: port), default: 0] += 1 }
-        return seen
+        try exchanges(from: pod, to: address, port: port, count: count).reduce(into: [:]) { $0[$1.name, default: 0] += 1 }
+    }
+
+    /// Each connection's answer: the pod that answered and the source address it saw.
+    func exchanges(from pod: String, to address: String, port: UInt16, count: Int) throws -> [(name: String, peer: String)] {
+        let path = pod == "outside" ? outside.path : pods[pod]!.ns.path
+        return try (0..<count).map { _ in
+            let words = try NamespaceSockets.ask(from: path, address, port: port).split(separator: " ")
+            return (String(words.first ?? ""), String(words.last ?? ""))
+        }
     }
 }
 
@@ -108,6 +115,11 @@ enum TestCluster {
         var clusterIP: String
         var endpoints: [String]
         var affinity = false
+        /// A NodePort service on this port.
+        var nodePort: Int? = nil
+        var externalTrafficPolicyLocal = false
+        /// Endpoints on another node (not reachable from this one).
+        var remoteEndpoints: [String] = []
     }
 
     static func yaml(_ services: [Service]) -> String {
@@ -128,10 +140,12 @@ enum TestCluster {
             spec:
               clusterIP: \(s.clusterIP)
               \(s.affinity ? "sessionAffinity: ClientIP" : "")
-              ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+              \(s.nodePort == nil ? "" : "type: NodePort")
+              \(s.externalTrafficPolicyLocal ? "externalTrafficPolicy: Local" : "")
+              ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
 
             """
-            guard !s.endpoints.isEmpty else { continue }
+            guard !(s.endpoints + s.remoteEndpoints).isEmpty else { continue }
             out += """
             ---
             apiVersion: discovery.k8s.io/v1
@@ -147,6 +161,9 @@ enum TestCluster {
             """
             for ip in s.endpoints {
                 out += "  - {addresses: [\(ip)], nodeName: node-a, conditions: {ready: true}}\n"
+            }
+            for ip in s.remoteEndpoints {
+                out += "  - {addresses: [\(ip)], nodeName: node-b, conditions: {ready: true}}\n"
             }
         }
         return out

@@ -10,7 +10,8 @@ public enum NamespaceSockets {
     }
 
     /// A listener on `port` (all addresses) in `namespace`, answering each connection with
-    /// the address it came from (`ip\n`), or with `identity` when given, then closing it.
+    /// the address it came from (`ip\n`), or with `identity` and that address
+    /// (`identity ip\n`) when given, then closing it.
     /// Runs until `stop()`.
     public final class EchoPeerServer: @unchecked Sendable {
         let fd: Int32
@@ -44,7 +45,7 @@ public enum NamespaceSockets {
                     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                     let c = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &length) } }
                     if c < 0 { return }
-                    let text = (identity ?? NamespaceSockets.address(of: peer)) + "\n"
+                    let text = (identity.map { $0 + " " } ?? "") + NamespaceSockets.address(of: peer) + "\n"
                     _ = text.withCString { send(c, $0, strlen($0), 0) }
                     close(c)
                 }
