@@ -33,8 +33,10 @@ public struct BridgePlugin: CNIPlugin {
             // kernel would (random, locally administered), instead of asking the container.
             config.mac = MACAddress.randomLocal()
         }
-        // One nftables socket for the whole ADD; it is opened only when rules are needed.
+        // One nftables socket for the whole ADD; it is opened only when rules are needed, and
+        // released after the rollback, if there is one.
         let nft = LazyNFTables()
+        defer { nft.finish() }
         let undo = Undo()
         do throws(CNIError) {
             let hostVeth = try host.createVeth(config, ifname: env.ifname, container: container, bridge: bridge, undo: undo)
@@ -78,11 +80,9 @@ public struct BridgePlugin: CNIPlugin {
             ]
             if let dns = config.dns { result.dns = dns }
             undo.discard()
-            nft.finish()
             return result
         } catch {
             undo.run()
-            nft.finish()
             throw error
         }
     }
@@ -94,9 +94,9 @@ public struct BridgePlugin: CNIPlugin {
             if let type = config.ipamType { try DelegatedPlugin(type: type, request: request, environment: environment).run(.del) }
         }
         // The host's rules first, so their commit's clean-up in the kernel overlaps the veth's
-        // deletion. Found by name and comment, not by the pod's
-        // addresses, so a DEL after the interface is gone still removes them (the
-        // reference's iptables rules leak then: it learns the addresses from the interface).
+        // deletion. Found by name and comment, not by the pod's addresses, so a DEL after the
+        // interface is gone still removes them (the reference's iptables rules leak then: it
+        // learns the addresses from the interface).
         let nft = LazyNFTables()
         defer { nft.finish() }
         if config.macSpoofCheck {

@@ -1,6 +1,6 @@
 /// The CNI_* environment a plugin is called with, checked per command as the reference
 /// plugins' skeleton checks it.
-public struct CNIEnvironment: Sendable, Equatable {
+public struct CNIEnvironment: Sendable {
     public enum Command: String, Sendable, CaseIterable {
         case add = "ADD", del = "DEL", check = "CHECK", version = "VERSION", gc = "GC", status = "STATUS"
     }
@@ -12,11 +12,6 @@ public struct CNIEnvironment: Sendable, Equatable {
     /// `CNI_ARGS`: `K=V;K2=V2`, in order.
     public var args: [(String, String)]
     public var path: [String]
-
-    public static func == (a: CNIEnvironment, b: CNIEnvironment) -> Bool {
-        a.command == b.command && a.containerID == b.containerID && a.netns == b.netns && a.ifname == b.ifname
-            && a.args.elementsEqual(b.args, by: ==) && a.path == b.path
-    }
 
     /// Reads `environment`; CNI error 4 naming every required variable that is missing.
     public init(_ environment: [String: String]) throws(CNIError) {

@@ -66,21 +66,6 @@ extension RouteNetlink {
         return Link(result)
     }
 
-    /// Every link in this namespace, by index.
-    public func links() throws(SystemError) -> [Link] {
-        var cache: OpaquePointer? = nil
-        let rc = rtnl_link_alloc_cache(socket, AF_UNSPEC, &cache)
-        guard rc == 0, let cache else { throw SystemError("list links", errno: RouteNetlink.errno(fromLibnl: rc)) }
-        defer { nl_cache_free(cache) }
-        var out: [Link] = []
-        var object = nl_cache_get_first(cache)
-        while let o = object {
-            out.append(Link(o))
-            object = nl_cache_get_next(o)
-        }
-        return out.sorted { $0.index < $1.index }
-    }
-
     /// Creates a bridge. EEXIST is left to the caller (an existing bridge is often fine).
     /// With `vlanFiltering`, a kernel built without CONFIG_BRIDGE_VLAN_FILTERING answers
     /// EOPNOTSUPP, and the error says that is what it means.
@@ -136,14 +121,6 @@ extension RouteNetlink {
             }
         }
         try request(m, "create veth \(name) with peer \(peerName)")
-    }
-
-    /// Creates a dummy device (IPVS mode's kube-ipvs0).
-    public func createDummy(name: String) throws(SystemError) {
-        let m = linkMessage(RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL)
-        m.put(Int32(IFLA_IFNAME), string: name)
-        m.nest(Int32(IFLA_LINKINFO)) { m.put(Int32(IFLA_INFO_KIND), string: "dummy") }
-        try request(m, "create dummy \(name)")
     }
 
     public func setUp(_ link: Link, _ up: Bool = true) throws(SystemError) {
