@@ -103,7 +103,7 @@ let package = Package(
         ]),
         .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         // Runs the built `seaway` and `seaway-bridge` in throwaway namespaces.
-        .testTarget(name: "SeawayDataplaneTests", dependencies: ["SeawayKernel", "SeawayTestSupport"]),
+        .testTarget(name: "SeawayDataplaneTests", dependencies: ["SeawayDataplane", "SeawayKernel", "SeawayTestSupport"]),
         .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNetlink", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),
         .testTarget(name: "SeawayProxyCoreTests", dependencies: ["SeawayModel", "SeawayProxyCore"]),

@@ -59,7 +59,7 @@ struct IPMasquerade {
         for (address, prefixLength) in addresses {
             let subnet = CIDR(network: address, prefixLength: prefixLength)
             tx.add(NFTRule(IPMasquerade.checks, NFTMatch.family(address.family) + NFTMatch.source(address)
-                           + NFTMatch.destination(subnet, .notEqual) + [.masquerade], comment: comment))
+                           + NFTMatch.destination(subnet, .notEqual) + [.masquerade()], comment: comment))
         }
         return tx
     }

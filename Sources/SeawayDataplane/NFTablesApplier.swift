@@ -1,16 +1,27 @@
 import SeawayKernel
 import SeawayModel
+import SeawayNetlink
 import SeawayRender
 
-/// nftables mode on the kernel. For now through `nft -f`: the rendered text, each family's
-/// `kube-proxy` table replaced in the same transaction (`add table` + `delete table` first,
-/// so it works whether or not the table exists), so the kernel takes all of it or none.
-/// Sending the same ruleset as one libnftnl batch, and incremental syncs, are the next step
-/// (the dataplane issue); `render` output and what this applies are the same text.
+/// nftables mode on the kernel: the rendered text, each family's `kube-proxy` table replaced
+/// in the same transaction (`add table` + `delete table` first, so it works whether or not
+/// the table exists), sent as one netlink batch so the kernel takes all of it or none.
+/// `render` output and what this applies are the same text; NFTScript carries it to netlink.
 public struct NFTablesApplier {
-    let tools: NetfilterTools
+    public enum Transport: String, Sendable, CaseIterable {
+        /// One libnftnl batch on an nfnetlink socket.
+        case netlink
+        /// The same text through `nft -f` (what kube-proxy does; kept to compare against).
+        case nft
+    }
 
-    public init(environment: [String: String]) { tools = NetfilterTools(environment: environment) }
+    let tools: NetfilterTools
+    let transport: Transport
+
+    public init(environment: [String: String], transport: Transport = .netlink) {
+        tools = NetfilterTools(environment: environment)
+        self.transport = transport
+    }
 
     /// The one `nft -f` transaction that replaces the tables with `rulesets`.
     public static func transaction(_ rulesets: [NFTablesRuleset]) -> [UInt8] {
@@ -24,12 +35,29 @@ public struct NFTablesApplier {
     }
 
     public func apply(_ rulesets: [NFTablesRuleset]) throws(DataplaneError) {
-        try tools.run("nft", ["-f", "-"], input: Self.transaction(rulesets))
+        try send(Self.transaction(rulesets))
     }
 
     /// Deletes both families' kube-proxy tables (nothing else of nftables is kube-proxy's).
     public func cleanup() throws(DataplaneError) {
         let script = ["ip", "ip6"].map { "add table \($0) \(NFTablesName.table)\ndelete table \($0) \(NFTablesName.table)\n" }.joined()
-        try tools.run("nft", ["-f", "-"], input: Array(script.utf8))
+        try send(Array(script.utf8))
+    }
+
+    /// Sends an `nft -f` script as one transaction.
+    public func send(_ script: [UInt8]) throws(DataplaneError) {
+        switch transport {
+        case .nft:
+            try tools.run("nft", ["-f", "-"], input: script)
+        case .netlink:
+            let transaction: NFTTransaction
+            do { transaction = try NFTScript.transaction(script) } catch { throw DataplaneError("\(error)") }
+            do {
+                let socket = try NFTablesNetlink()
+                try socket.apply(transaction)
+            } catch {
+                throw DataplaneError("nftables transaction refused, nothing changed", error)
+            }
+        }
     }
 }

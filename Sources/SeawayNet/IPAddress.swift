@@ -58,6 +58,15 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         self = ip
     }
 
+    /// The address's bytes in network order (4 or 16).
+    public var networkBytes: [UInt8] {
+        switch family {
+        case .ipv4: return (0..<4).map { UInt8(truncatingIfNeeded: low >> UInt64(24 - 8 * $0)) }
+        case .ipv6: return (0..<8).map { UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * $0)) }
+                         + (0..<8).map { UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * $0)) }
+        }
+    }
+
     public var isLoopback: Bool {
         switch family {
         case .ipv4: return (low >> 24) == 127

@@ -6,6 +6,8 @@ import SeawayModel
 import SeawayProxyCore
 import SeawayRender
 
+extension NFTablesApplier.Transport: ExpressibleByArgument {}
+
 struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
@@ -23,6 +25,9 @@ struct ApplyCommand: ParsableCommand {
     var mode: ProxyMode
 
     @OptionGroup var proxy: ProxyInputOptions
+
+    @Option(help: "How nftables rules reach the kernel: netlink (one libnftnl batch) or nft (nft -f of the same text).")
+    var nftablesTransport: NFTablesApplier.Transport = .netlink
 
     @Argument(help: "Manifest files or directories (YAML or JSON); '-' reads stdin.")
     var manifests: [String]
@@ -50,7 +55,7 @@ struct ApplyCommand: ParsableCommand {
                 }
             case .nftables:
                 let tables = rulesets.compactMap { r -> NFTablesRuleset? in if case let .nftables(t) = r { return t } else { return nil } }
-                try NFTablesApplier(environment: environment).apply(tables)
+                try NFTablesApplier(environment: environment, transport: nftablesTransport).apply(tables)
                 for t in tables { printNotice("applied nftables (\(t.family.rawValue)): \(t.chains.count) chains, \(t.containers.count) sets and maps") }
             case .ipvs:
                 try IPVSApplier.requireIPVS()

@@ -25,9 +25,9 @@ struct NFTablesTests {
         tx.add(NFTRule(postrouting, NFTMatch.family(.ipv4) + NFTMatch.destination(CIDR("224.0.0.0/4")!) + [.verdict(.return)]))
         tx.add(NFTRule(postrouting, [.verdict(.goto("checks"))]))
         tx.add(NFTRule(checks, NFTMatch.family(.ipv4) + NFTMatch.source(IPAddress("10.0.0.2")!)
-                       + NFTMatch.destination(CIDR("10.0.0.0/24")!, .notEqual) + [.masquerade], comment: "pod a"))
+                       + NFTMatch.destination(CIDR("10.0.0.0/24")!, .notEqual) + [.masquerade()], comment: "pod a"))
         tx.add(NFTRule(checks, NFTMatch.family(.ipv6) + NFTMatch.source(IPAddress("fd00::2")!)
-                       + NFTMatch.destination(CIDR("fd00::/64")!, .notEqual) + [.counter, .masquerade], comment: "pod a v6"))
+                       + NFTMatch.destination(CIDR("fd00::/64")!, .notEqual) + [.counter, .masquerade()], comment: "pod a v6"))
         return tx
     }
 

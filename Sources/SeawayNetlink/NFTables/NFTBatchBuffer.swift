@@ -9,7 +9,7 @@ struct NFTBatchBuffer {
     private var used = 0
 
     /// Room every message gets before it is written (the biggest rule is far smaller).
-    private static let messageRoom = 8192
+    private static let messageRoom = 16384
 
     init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
 
@@ -32,8 +32,9 @@ struct NFTBatchBuffer {
     mutating func begin(_ seq: UInt32) { write { nftnl_batch_begin($0, seq) } }
     mutating func end(_ seq: UInt32) { write { nftnl_batch_end($0, seq) } }
 
-    mutating func append(_ operation: NFTTransaction.Operation, sequence seq: UInt32) {
-        let ack = UInt16(NLM_F_ACK)
+    /// Writes `operation`; `acknowledged` asks the kernel to answer even when it succeeds.
+    mutating func append(_ operation: NFTTransaction.Operation, sequence seq: UInt32, acknowledged: Bool) {
+        let ack = acknowledged ? UInt16(NLM_F_ACK) : 0
         switch operation {
         case let .addTable(t):
             write { buf in
@@ -72,6 +73,91 @@ struct NFTBatchBuffer {
                     } }
                 }
             }
+        case let .addSet(set):
+            write { buf in
+                let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_NEWSET.rawValue), set.table.family.rawValue, UInt16(NLM_F_CREATE) | ack, seq)!
+                let s = NFTBatchBuffer.set(set)
+                nftnl_set_nlmsg_build_payload(nlh, s)
+                nftnl_set_free(s)
+                return nlh
+            }
+        case let .deleteSet(table, name):
+            write { buf in
+                let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(NFT_MSG_DELSET.rawValue), table.family.rawValue, ack, seq)!
+                let s = nftnl_set_alloc()!
+                nftnl_set_set_str(s, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
+                nftnl_set_set_str(s, UInt16(NFTNL_SET_NAME.rawValue), name)
+                nftnl_set_nlmsg_build_payload(nlh, s)
+                nftnl_set_free(s)
+                return nlh
+            }
+        case let .addElements(table, set, elements):
+            write { buf in NFTBatchBuffer.elementsMessage(buf, NFT_MSG_NEWSETELEM, table, set, elements, flags: UInt16(NLM_F_CREATE) | ack, seq) }
+        case let .deleteElements(table, set, elements):
+            write { buf in NFTBatchBuffer.elementsMessage(buf, NFT_MSG_DELSETELEM, table, set, elements, flags: ack, seq) }
+        }
+    }
+
+    /// The most elements one message carries: each is at most a 16-byte key, a verdict with a
+    /// chain name and a comment, so this many stay well inside `messageRoom`.
+    static let elementsPerMessage = 24
+
+    static func set(_ s: NFTSet) -> OpaquePointer {
+        let set = nftnl_set_alloc()!
+        nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), s.table.name)
+        nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), s.name)
+        nftnl_set_set_u32(set, UInt16(NFTNL_SET_FLAGS.rawValue), s.flags.rawValue)
+        nftnl_set_set_u32(set, UInt16(NFTNL_SET_KEY_TYPE.rawValue), s.keyType)
+        nftnl_set_set_u32(set, UInt16(NFTNL_SET_KEY_LEN.rawValue), s.keyLength)
+        if let dataType = s.dataType {
+            nftnl_set_set_u32(set, UInt16(NFTNL_SET_DATA_TYPE.rawValue), dataType)
+            nftnl_set_set_u32(set, UInt16(NFTNL_SET_DATA_LEN.rawValue), s.dataLength)
+        }
+        nftnl_set_set_u32(set, UInt16(NFTNL_SET_ID.rawValue), s.id)
+        if let size = s.size { nftnl_set_set_u32(set, UInt16(NFTNL_SET_DESC_SIZE.rawValue), size) }
+        if let timeout = s.timeoutMilliseconds { nftnl_set_set_u64(set, UInt16(NFTNL_SET_TIMEOUT.rawValue), timeout) }
+        if !s.userData.isEmpty {
+            s.userData.withUnsafeBytes { _ = nftnl_set_set_data(set, UInt16(NFTNL_SET_USERDATA.rawValue), $0.baseAddress, UInt32($0.count)) }
+        }
+        return set
+    }
+
+    static func elementsMessage(_ buf: UnsafeMutablePointer<CChar>, _ type: nf_tables_msg_types, _ table: NFTTable,
+                                _ ref: NFTSetReference, _ elements: [NFTSetElement], flags: UInt16,
+                                _ seq: UInt32) -> UnsafeMutablePointer<nlmsghdr> {
+        let nlh = nftnl_nlmsg_build_hdr(buf, UInt16(type.rawValue), table.family.rawValue, flags, seq)!
+        let set = nftnl_set_alloc()!
+        nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
+        nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), ref.name)
+        if let id = ref.id { nftnl_set_set_u32(set, UInt16(NFTNL_SET_ID.rawValue), id) }
+        for e in elements {
+            let element = nftnl_set_elem_alloc()!
+            e.key.withUnsafeBytes { _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
+            if e.isIntervalEnd { nftnl_set_elem_set_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS), UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue)) }
+            if let verdict = e.verdict {
+                let (code, chain) = NFTBatchBuffer.verdictCode(verdict)
+                nftnl_set_elem_set_u32(element, UInt16(NFTNL_SET_ELEM_VERDICT), code)
+                if let chain { nftnl_set_elem_set_str(element, UInt16(NFTNL_SET_ELEM_CHAIN), chain) }
+            }
+            if e.comment != nil || e.isOpenInterval {
+                NFTUserData.elementData(comment: e.comment, openInterval: e.isOpenInterval) { data, length in
+                    nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_USERDATA), data, length)
+                }
+            }
+            nftnl_set_elem_add(set, element)
+        }
+        nftnl_set_elems_nlmsg_build_payload(nlh, set)
+        nftnl_set_free(set)
+        return nlh
+    }
+
+    static func verdictCode(_ v: NFTExpression.Verdict) -> (UInt32, String?) {
+        switch v {
+        case .accept: (UInt32(NF_ACCEPT), nil)
+        case .drop: (UInt32(NF_DROP), nil)
+        case .return: (UInt32(bitPattern: NFT_RETURN.rawValue), nil)
+        case let .jump(chain): (UInt32(bitPattern: NFT_JUMP.rawValue), chain)
+        case let .goto(chain): (UInt32(bitPattern: NFT_GOTO.rawValue), chain)
         }
     }
 
@@ -123,50 +209,81 @@ struct NFTBatchBuffer {
     /// One expression as libnftnl builds it (the rule takes ownership).
     static func expression(_ e: NFTExpression) -> OpaquePointer {
         let register = UInt32(NFT_REG_1.rawValue)
+        func make(_ name: String, _ attributes: [(Int, UInt32)]) -> OpaquePointer {
+            let x = nftnl_expr_alloc(name)!
+            for (attribute, value) in attributes { nftnl_expr_set_u32(x, UInt16(attribute), value) }
+            return x
+        }
+        func bytes(_ x: OpaquePointer, _ attribute: Int, _ data: [UInt8]) {
+            data.withUnsafeBytes { _ = nftnl_expr_set(x, UInt16(attribute), $0.baseAddress, UInt32($0.count)) }
+        }
+        func setReference(_ x: OpaquePointer, name: Int, id: Int, _ ref: NFTSetReference) {
+            nftnl_expr_set_str(x, UInt16(name), ref.name)
+            if let setID = ref.id { nftnl_expr_set_u32(x, UInt16(id), setID) }
+        }
         switch e {
-        case let .meta(key):
-            let x = nftnl_expr_alloc("meta")!
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_META_KEY), key.rawValue)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_META_DREG), register)
-            return x
-        case let .payload(base, offset, length):
-            let x = nftnl_expr_alloc("payload")!
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_PAYLOAD_DREG), register)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_PAYLOAD_BASE), base.rawValue)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_PAYLOAD_OFFSET), offset)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_PAYLOAD_LEN), length)
-            return x
+        case let .meta(key, into):
+            return make("meta", [(NFTNL_EXPR_META_KEY, key.rawValue), (NFTNL_EXPR_META_DREG, into)])
+        case let .setMeta(key):
+            return make("meta", [(NFTNL_EXPR_META_KEY, key.rawValue), (NFTNL_EXPR_META_SREG, register)])
+        case .ctState:
+            return make("ct", [(NFTNL_EXPR_CT_KEY, UInt32(NFT_CT_STATE.rawValue)), (NFTNL_EXPR_CT_DREG, register)])
+        case let .payload(base, offset, length, into):
+            return make("payload", [(NFTNL_EXPR_PAYLOAD_DREG, into), (NFTNL_EXPR_PAYLOAD_BASE, base.rawValue),
+                                    (NFTNL_EXPR_PAYLOAD_OFFSET, offset), (NFTNL_EXPR_PAYLOAD_LEN, length)])
         case let .compare(op, data):
-            let x = nftnl_expr_alloc("cmp")!
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_CMP_SREG), register)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_CMP_OP), op.rawValue)
-            data.withUnsafeBytes { _ = nftnl_expr_set(x, UInt16(NFTNL_EXPR_CMP_DATA), $0.baseAddress, UInt32($0.count)) }
+            let x = make("cmp", [(NFTNL_EXPR_CMP_SREG, register), (NFTNL_EXPR_CMP_OP, op.rawValue)])
+            bytes(x, NFTNL_EXPR_CMP_DATA, data)
             return x
         case let .bitwise(mask, xor):
-            let x = nftnl_expr_alloc("bitwise")!
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_BITWISE_SREG), register)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_BITWISE_DREG), register)
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_BITWISE_LEN), UInt32(mask.count))
-            mask.withUnsafeBytes { _ = nftnl_expr_set(x, UInt16(NFTNL_EXPR_BITWISE_MASK), $0.baseAddress, UInt32($0.count)) }
-            xor.withUnsafeBytes { _ = nftnl_expr_set(x, UInt16(NFTNL_EXPR_BITWISE_XOR), $0.baseAddress, UInt32($0.count)) }
+            let x = make("bitwise", [(NFTNL_EXPR_BITWISE_SREG, register), (NFTNL_EXPR_BITWISE_DREG, register),
+                                     (NFTNL_EXPR_BITWISE_LEN, UInt32(mask.count))])
+            bytes(x, NFTNL_EXPR_BITWISE_MASK, mask)
+            bytes(x, NFTNL_EXPR_BITWISE_XOR, xor)
             return x
         case let .verdict(v):
-            let x = nftnl_expr_alloc("immediate")!
-            nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_DREG), UInt32(NFT_REG_VERDICT.rawValue))
-            switch v {
-            case .accept: nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_VERDICT), UInt32(NF_ACCEPT))
-            case .drop: nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_VERDICT), UInt32(NF_DROP))
-            case .return: nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: NFT_RETURN.rawValue))
-            case let .jump(chain):
-                nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: NFT_JUMP.rawValue))
-                nftnl_expr_set_str(x, UInt16(NFTNL_EXPR_IMM_CHAIN), chain)
-            case let .goto(chain):
-                nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_IMM_VERDICT), UInt32(bitPattern: NFT_GOTO.rawValue))
-                nftnl_expr_set_str(x, UInt16(NFTNL_EXPR_IMM_CHAIN), chain)
-            }
+            let (code, chain) = verdictCode(v)
+            let x = make("immediate", [(NFTNL_EXPR_IMM_DREG, UInt32(NFT_REG_VERDICT.rawValue)), (NFTNL_EXPR_IMM_VERDICT, code)])
+            if let chain { nftnl_expr_set_str(x, UInt16(NFTNL_EXPR_IMM_CHAIN), chain) }
             return x
-        case .masquerade:
-            return nftnl_expr_alloc("masq")!
+        case let .immediate(data, into):
+            let x = make("immediate", [(NFTNL_EXPR_IMM_DREG, into)])
+            bytes(x, NFTNL_EXPR_IMM_DATA, data)
+            return x
+        case let .lookup(ref, inverted):
+            let x = make("lookup", [(NFTNL_EXPR_LOOKUP_SREG, register)])
+            setReference(x, name: NFTNL_EXPR_LOOKUP_SET, id: NFTNL_EXPR_LOOKUP_SET_ID, ref)
+            if inverted { nftnl_expr_set_u32(x, UInt16(NFTNL_EXPR_LOOKUP_FLAGS), UInt32(NFT_LOOKUP_F_INV.rawValue)) }
+            return x
+        case let .verdictMap(ref):
+            let x = make("lookup", [(NFTNL_EXPR_LOOKUP_SREG, register), (NFTNL_EXPR_LOOKUP_DREG, UInt32(NFT_REG_VERDICT.rawValue))])
+            setReference(x, name: NFTNL_EXPR_LOOKUP_SET, id: NFTNL_EXPR_LOOKUP_SET_ID, ref)
+            return x
+        case let .randomNumber(modulus):
+            return make("numgen", [(NFTNL_EXPR_NG_DREG, register), (NFTNL_EXPR_NG_MODULUS, modulus),
+                                   (NFTNL_EXPR_NG_TYPE, UInt32(NFT_NG_RANDOM.rawValue)), (NFTNL_EXPR_NG_OFFSET, 0)])
+        case let .fibAddressType(address):
+            return make("fib", [(NFTNL_EXPR_FIB_DREG, register), (NFTNL_EXPR_FIB_RESULT, UInt32(NFT_FIB_RESULT_ADDRTYPE.rawValue)),
+                                (NFTNL_EXPR_FIB_FLAGS, address.rawValue)])
+        case let .rejectPortUnreachable(family):
+            // ICMP code 3 / ICMPv6 code 4: port unreachable.
+            return make("reject", [(NFTNL_EXPR_REJECT_TYPE, UInt32(NFT_REJECT_ICMP_UNREACH.rawValue)),
+                                   (NFTNL_EXPR_REJECT_CODE, family == .ipv4 ? 3 : 4)])
+        case let .dnat(family, withPort):
+            var attributes: [(Int, UInt32)] = [(NFTNL_EXPR_NAT_TYPE, UInt32(NFT_NAT_DNAT.rawValue)),
+                                                 (NFTNL_EXPR_NAT_FAMILY, family == .ipv4 ? UInt32(NFPROTO_IPV4) : UInt32(NFPROTO_IPV6)),
+                                                 (NFTNL_EXPR_NAT_REG_ADDR_MIN, register)]
+            if withPort {
+                attributes += [(NFTNL_EXPR_NAT_REG_PROTO_MIN, UInt32(NFT_REG_2.rawValue)),
+                               (NFTNL_EXPR_NAT_FLAGS, UInt32(NF_NAT_RANGE_PROTO_SPECIFIED))]
+            }
+            return make("nat", attributes)
+        case let .updateSet(ref):
+            let x = make("dynset", [(NFTNL_EXPR_DYNSET_SREG_KEY, register), (NFTNL_EXPR_DYNSET_OP, UInt32(NFT_DYNSET_OP_UPDATE.rawValue))])
+            setReference(x, name: NFTNL_EXPR_DYNSET_SET_NAME, id: NFTNL_EXPR_DYNSET_SET_ID, ref)
+            return x
+        case let .masquerade(fullyRandom):
+            return fullyRandom ? make("masq", [(NFTNL_EXPR_MASQ_FLAGS, UInt32(NF_NAT_RANGE_PROTO_RANDOM_FULLY))]) : nftnl_expr_alloc("masq")!
         case .counter:
             return nftnl_expr_alloc("counter")!
         }
@@ -181,6 +298,19 @@ enum NFTUserData {
         guard let buffer = nftnl_udata_buf_alloc(256) else { return }
         defer { nftnl_udata_buf_free(buffer) }
         nftnl_udata_put_strz(buffer, type, text)
+        set(UnsafeRawPointer(nftnl_udata_buf_data(buffer)), nftnl_udata_buf_len(buffer))
+    }
+
+    /// An element's comment and flags (nft's SET_ELEM_F_INTERVAL_OPEN).
+    static func elementData(comment: String?, openInterval: Bool, _ set: (UnsafeRawPointer, UInt32) -> Void) {
+        guard let buffer = nftnl_udata_buf_alloc(256) else { return }
+        defer { nftnl_udata_buf_free(buffer) }
+        if let comment {
+            nftnl_udata_put_strz(buffer, UInt8(NFTNL_UDATA_SET_ELEM_COMMENT.rawValue), String(decoding: Array(comment.utf8.prefix(128)), as: UTF8.self))
+        }
+        if openInterval {
+            nftnl_udata_put_u32(buffer, UInt8(NFTNL_UDATA_SET_ELEM_FLAGS.rawValue), UInt32(NFTNL_SET_ELEM_F_INTERVAL_OPEN.rawValue))
+        }
         set(UnsafeRawPointer(nftnl_udata_buf_data(buffer)), nftnl_udata_buf_len(buffer))
     }
 

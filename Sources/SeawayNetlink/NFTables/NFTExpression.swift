@@ -2,10 +2,15 @@ import SeawayKernel
 import SeawayNet
 
 /// One step of an nftables rule, as the kernel's virtual machine runs it: load something
-/// into a register, compare or mask it, or decide. Rules here use register 1 for data.
+/// into a register, compare or mask it, look it up, or decide. Data lives in register 1
+/// unless an expression says otherwise (concatenations fill consecutive 32-bit registers).
 public enum NFTExpression: Sendable, Equatable {
+    /// A data register as the kernel numbers them: 1-4 are the 16-byte registers, 8-23 the
+    /// 4-byte ones overlaying them (`nft` writes whichever names the start exactly).
+    public typealias Register = UInt32
+
     public enum MetaKey: UInt32, Sendable {
-        case iifname = 6, oifname = 7, nfproto = 15, l4proto = 16
+        case mark = 3, iifname = 6, oifname = 7, nfproto = 15, l4proto = 16
     }
     public enum PayloadBase: UInt32, Sendable { case link = 0, network = 1, transport = 2 }
     public enum Comparison: UInt32, Sendable { case equal = 0, notEqual = 1 }
@@ -13,15 +18,49 @@ public enum NFTExpression: Sendable, Equatable {
         case accept, drop, `return`
         case jump(String), goto(String)
     }
+    /// Which address a `fib` lookup starts from.
+    public enum FibAddress: UInt32, Sendable { case source = 1, destination = 2 }
 
-    case meta(MetaKey)
-    case payload(PayloadBase, offset: UInt32, length: UInt32)
+    case meta(MetaKey, into: Register = 1)
+    /// `meta KEY set` from register 1.
+    case setMeta(MetaKey)
+    /// `ct state` into register 1.
+    case ctState
+    case payload(PayloadBase, offset: UInt32, length: UInt32, into: Register = 1)
     case compare(Comparison, [UInt8])
     /// `register = register & mask ^ xor`, over mask.count bytes.
     case bitwise(mask: [UInt8], xor: [UInt8])
     case verdict(Verdict)
-    case masquerade
+    /// A constant into a data register (a NAT target, for one).
+    case immediate([UInt8], into: Register)
+    /// Register 1 looked up in a set: the rule goes on when found (or, inverted, when not).
+    case lookup(NFTSetReference, inverted: Bool = false)
+    /// Register 1 looked up in a verdict map: the element's verdict is the rule's.
+    case verdictMap(NFTSetReference)
+    /// `numgen random mod N` into register 1.
+    case randomNumber(modulus: UInt32)
+    /// `fib saddr|daddr type` (the route's address type) into register 1.
+    case fibAddressType(FibAddress)
+    /// `reject`: an ICMP (or ICMPv6) port unreachable.
+    case rejectPortUnreachable(IPFamily)
+    /// `dnat to`: the address in register 1, the port (when given) in register 2.
+    case dnat(IPFamily, withPort: Bool)
+    /// `update @set { key }`: register 1 added to (or refreshed in) a dynamic set.
+    case updateSet(NFTSetReference)
+    case masquerade(fullyRandom: Bool = false)
     case counter
+}
+
+/// A set or map a rule names: by name, and by the batch-local id of one created in the
+/// same transaction (the kernel renames anonymous sets, so those are found by id).
+public struct NFTSetReference: Sendable, Equatable {
+    public var name: String
+    public var id: UInt32?
+
+    public init(_ name: String, id: UInt32? = nil) {
+        self.name = name
+        self.id = id
+    }
 }
 
 /// The matches Seaway's rules are made of, each as the expressions `nft` itself generates

@@ -73,6 +73,72 @@ public struct NFTRule: Sendable, Equatable {
     }
 }
 
+/// A set or map: its key (and for a map, its data) as the kernel stores them, plus the user
+/// data through which `nft` knows how to print them.
+public struct NFTSet: Sendable, Equatable {
+    public struct Flags: OptionSet, Sendable, Equatable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let anonymous = Flags(rawValue: 0x1)
+        public static let constant = Flags(rawValue: 0x2)
+        public static let interval = Flags(rawValue: 0x4)
+        public static let map = Flags(rawValue: 0x8)
+        public static let timeout = Flags(rawValue: 0x10)
+        /// Updated from the packet path (`flags dynamic`).
+        public static let dynamic = Flags(rawValue: 0x20)
+    }
+
+    /// NFT_DATA_VERDICT: the data type of a verdict map.
+    public static let verdictData: UInt32 = 0xffff_ff00
+
+    public var table: NFTTable
+    public var name: String
+    /// Batch-local id, so rules and elements in the same transaction can refer to it.
+    public var id: UInt32
+    public var flags: Flags
+    /// `nft`'s datatype number (concatenations pack one per 6 bits).
+    public var keyType: UInt32
+    public var keyLength: UInt32
+    /// For maps: the data type and length (0 for verdicts).
+    public var dataType: UInt32?
+    public var dataLength: UInt32 = 0
+    public var timeoutMilliseconds: UInt64?
+    /// The number of elements of a constant (anonymous) set.
+    public var size: UInt32?
+    public var userData: [UInt8] = []
+
+    public init(_ table: NFTTable, _ name: String, id: UInt32, flags: Flags, keyType: UInt32, keyLength: UInt32) {
+        self.table = table
+        self.name = name
+        self.id = id
+        self.flags = flags
+        self.keyType = keyType
+        self.keyLength = keyLength
+    }
+
+    public var reference: NFTSetReference { NFTSetReference(name, id: id) }
+}
+
+/// One element of a set or map: its key bytes, and for a verdict map, the verdict.
+public struct NFTSetElement: Sendable, Equatable {
+    public var key: [UInt8]
+    /// Closes an interval that the previous element opened.
+    public var isIntervalEnd = false
+    /// Opens an interval that runs to the top of the key space (so no end follows).
+    public var isOpenInterval = false
+    public var verdict: NFTExpression.Verdict?
+    public var comment: String?
+
+    public init(key: [UInt8], isIntervalEnd: Bool = false, isOpenInterval: Bool = false,
+                verdict: NFTExpression.Verdict? = nil, comment: String? = nil) {
+        self.key = key
+        self.isIntervalEnd = isIntervalEnd
+        self.isOpenInterval = isOpenInterval
+        self.verdict = verdict
+        self.comment = comment
+    }
+}
+
 /// A rule as the kernel lists it: enough to find ours again and delete it.
 public struct NFTRuleHandle: Sendable, Equatable {
     public var handle: UInt64
@@ -90,6 +156,10 @@ public struct NFTTransaction: Sendable {
         case deleteChain(NFTChain)
         case deleteRule(NFTChain, handle: UInt64)
         case deleteTable(NFTTable)
+        case addSet(NFTSet)
+        case deleteSet(NFTTable, String)
+        case addElements(NFTTable, NFTSetReference, [NFTSetElement])
+        case deleteElements(NFTTable, NFTSetReference, [NFTSetElement])
 
         /// What the operation is, as an error names it: `add rule inet t c`.
         public var description: String {
@@ -101,6 +171,10 @@ public struct NFTTransaction: Sendable {
             case let .deleteChain(c): "delete chain \(c.table.family.name) \(c.table.name) \(c.name)"
             case let .deleteRule(c, h): "delete rule \(c.table.family.name) \(c.table.name) \(c.name) handle \(h)"
             case let .deleteTable(t): "delete table \(t.family.name) \(t.name)"
+            case let .addSet(s): "add \(s.flags.contains(.map) ? "map" : "set") \(s.table.family.name) \(s.table.name) \(s.name)"
+            case let .deleteSet(t, name): "delete set \(t.family.name) \(t.name) \(name)"
+            case let .addElements(t, set, e): "add \(e.count) element(s) to \(t.family.name) \(t.name) \(set.name)"
+            case let .deleteElements(t, set, e): "delete \(e.count) element(s) from \(t.family.name) \(t.name) \(set.name)"
             }
         }
     }
@@ -118,4 +192,5 @@ public struct NFTTransaction: Sendable {
     public mutating func delete(_ chain: NFTChain) { operations.append(.deleteChain(chain)) }
     public mutating func delete(ruleWithHandle handle: UInt64, in chain: NFTChain) { operations.append(.deleteRule(chain, handle: handle)) }
     public mutating func delete(_ table: NFTTable) { operations.append(.deleteTable(table)) }
+    public mutating func append(_ operation: Operation) { operations.append(operation) }
 }

@@ -30,30 +30,63 @@ public final class NFTablesNetlink {
     /// Sends `transaction` as one atomic batch. When the kernel refuses any part, nothing
     /// changes and the error names the first operation it refused.
     public func apply(_ transaction: NFTTransaction) throws(SystemError) {
-        guard !transaction.isEmpty else { return }
-        var batch = NFTBatchBuffer(capacity: 16384 + transaction.operations.count * 1024)
+        let operations = transaction.operations
+        guard !operations.isEmpty else { return }
+        var batch = NFTBatchBuffer(capacity: 16384 + operations.count * 256)
         sequence &+= 1
         batch.begin(sequence)
-        var pending: [UInt32: String] = [:]
-        for operation in transaction.operations {
+        let begin = sequence, first = sequence &+ 1
+        for (i, operation) in operations.enumerated() {
             sequence &+= 1
-            batch.append(operation, sequence: sequence)
-            pending[sequence] = operation.description
+            // Only the last message asks for an ACK: the kernel runs the whole batch inside
+            // sendmsg and queues errors in order, so that ACK (or its error) comes last and
+            // nothing has to be read per message (as `nft` does; a 100k-rule batch would
+            // otherwise queue 100k ACKs).
+            batch.append(operation, sequence: sequence, acknowledged: i == operations.count - 1)
         }
+        let last = sequence
         sequence &+= 1
         batch.end(sequence)
-        let sent = batch.batch.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard sent >= 0 else { throw .current("send an nftables batch") }
-        // nf_tables handles the whole batch inside sendmsg, so every ACK and error is queued
-        // by now; read until each message is answered.
+        let bytes = batch.batch
+        try reserveSendBuffer(bytes.count)
+        let sent = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
+        guard sent >= 0 else { throw .current("send an nftables batch of \(operations.count) operations (\(bytes.count) bytes)") }
         var failure: (UInt32, SystemError)? = nil
-        try receive(until: { pending.isEmpty }) { (seq, errno, message) in
-            guard let what = pending.removeValue(forKey: seq) else { return }
-            if errno != 0, failure == nil || seq < failure!.0 {
-                failure = (seq, SystemError(what, errno: errno, kernelMessage: message))
+        var answered = false
+        do {
+            try receive(until: { answered }) { (seq, errno, message) in
+                if seq == begin, errno != 0 {
+                    // The kernel gave up on the whole batch (out of memory queueing errors).
+                    answered = true
+                    failure = failure ?? (seq, SystemError("nftables batch of \(operations.count) operations", errno: errno, kernelMessage: message))
+                    return
+                }
+                let index = Int(seq &- first)
+                guard index >= 0, index < operations.count else { return }
+                if seq == last { answered = true }
+                if errno != 0, failure == nil || seq < failure!.0 {
+                    failure = (seq, SystemError(operations[index].description, errno: errno, kernelMessage: message))
+                }
             }
+        } catch {
+            // ENOBUFS: more errors than the socket could queue. The batch failed either way.
+            if let failure { throw failure.1 }
+            throw error
         }
         if let failure { throw failure.1 }
+    }
+
+    private var sendBufferSize = 0
+
+    /// A netlink message must fit the socket's send buffer whole; root may raise it past
+    /// the system limit (SO_SNDBUFFORCE), as `nft` does for big rulesets.
+    private func reserveSendBuffer(_ bytes: Int) throws(SystemError) {
+        guard bytes + 4096 > sendBufferSize, bytes > 200_000 else { return }
+        var size = Int32(clamping: bytes + 65536)
+        if setsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, SO_SNDBUFFORCE, &size, 4) != 0 {
+            throw .current("raise the nftables socket's send buffer to \(size) bytes")
+        }
+        sendBufferSize = Int(size)
     }
 
     /// Whether `chain` exists.

@@ -23,15 +23,6 @@ public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension IPAddress {
-    /// The address's bytes in network order (4 or 16).
-    var networkBytes: [UInt8] {
-        switch family {
-        case .ipv4: return (0..<4).map { UInt8(truncatingIfNeeded: low >> UInt64(24 - 8 * $0)) }
-        case .ipv6: return (0..<8).map { UInt8(truncatingIfNeeded: high >> UInt64(56 - 8 * $0)) }
-                         + (0..<8).map { UInt8(truncatingIfNeeded: low >> UInt64(56 - 8 * $0)) }
-        }
-    }
-
     init?(networkBytes b: UnsafeRawBufferPointer) {
         switch b.count {
         case 4: self.init(v4: b.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
