@@ -49,9 +49,15 @@ let package = Package(
         .target(name: "SeawayDNS", dependencies: [
             "SeawayModel", .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Small HTTP endpoint servers (health, readiness, Prometheus metrics) on swift-nio.
+        .target(name: "SeawayHTTP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // The DNS server: UDP/TCP sockets (swift-nio), the upstream forwarder, metrics, HTTP endpoints.
         .target(name: "SeawayDNSServer", dependencies: [
-            "SeawayDNS",
+            "SeawayDNS", "SeawayHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -90,8 +96,14 @@ let package = Package(
         .target(name: "SeawayDataplane", dependencies: [
             "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayKernel", "SeawayNetlink",
         ]),
+        // `seaway proxy`: the node agent (manifest watch, sync scheduling, healthz, metrics).
+        .target(name: "SeawayProxyAgent", dependencies: [
+            "SeawayDataplane", "SeawayHTTP", "SeawayKernel", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "seaway", dependencies: [
-            "SeawayDataplane", "SeawayKernel",
+            "SeawayDataplane", "SeawayKernel", "SeawayProxyAgent",
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

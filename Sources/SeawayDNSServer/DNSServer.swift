@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOHTTP1
+import SeawayHTTP
 import NIOPosix
 import SeawayDNS
 
@@ -79,16 +80,14 @@ public final class DNSServer: Sendable {
             channels.append(tcp)
             var httpPorts: [Int] = []
             for listener in config.httpListeners {
-                let http = try ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { ch in
-                        ch.eventLoop.makeCompletedFuture {
-                            try ch.pipeline.syncOperations.configureHTTPServerPipeline()
-                            try ch.pipeline.syncOperations.addHandler(
-                                HTTPEndpointsHandler(isReady: { store.isLoaded }, metrics: { metrics.exposition() }))
-                        }
+                let http = try HTTPEndpointsHandler.listen(host: listener.host, port: listener.port, group: group) { path in
+                    switch path {
+                    case "/health": .text("OK")
+                    case "/ready": store.isLoaded ? .text("OK") : .text("cluster state not loaded\n", .serviceUnavailable)
+                    case "/metrics": .metrics(metrics.exposition())
+                    default: nil
                     }
-                    .bind(host: listener.host, port: listener.port).wait()
+                }
                 httpPorts.append(http.localAddress?.port ?? listener.port)
                 channels.append(http)
             }

@@ -1,0 +1,207 @@
+import Glibc
+import NIOPosix
+import SeawayDataplane
+import SeawayHTTP
+import SeawayKernel
+import SeawayLoader
+import SeawayModel
+import SeawayProxyCore
+import SeawayRender
+import Synchronization
+
+/// `seaway proxy`: kube-proxy's node agent on a manifest directory. Changes under the
+/// directory (inotify) queue a sync; syncs run at most once per min-sync-period and at
+/// least once per sync-period (kube-proxy's BoundedFrequencyRunner), nftables ones sending
+/// only what changed. Manifests that fail to load are reported and change nothing.
+public final class ProxyAgent {
+    public struct Configuration: Sendable {
+        public var mode: ProxyMode
+        public var directory: String
+        public var options: ProxyOptions
+        public var minSyncPeriod: Duration = .seconds(1)
+        public var syncPeriod: Duration = .seconds(30)
+        /// `host:port` for /healthz and /livez (kube-proxy: 0.0.0.0:10256); nil: none.
+        public var healthz: (host: String, port: Int)? = ("0.0.0.0", 10256)
+        /// `host:port` for /metrics (kube-proxy: 127.0.0.1:10249); nil: none.
+        public var metrics: (host: String, port: Int)? = ("127.0.0.1", 10249)
+
+        public init(mode: ProxyMode, directory: String, options: ProxyOptions) {
+            self.mode = mode
+            self.directory = directory
+            self.options = options
+        }
+    }
+
+    /// How rules reach the kernel in each mode.
+    enum Rules {
+        case nftables(NFTablesProxier)
+        case iptables(IPTablesApplier)
+    }
+
+    let configuration: Configuration
+    let metrics: ProxyMetrics
+    private let rules: Rules
+    private let health = HealthState()
+    private let log: @Sendable (String) -> Void
+
+    /// Shared with the HTTP thread.
+    final class HealthState: Sendable {
+        let state = Mutex(Health())
+    }
+
+    /// What /healthz reports: kube-proxy's healthz server's view of the last sync.
+    struct Health {
+        var lastSynced: Double? = nil
+        var queuedSince: Double? = nil
+    }
+
+    public init(_ configuration: Configuration, log: @escaping @Sendable (String) -> Void) throws(DataplaneError) {
+        self.configuration = configuration
+        self.log = log
+        metrics = ProxyMetrics(mode: configuration.mode.rawValue)
+        switch configuration.mode {
+        case .nftables: rules = .nftables(try NFTablesProxier(options: configuration.options))
+        case .iptables: rules = .iptables(IPTablesApplier(environment: ProcessIO.environment()))
+        case .ipvs:
+            try IPVSApplier.requireIPVS()
+            throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
+        }
+    }
+
+    /// Runs until the process is stopped.
+    public func run() throws -> Never {
+        let watcher: DirectoryWatcher
+        do { watcher = try DirectoryWatcher(configuration.directory) } catch { throw DataplaneError("watch manifests: \(error)") }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        try serveHTTP(group)
+
+        let clock = ContinuousClock()
+        var lastSync: ContinuousClock.Instant? = nil
+        var pendingSince: ContinuousClock.Instant? = clock.now
+        var cluster: ClusterState? = nil
+        queued()
+        while true {
+            let now = clock.now
+            let due: ContinuousClock.Instant
+            if pendingSince != nil {
+                due = lastSync.map { max($0 + configuration.minSyncPeriod, now) } ?? now
+            } else {
+                due = (lastSync ?? now) + configuration.syncPeriod
+            }
+            let wait = max(.zero, due - now)
+            let milliseconds = Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+            if try watcher.wait(timeoutMilliseconds: milliseconds) > 0 {
+                if pendingSince == nil { pendingSince = clock.now; queued() }
+                continue
+            }
+            guard clock.now >= due else { continue }
+            let started = clock.now
+            if let loaded = load() {
+                if let old = cluster {
+                    let changes = old.changes(to: loaded)
+                    for c in changes {
+                        switch c {
+                        case .upsertService, .deleteService: metrics.serviceChanges.increment()
+                        case .upsertEndpointSlice, .deleteEndpointSlice: metrics.endpointChanges.increment()
+                        }
+                    }
+                }
+                if sync(loaded, started: started, clock: clock) {
+                    cluster = loaded
+                    if let since = pendingSince { metrics.networkProgramming.recordNanoseconds((clock.now - since).nanoseconds) }
+                }
+            }
+            pendingSince = nil
+            lastSync = clock.now
+        }
+    }
+
+    private func load() -> ClusterState? {
+        do {
+            return try ManifestLoader().load([configuration.directory])
+        } catch {
+            metrics.manifestFailures.increment()
+            log("manifests not loaded, rules unchanged: \(error)")
+            return nil
+        }
+    }
+
+    /// One sync; true when the kernel took it.
+    private func sync(_ cluster: ClusterState, started: ContinuousClock.Instant, clock: ContinuousClock) -> Bool {
+        do {
+            var full = true
+            switch rules {
+            case let .nftables(proxier):
+                let result = try proxier.sync(to: cluster)
+                full = result.full
+                metrics.chains.set(Int64(proxier.chains))
+                if result.operations > 0 {
+                    log("synced nftables (\(result.full ? "full" : "partial")): \(result.operations) netlink operations, "
+                        + "chains +\(result.chainsAdded) ~\(result.chainsChanged) -\(result.chainsDeleted), "
+                        + "elements +\(result.elementsAdded) -\(result.elementsDeleted)")
+                }
+            case let .iptables(applier):
+                let rulesets = try RulesetRenderer.render(mode: .iptables, cluster: cluster, options: configuration.options)
+                let tables = rulesets.compactMap { r -> IPTablesRuleset? in if case let .iptables(t) = r { return t } else { return nil } }
+                let plans = try applier.apply(tables)
+                metrics.chains.set(Int64(plans.reduce(0) { $0 + $1.ruleset.filter.chains.count + $1.ruleset.nat.chains.count }))
+                log("synced iptables (full): \(plans.count) families")
+            }
+            let elapsed = (clock.now - started).nanoseconds
+            metrics.syncDuration.recordNanoseconds(elapsed)
+            (full ? metrics.fullSyncDuration : metrics.partialSyncDuration).recordNanoseconds(elapsed)
+            let now = ProxyAgent.wallClock()
+            metrics.lastSync.set(now)
+            health.state.withLock { $0.lastSynced = now; $0.queuedSince = nil }
+            return true
+        } catch {
+            metrics.syncFailures.increment()
+            log("sync failed, the kernel's rules are unchanged: \(error)")
+            return false
+        }
+    }
+
+    private func queued() {
+        let now = ProxyAgent.wallClock()
+        metrics.lastQueued.set(now)
+        health.state.withLock { if $0.queuedSince == nil { $0.queuedSince = now } }
+    }
+
+    static func wallClock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// kube-proxy's rule: healthy unless an update has been queued for longer than twice the
+    /// sync period without a sync landing (or nothing has ever synced for that long).
+    static func healthy(_ h: Health, now: Double, syncPeriod: Double) -> Bool {
+        guard let queued = h.queuedSince else { return true }
+        return now - queued < 2 * syncPeriod
+    }
+
+    private func serveHTTP(_ group: MultiThreadedEventLoopGroup) throws {
+        let health = self.health, metrics = self.metrics
+        let period = Double(configuration.syncPeriod.components.seconds)
+        if let h = configuration.healthz {
+            _ = try HTTPEndpointsHandler.listen(host: h.host, port: h.port, group: group) { path in
+                guard path == "/healthz" || path == "/livez" else { return nil }
+                let now = ProxyAgent.wallClock()
+                let state = health.state.withLock { $0 }
+                let body = "{\"lastUpdated\": \"\(state.lastSynced.map { String($0) } ?? "")\",\"currentTime\": \"\(now)\"}"
+                return ProxyAgent.healthy(state, now: now, syncPeriod: period)
+                    ? HTTPAnswer(.ok, contentType: "application/json", Array(body.utf8))
+                    : HTTPAnswer(.serviceUnavailable, contentType: "application/json", Array(body.utf8))
+            }
+        }
+        if let m = configuration.metrics {
+            _ = try HTTPEndpointsHandler.listen(host: m.host, port: m.port, group: group) { path in
+                path == "/metrics" ? .metrics(metrics.exposition()) : nil
+            }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

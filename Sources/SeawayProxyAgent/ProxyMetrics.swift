@@ -1,0 +1,52 @@
+import Prometheus
+
+/// kube-proxy's metric names (pkg/proxy/metrics), so its dashboards and alerts read ours.
+public final class ProxyMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    /// kube-proxy's sync buckets: 1 ms doubling fifteen times (about 16 s).
+    static let syncBuckets: [Duration] = (0..<15).map { .milliseconds(1 << $0) }
+    /// Network programming buckets: 0.25 s to about 5 minutes, as kube-proxy's.
+    static let programmingBuckets: [Duration] = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                                                 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+                                                 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+                                                 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115, 120, 150, 180, 210, 240, 270, 300]
+        .map { Duration.milliseconds(Int64($0 * 1000)) }
+
+    let syncDuration: DurationHistogram
+    let fullSyncDuration: DurationHistogram
+    let partialSyncDuration: DurationHistogram
+    let networkProgramming: DurationHistogram
+    let lastSync: Gauge
+    let lastQueued: Gauge
+    let syncFailures: Counter
+    let manifestFailures: Counter
+    let serviceChanges: Counter
+    let endpointChanges: Counter
+    let chains: Gauge
+
+    public init(mode: String) {
+        syncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
+                                                      help: "SyncProxyRules latency in seconds")
+        fullSyncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_full_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
+                                                          help: "SyncProxyRules latency in seconds for full resyncs")
+        partialSyncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_partial_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
+                                                             help: "SyncProxyRules latency in seconds for partial resyncs")
+        networkProgramming = registry.makeDurationHistogram(name: "kubeproxy_network_programming_duration_seconds", buckets: ProxyMetrics.programmingBuckets,
+                                                            help: "In Cluster Network Programming Latency in seconds")
+        lastSync = registry.makeGauge(name: "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                                      help: "The last time proxy rules were successfully synced")
+        lastQueued = registry.makeGauge(name: "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                                        help: "The last time a sync of proxy rules was queued")
+        syncFailures = registry.makeCounter(name: mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
+                                                : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                                            help: "Cumulative proxy rules sync failures")
+        manifestFailures = registry.makeCounter(name: "seaway_proxy_manifest_load_failures_total",
+                                                help: "Watched manifests that failed to load (the previous rules stayed)")
+        serviceChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_service_changes_total", help: "Cumulative proxy rules Service changes")
+        endpointChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_endpoint_changes_total", help: "Cumulative proxy rules Endpoint changes")
+        chains = registry.makeGauge(name: "seaway_sync_proxy_rules_chains", help: "Chains Seaway's proxy rules hold after the last sync")
+    }
+
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Glibc
+import SeawayDataplane
+import SeawayKernel
+import SeawayLoader
+import SeawayModel
+import SeawayProxyAgent
+import SeawayProxyCore
+
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run as the node's kube-proxy on a manifest directory: watch it, keep the kernel's rules in step.",
+        discussion: """
+            Changes under --watch (inotify) queue a sync; syncs run at most once per
+            --min-sync-period and at least once per --sync-period, as kube-proxy's do. nftables
+            mode sends only what changed over netlink (the first sync replaces the tables);
+            iptables mode re-applies the full ruleset each sync. Manifests that fail to load, and
+            syncs the kernel refuses, change nothing and are logged and counted. /healthz and
+            /livez answer on --healthz-bind-address, Prometheus /metrics (kube-proxy's names) on
+            --metrics-bind-address. The rules stay when the agent stops (`seaway cleanup` removes them).
+            """)
+
+    @Option(help: "nftables or iptables.")
+    var mode: ProxyMode
+
+    @Option(help: "The directory of manifests to watch (Services, EndpointSlices, the Node...).")
+    var watch: String
+
+    @OptionGroup var proxy: ProxyInputOptions
+
+    @Option(help: "Seconds between syncs at least (kube-proxy's --min-sync-period).")
+    var minSyncPeriod: Double = 1
+
+    @Option(help: "Seconds between syncs at most (kube-proxy's --sync-period).")
+    var syncPeriod: Double = 30
+
+    @Option(help: "host:port for /healthz and /livez; empty to disable.")
+    var healthzBindAddress = "0.0.0.0:10256"
+
+    @Option(help: "host:port for /metrics; empty to disable.")
+    var metricsBindAddress = "127.0.0.1:10249"
+
+    func run() throws {
+        try reportingErrors {
+            guard mode != .ipvs else {
+                try IPVSApplier.requireIPVS()
+                throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
+            }
+            guard minSyncPeriod >= 0, syncPeriod > 0 else { throw ValidationError("sync periods must be positive") }
+            let cluster = try ManifestLoader().load([watch])
+            let environment = ProcessIO.environment()
+            var options = try proxy.resolve(mode: mode, cluster: cluster) {
+                try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
+            }
+            options.nfacctCounters = Set(NodeProbe.ensureCounters(NFAcctCounter.all.filter(options.nfacctCounters.contains),
+                                                                  environment: environment))
+            var config = ProxyAgent.Configuration(mode: mode, directory: watch, options: options)
+            config.minSyncPeriod = .milliseconds(Int64(minSyncPeriod * 1000))
+            config.syncPeriod = .milliseconds(Int64(syncPeriod * 1000))
+            config.healthz = try healthzBindAddress.isEmpty ? nil : ListenAddress(healthzBindAddress, option: "--healthz-bind-address").pair
+            config.metrics = try metricsBindAddress.isEmpty ? nil : ListenAddress(metricsBindAddress, option: "--metrics-bind-address").pair
+            // Whoever started us may have blocked these (a test runner's thread, a shell);
+            // a DaemonSet's agent must stop on SIGTERM. Threads started later inherit this.
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
+            pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+            let agent = try ProxyAgent(config) { printNotice($0) }
+            printNotice("proxy \(mode.rawValue) watching \(watch)")
+            try agent.run()
+        }
+    }
+}
+
+extension ListenAddress {
+    var pair: (host: String, port: Int) { (host, port) }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import SeawayTestSupport
+import Testing
+
+/// `seaway proxy --watch` as the node's agent: it programs the node when it starts, follows
+/// the manifest directory with partial syncs (real traffic follows them, and the tables match
+/// what `render` prints for the directory), keeps the rules when manifests go bad, and
+/// reports through /healthz, /livez and kube-proxy's metrics.
+@Suite(.enabled(if: DataplaneNode.available, Comment(rawValue: DataplaneNode.unavailable)))
+struct ProxyAgentTests {
+    final class Agent {
+        let process = Process()
+        let log = Pipe()
+
+        init(_ node: DataplaneNode, watching directory: String) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", node.node.name, DataplaneNode.seaway, "proxy", "--mode", "nftables",
+                                 "--watch", directory, "--host", node.hostFile, "--hostname-override", "node-a",
+                                 "--cluster-cidr", "10.244.0.0/16", "--min-sync-period", "0.1"]
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+        }
+
+        func stop() -> String {
+            process.terminate()
+            process.waitUntilExit()
+            return String(decoding: log.fileHandleForReading.availableData, as: UTF8.self)
+        }
+    }
+
+    /// GETs `path` from the agent's own listeners inside the node; nil until it answers.
+    static func get(_ node: DataplaneNode, port: Int, _ path: String) -> (status: Int, body: String)? {
+        guard let r = try? node.node.exec(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]),
+              let last = r.output.split(separator: "\n").last, let status = Int(last), status > 0 else { return nil }
+        return (status, r.output.split(separator: "\n").dropLast().joined(separator: "\n"))
+    }
+
+    static func metric(_ node: DataplaneNode, _ name: String) -> Double? {
+        guard let body = get(node, port: 10249, "/metrics")?.body else { return nil }
+        for line in body.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    /// Waits until `condition` holds (the agent syncs within its 0.1 s min-sync-period).
+    static func eventually(_ what: String, timeout: Double = 10, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(50_000)
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    /// The node's table as `nft list` prints it, chains sorted: a partial sync appends new
+    /// chains where a fresh load puts them in render order, and only the order differs.
+    static func chainSorted(_ listing: String) -> (rest: [String], chains: [String]) {
+        var rest: [String] = [], chains: [String] = [], chain: [Substring]? = nil
+        for line in listing.split(separator: "\n") {
+            if line.hasPrefix("\tchain ") { chain = [line]; continue }
+            if var c = chain {
+                c.append(line)
+                if line == "\t}" { chains.append(c.joined(separator: "\n")); chain = nil } else { chain = c }
+                continue
+            }
+            rest.append(String(line))
+        }
+        return (rest, chains.sorted())
+    }
+
+    @Test func theAgentFollowsTheManifestDirectoryWithPartialSyncs() throws {
+        let n = try DataplaneNode()
+        defer { n.close() }
+        for pod in ["a", "b", "c"] { try n.addPod(pod) }
+        try n.addPod("client", serving: false)
+        let directory = n.directory + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func write(_ services: [TestCluster.Service]) throws {
+            // Written aside and renamed over the old file, as kubectl and ConfigMap volumes do.
+            try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
+            #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
+        }
+        let replace = write
+        try write([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b", "c"].map(n.ip)),
+                   .init(name: "empty", clusterIP: "10.96.0.11", endpoints: [])])
+
+        let agent = try Agent(n, watching: directory)
+        var log = ""
+        defer { if agent.process.isRunning { log = agent.stop() } }
+
+        try Self.eventually("the first sync") { Self.get(n, port: 10256, "/healthz")?.status == 200 && Self.metric(n, "kubeproxy_sync_full_proxy_rules_duration_seconds_count") == 1 }
+        #expect(Self.get(n, port: 10256, "/livez")?.status == 200)
+        #expect(Self.get(n, port: 10256, "/healthz")?.body.contains("lastUpdated") == true)
+        #expect(Set(try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 30).keys) == ["a", "b", "c"])
+
+        // Endpoint c goes away, then `fresh` becomes a service: each a partial sync.
+        try replace([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b"].map(n.ip)),
+                     .init(name: "empty", clusterIP: "10.96.0.11", endpoints: [])])
+        try Self.eventually("the endpoint removal") { Set(try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 30).keys) == ["a", "b"] }
+        #expect((Self.metric(n, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") ?? 0) >= 1)
+        try replace([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b"].map(n.ip)),
+                     .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
+                     .init(name: "fresh", clusterIP: "10.96.0.12", endpoints: ["c"].map(n.ip))])
+        try Self.eventually("the new service") { (try? n.answers(from: "client", to: "10.96.0.12", port: 80, count: 1)) == ["c": 1] }
+        #expect(Self.metric(n, "kubeproxy_sync_full_proxy_rules_duration_seconds_count") == 1)
+        #expect((Self.metric(n, "kubeproxy_sync_proxy_rules_endpoint_changes_total") ?? 0) >= 2)
+        #expect((Self.metric(n, "kubeproxy_network_programming_duration_seconds_count") ?? 0) >= 3)
+
+        // What the partial syncs left is what render prints for the directory, loaded fresh.
+        let rendered = try n.seaway(["render", "--mode", "nftables", "--host", n.hostFile, "--hostname-override", "node-a",
+                                     "--cluster-cidr", "10.244.0.0/16", directory])
+        let scratch = try ThrowawayNamespace(prefix: "dp-scratch")
+        defer { scratch.close() }
+        try scratch.exec(["nft", "-f", "-"], input: rendered.output)
+        let live = try n.node.exec(["nft", "list", "ruleset"]).output
+        let (liveRest, liveChains) = Self.chainSorted(live)
+        let (freshRest, freshChains) = Self.chainSorted(try scratch.exec(["nft", "list", "ruleset"]).output)
+        #expect(liveRest == freshRest)
+        #expect(liveChains == freshChains)
+        #expect(liveChains.count > 10)
+
+        // Bad manifests change nothing, and are counted.
+        try "kind: Service\nmetadata: {name: broken\n".write(toFile: directory + "/broken.yaml", atomically: true, encoding: .utf8)
+        try Self.eventually("the failed load") { (Self.metric(n, "seaway_proxy_manifest_load_failures_total") ?? 0) >= 1 }
+        #expect(try n.node.exec(["nft", "list", "ruleset"]).output == live)
+        #expect(Set(try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 10).keys).isSubset(of: ["a", "b"]))
+        #expect(Self.metric(n, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total") == 0)
+
+        log = agent.stop()
+        #expect(log.contains("synced nftables (partial)"), "\(log)")
+        #expect(log.contains("broken.yaml"), "\(log)")
+        // The rules stay when the agent stops, as kube-proxy's do.
+        #expect(try n.node.exec(["nft", "list", "ruleset"]).output == live)
+    }
+}
