@@ -28,6 +28,12 @@ public struct ProxyOptions: Sendable, Hashable {
     public var serviceCIDRs: [CIDR] = []
     /// `--ipvs-scheduler`.
     public var ipvsScheduler = "rr"
+    /// Seaway's opt-in nftables shape (`--nftables-shape compact`): each service chooses its
+    /// endpoint with one `numgen random mod K 0 goto` rule per endpoint (the iptables mode's
+    /// successive probabilities) instead of kube-proxy's anonymous verdict map per service,
+    /// which the kernel is slow to bind by the thousand. Same distribution; not what kube-proxy
+    /// writes, so `render` uses it only when asked.
+    public var nftablesCompactEndpointSelection = false
     /// Above this many endpoints kube-proxy's iptables mode drops per-endpoint comments.
     public var largeClusterEndpointsThreshold = 1000
 

@@ -10,6 +10,8 @@ public struct ProxyFlags: Sendable, Hashable {
     public var masqueradeBit: Int?
     public var localhostNodePorts: Bool?
     public var ipvsScheduler: String?
+    /// Seaway's `--nftables-shape compact` (see ProxyOptions).
+    public var nftablesCompact = false
 
     public init() {}
 }
@@ -101,6 +103,7 @@ extension ProxyOptions {
         o.iptablesRandomFully = host?.iptablesRandomFully ?? true
         o.serviceCIDRs = cluster.serviceCIDRs.flatMap(\.cidrs)
         o.ipvsScheduler = flags.ipvsScheduler ?? config.ipvsScheduler ?? "rr"
+        o.nftablesCompactEndpointSelection = flags.nftablesCompact
         let schedulers = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh"]
         guard schedulers.contains(o.ipvsScheduler) else {
             throw ProxyConfigurationError(setting: "--ipvs-scheduler",

@@ -38,6 +38,13 @@ struct ProxyInputOptions: ParsableArguments {
     @Option(name: .customLong("ipvs-scheduler"), help: "IPVS scheduler (rr, wrr, lc, wlc, lblc, lblcr, sh, dh, sed, nq, mh).")
     var ipvsScheduler: String?
 
+    @Option(help: "nftables rule shape: kube-proxy (its exact rules) or compact (endpoints chosen without per-service anonymous maps, much faster for the kernel to load; Seaway's own).")
+    var nftablesShape: NFTablesShape = .kubeProxy
+
+    enum NFTablesShape: String, ExpressibleByArgument {
+        case kubeProxy = "kube-proxy", compact
+    }
+
     var flags: ProxyFlags {
         var f = ProxyFlags()
         f.hostnameOverride = hostnameOverride
@@ -48,6 +55,7 @@ struct ProxyInputOptions: ParsableArguments {
         f.masqueradeBit = masqueradeBit
         f.localhostNodePorts = localhostNodePorts
         f.ipvsScheduler = ipvsScheduler
+        f.nftablesCompact = nftablesShape == .compact
         return f
     }
 

@@ -20,11 +20,13 @@ struct ApplyTrafficTests {
         return (n, manifests)
     }
 
-    @Test(arguments: ["iptables", "nftables"])
+    /// Both modes, and Seaway's compact nftables shape (per-endpoint numgen rules instead of
+    /// a verdict map per service), which must spread connections just as evenly.
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shape compact"])
     func clusterIPsCarryTrafficAsKubeProxysRulesDo(_ mode: String) throws {
         let (n, manifests) = try node()
         defer { n.close() }
-        let applied = try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        let applied = try n.seaway(["apply", "--mode"] + mode.split(separator: " ").map(String.init), manifests: manifests)
         #expect(applied.status == 0, "\(applied.stderr)")
 
         // Every endpoint answers, roughly evenly (60 connections over 3: each expects 20).

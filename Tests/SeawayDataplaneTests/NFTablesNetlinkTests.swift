@@ -75,7 +75,7 @@ struct NFTablesNetlinkTests {
 
     /// Shapes kube-proxy writes that the fixtures do not all reach: NodePorts on every local
     /// address, interface-based local detection, source ranges that merge, touch the top of
-    /// the address space or start at zero, SCTP, IPv6 NAT, big vmaps, sets with timeouts.
+    /// the address space or start at zero, SCTP, IPv6 NAT, big vmaps, sets with timeouts, the compact shape's numgen matches.
     static let shapes = """
         add table ip kube-proxy { comment "rules for kube-proxy" ; }
         add chain ip kube-proxy helper2
@@ -106,6 +106,7 @@ struct NFTablesNetlinkTests {
         add rule ip kube-proxy helper ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
         add rule ip kube-proxy helper meta l4proto sctp dnat to 10.1.2.3:8080
         add rule ip kube-proxy helper numgen random mod 5 vmap { 0 : goto helper2 , 1 : goto helper2 , 2 : goto helper2 , 3 : goto helper2 , 4 : goto helper2 }
+        add rule ip kube-proxy helper numgen random mod 3 0 goto helper2
         add rule ip kube-proxy helper masquerade fully-random
         add element ip kube-proxy cluster-ips { 10.96.0.1 }
         add element ip kube-proxy service-ips { 10.96.0.1 . tcp . 443 : goto helper2 }

@@ -294,11 +294,17 @@ struct NFTRuleCompiler {
     }
 
     /// `numgen random mod N vmap { 0 : V , 1 : V ... }`: an anonymous map from the random
-    /// number (a host-order u32) to each verdict.
+    /// number (a host-order u32) to each verdict; or `numgen random mod N V`, a match on it.
     private mutating func randomVerdictMap(_ t: inout NFTTokens) throws(Reason) {
         try t.expect("random")
         try t.expect("mod")
         guard let modulus = UInt32(try t.next()), modulus > 0 else { throw .init("numgen modulus is not a positive number") }
+        if let peek = t.peek, let value = UInt32(peek) {
+            // `numgen random mod K V`: a match on the number (Seaway's compact shape).
+            _ = try t.next()
+            expressions += [.randomNumber(modulus: modulus), .compare(.equal, NFTSetUserData.littleEndian(value))]
+            return
+        }
         try t.expect("vmap")
         try t.expect("{")
         var elements: [NFTSetElement] = []

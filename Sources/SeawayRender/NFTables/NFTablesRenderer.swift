@@ -174,6 +174,14 @@ struct NFTablesFragment: Sendable {
                     rule(svc, "\(ipX) saddr @affinity-\(endpointBases[i]) goto \(endpointChains[i])")
                 }
             }
+            if s.options.nftablesCompactEndpointSelection {
+                // Endpoint n of K is taken with probability 1/(K-n) of what is left: 1/K each.
+                for (n, i) in indexes.enumerated() {
+                    let left = targets.count - n
+                    rule(svc, left == 1 ? "goto \(endpointChains[i])" : "numgen random mod \(left) 0 goto \(endpointChains[i])")
+                }
+                return
+            }
             var vmap: RuleLine = ""
             for (n, i) in indexes.enumerated() {
                 if n > 0 { vmap.bytes.appendUTF8(" , ") }
