@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SeawayPolicy", targets: ["SeawayPolicy"]),
         .library(name: "SeawayDNS", targets: ["SeawayDNS"]),
         .library(name: "SeawayKernel", targets: ["SeawayKernel"]),
+        .library(name: "SeawayDataplane", targets: ["SeawayDataplane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -49,6 +49,20 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "DataplaneBenchmarks",
+            dependencies: [
+                "SyntheticCluster",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SeawayDataplane", package: "Seaway"),
+                .product(name: "SeawayKernel", package: "Seaway"),
+                .product(name: "SeawayModel", package: "Seaway"),
+                .product(name: "SeawayProxyCore", package: "Seaway"),
+                .product(name: "SeawayRender", package: "Seaway"),
+            ],
+            path: "Benchmarks/DataplaneBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "CNIBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

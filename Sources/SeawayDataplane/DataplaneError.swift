@@ -19,14 +19,14 @@ struct NetfilterTools {
 
     func path(_ tool: String) throws(DataplaneError) -> String {
         guard let p = Subprocess.find(tool, in: searchPath) else {
-            throw DataplaneError("\(tool) not found on PATH (Debian: apt install iptables nftables nfacct)")
+            throw DataplaneError("\(tool) not found on PATH (Debian: apt install iptables nftables nfacct conntrack)")
         }
         return p
     }
 
     /// Runs `tool` and returns its stdout; a failure carries the tool's own stderr.
     @discardableResult
-    func run(_ tool: String, _ arguments: [String], input: [UInt8] = []) throws(DataplaneError) -> [UInt8] {
+    func run(_ tool: String, _ arguments: [String], input: [UInt8] = [], allowedStatus: Set<Int32> = [0]) throws(DataplaneError) -> [UInt8] {
         let executable = try path(tool)
         let outcome: Subprocess.Outcome
         do {
@@ -34,7 +34,7 @@ struct NetfilterTools {
         } catch {
             throw DataplaneError("run \(tool)", error)
         }
-        guard outcome.status == 0 else {
+        guard allowedStatus.contains(outcome.status) else {
             throw DataplaneError("\(tool) \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(outcome.stderrText)")
         }
         return outcome.stdout

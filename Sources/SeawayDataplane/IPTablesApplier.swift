@@ -31,6 +31,11 @@ public struct IPTablesApplier {
         return plans
     }
 
+    /// Restores `payload` as it is (`--noflush`): chains it names are rewritten, the rest stay.
+    public func restore(_ payload: IPTablesRuleset) throws(DataplaneError) {
+        try tools.run(Self.restore(payload.family), ["--noflush", "--wait"], input: payload.bytes)
+    }
+
     /// Removes what kube-proxy's iptables mode makes (IPTablesCleanupPlan), one restore per
     /// family.
     public func cleanup() throws(DataplaneError) {

@@ -16,70 +16,64 @@ public final class NFTablesProxier {
         public var operations = 0
         public var chainsAdded = 0, chainsChanged = 0, chainsDeleted = 0
         public var elementsAdded = 0, elementsDeleted = 0
+        /// UDP conntrack entries this sync left pointing at endpoints that are gone: to be
+        /// deleted now that the rules no longer lead there (ConntrackCleaner).
+        public var staleConntrack: [StaleConntrack] = []
+        /// Time inside the kernel's batch (sendmsg to the last ACK): its commit, including the
+        /// re-validation of the whole table's jumps that any new jump triggers.
+        public var kernel: Duration = .zero
     }
 
-    private let options: ProxyOptions
     private let socket: NFTablesNetlink
-    private var cluster: ClusterState?
-    private var families: [(state: ProxyState, sync: NFTablesSync)] = []
-
-    /// Opens the netlink socket in the calling thread's network namespace.
-    public init(options: ProxyOptions) throws(DataplaneError) {
-        self.options = options
-        do { socket = try NFTablesNetlink() } catch { throw DataplaneError("open nftables netlink", error) }
-    }
+    private var state: ProxierState<NFTablesSync>
 
     /// Chains the tables hold (as of the last sync that landed).
     public private(set) var chains = 0
 
+    /// Opens the netlink socket in the calling thread's network namespace.
+    public init(options: ProxyOptions) throws(DataplaneError) {
+        state = ProxierState(options: options)
+        do { socket = try NFTablesNetlink() } catch { throw DataplaneError("open nftables netlink", error) }
+    }
+
     /// Moves the kernel's tables to `new`; `changes` (from the previous state to `new`) saves
     /// comparing the two when the caller already knows them.
     @discardableResult
-    public func sync(to new: ClusterState, changes known: [ClusterChange]? = nil) throws(DataplaneError) -> Sync {
-        let wanted = ServiceMap.families(cluster: new, options: options)
-        guard let old = cluster, wanted == families.map(\.state.family) else { return try fullSync(new) }
-        // Until this sync lands, the in-memory state is ahead of the kernel's.
-        cluster = nil
-        let changes = known ?? old.changes(to: new)
-        var script: [UInt8] = []
-        var result = Sync(full: false)
-        for i in families.indices {
-            var changed: Set<ServicePortName> = []
-            for change in changes { changed.formUnion(families[i].state.apply(change)) }
-            let tx = families[i].sync.update(families[i].state, changed: changed)
-            script += tx.bytes
-            result.chainsAdded += tx.chainsAdded
-            result.chainsChanged += tx.chainsChanged
-            result.chainsDeleted += tx.chainsDeleted
-            result.elementsAdded += tx.elementsAdded
-            result.elementsDeleted += tx.elementsDeleted
+    public func sync(to new: ClusterState, changes: [ClusterChange]? = nil) throws(DataplaneError) -> Sync {
+        let plan = state.plan(to: new, changes: changes)
+        // Until this sync lands, what is planned is ahead of the kernel.
+        state.invalidate()
+        switch plan {
+        case let .full(families):
+            let rulesets = families.map(\.renderer.ruleset)
+            var result = Sync(full: true)
+            (result.operations, result.kernel) = try send(NFTablesApplier.transaction(rulesets))
+            result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
+            chains = result.chainsAdded
+            state.landed(families, new)
+            return result
+        case let .partial(families, transactions, stale):
+            var result = Sync(full: false)
+            result.staleConntrack = stale
+            for tx in transactions {
+                result.chainsAdded += tx.chainsAdded
+                result.chainsChanged += tx.chainsChanged
+                result.chainsDeleted += tx.chainsDeleted
+                result.elementsAdded += tx.elementsAdded
+                result.elementsDeleted += tx.elementsDeleted
+            }
+            (result.operations, result.kernel) = try send(transactions.flatMap(\.bytes))
+            chains += result.chainsAdded - result.chainsDeleted
+            state.landed(families, new)
+            return result
         }
-        result.operations = try send(script)
-        cluster = new
-        chains += result.chainsAdded - result.chainsDeleted
-        return result
     }
 
-    private func fullSync(_ new: ClusterState) throws(DataplaneError) -> Sync {
-        cluster = nil
-        families = ServiceMap.families(cluster: new, options: options).map { family in
-            let state = ProxyState(cluster: new, options: options, family: family)
-            return (state, NFTablesSync(state.serviceMap))
-        }
-        let rulesets = families.map(\.sync.ruleset)
-        var result = Sync(full: true)
-        result.operations = try send(NFTablesApplier.transaction(rulesets))
-        result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
-        cluster = new
-        chains = result.chainsAdded
-        return result
-    }
-
-    private func send(_ script: [UInt8]) throws(DataplaneError) -> Int {
-        guard !script.isEmpty else { return 0 }
+    private func send(_ script: [UInt8]) throws(DataplaneError) -> (Int, Duration) {
+        guard !script.isEmpty else { return (0, .zero) }
         let transaction: NFTTransaction
         do { transaction = try NFTScript.transaction(script) } catch { throw DataplaneError("\(error)") }
         do { try socket.apply(transaction) } catch { throw DataplaneError("nftables transaction refused, nothing changed", error) }
-        return transaction.operations.count
+        return (transaction.operations.count, socket.lastKernelTime)
     }
 }

@@ -35,12 +35,13 @@ public final class ProxyAgent {
     /// How rules reach the kernel in each mode.
     enum Rules {
         case nftables(NFTablesProxier)
-        case iptables(IPTablesApplier)
+        case iptables(IPTablesProxier)
     }
 
     let configuration: Configuration
     let metrics: ProxyMetrics
     private let rules: Rules
+    private let conntrack = ConntrackCleaner(environment: ProcessIO.environment())
     private let health = HealthState()
     private let log: @Sendable (String) -> Void
 
@@ -61,7 +62,7 @@ public final class ProxyAgent {
         metrics = ProxyMetrics(mode: configuration.mode.rawValue)
         switch configuration.mode {
         case .nftables: rules = .nftables(try NFTablesProxier(options: configuration.options))
-        case .iptables: rules = .iptables(IPTablesApplier(environment: ProcessIO.environment()))
+        case .iptables: rules = .iptables(IPTablesProxier(options: configuration.options, environment: ProcessIO.environment()))
         case .ipvs:
             try IPVSApplier.requireIPVS()
             throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
@@ -129,23 +130,25 @@ public final class ProxyAgent {
     /// One sync; true when the kernel took it.
     private func sync(_ cluster: ClusterState, started: ContinuousClock.Instant, clock: ContinuousClock) -> Bool {
         do {
-            var full = true
+            let full: Bool, stale: [StaleConntrack]
             switch rules {
             case let .nftables(proxier):
                 let result = try proxier.sync(to: cluster)
-                full = result.full
+                (full, stale) = (result.full, result.staleConntrack)
                 metrics.chains.set(Int64(proxier.chains))
                 if result.operations > 0 {
                     log("synced nftables (\(result.full ? "full" : "partial")): \(result.operations) netlink operations, "
                         + "chains +\(result.chainsAdded) ~\(result.chainsChanged) -\(result.chainsDeleted), "
-                        + "elements +\(result.elementsAdded) -\(result.elementsDeleted)")
+                        + "elements +\(result.elementsAdded) -\(result.elementsDeleted), kernel \(result.kernel)")
                 }
-            case let .iptables(applier):
-                let rulesets = try RulesetRenderer.render(mode: .iptables, cluster: cluster, options: configuration.options)
-                let tables = rulesets.compactMap { r -> IPTablesRuleset? in if case let .iptables(t) = r { return t } else { return nil } }
-                let plans = try applier.apply(tables)
-                metrics.chains.set(Int64(plans.reduce(0) { $0 + $1.ruleset.filter.chains.count + $1.ruleset.nat.chains.count }))
-                log("synced iptables (full): \(plans.count) families")
+            case let .iptables(proxier):
+                let result = try proxier.sync(to: cluster)
+                (full, stale) = (result.full, result.staleConntrack)
+                log("synced iptables (\(result.full ? "full" : "partial")): \(result.chainsWritten) chains written, \(result.chainsDeleted) deleted")
+            }
+            // Only now do the rules no longer lead to the removed endpoints.
+            for (entry, error) in conntrack.delete(stale) {
+                log("could not clear stale UDP conntrack entries (\(entry)): \(error)")
             }
             let elapsed = (clock.now - started).nanoseconds
             metrics.syncDuration.recordNanoseconds(elapsed)

@@ -11,6 +11,8 @@ final class DataplaneNode: @unchecked Sendable {
     let outside: ThrowawayNamespace
     private(set) var pods: [String: (ns: ThrowawayNamespace, ip: String)] = [:]
     private var servers: [NamespaceSockets.EchoPeerServer] = []
+    /// Each serving pod's UDP responder on 5353 (it answers with the pod's name).
+    private(set) var udpServers: [String: NamespaceSockets.UDPIdentityServer] = [:]
     let directory: String
 
     static var seaway: String { PluginBinaries.directory + "/seaway" }
@@ -48,6 +50,7 @@ final class DataplaneNode: @unchecked Sendable {
 
     func close() {
         for s in servers { s.stop() }
+        for s in udpServers.values { s.stop() }
         for p in pods.values { p.ns.close() }
         node.close()
         outside.close()
@@ -74,7 +77,10 @@ final class DataplaneNode: @unchecked Sendable {
         pods[name] = (ns, ip)
         // The bridge exists now: let its traffic through the node's iptables/nftables.
         try node.exec(["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"])
-        if serving { servers.append(try NamespaceSockets.EchoPeerServer(in: ns.path, port: 8080, identity: name)) }
+        if serving {
+            servers.append(try NamespaceSockets.EchoPeerServer(in: ns.path, port: 8080, identity: name))
+            udpServers[name] = try NamespaceSockets.UDPIdentityServer(in: ns.path, port: 5353, identity: name)
+        }
         return ip
     }
 
@@ -120,6 +126,8 @@ enum TestCluster {
         var externalTrafficPolicyLocal = false
         /// Endpoints on another node (not reachable from this one).
         var remoteEndpoints: [String] = []
+        /// A DNS-like UDP service: port 53 to the pods' 5353 instead of TCP 80 to 8080.
+        var udp = false
     }
 
     static func yaml(_ services: [Service]) -> String {
@@ -142,7 +150,7 @@ enum TestCluster {
               \(s.affinity ? "sessionAffinity: ClientIP" : "")
               \(s.nodePort == nil ? "" : "type: NodePort")
               \(s.externalTrafficPolicyLocal ? "externalTrafficPolicy: Local" : "")
-              ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
+              ports: [{name: \(s.udp ? "dns" : "http"), port: \(s.udp ? 53 : 80), targetPort: \(s.udp ? 5353 : 8080), protocol: \(s.udp ? "UDP" : "TCP")\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
 
             """
             guard !(s.endpoints + s.remoteEndpoints).isEmpty else { continue }
@@ -155,7 +163,7 @@ enum TestCluster {
               namespace: default
               labels: {kubernetes.io/service-name: \(s.name)}
             addressType: IPv4
-            ports: [{name: http, port: 8080, protocol: TCP}]
+            ports: [{name: \(s.udp ? "dns" : "http"), port: \(s.udp ? 5353 : 8080), protocol: \(s.udp ? "UDP" : "TCP")}]
             endpoints:
 
             """

@@ -154,4 +154,43 @@ struct NFTablesNetlinkTests {
         #expect(error?.description.contains("unsupported statement `tcp`") == true, "\(String(describing: error))")
         #expect(try ns.exec(["nft", "list", "ruleset"]).output.isEmpty)
     }
+
+    /// SIGKILL while a big full sync is on its way to the kernel: the namespace holds the old
+    /// tables or the new ones, whole, never a mix (one batch is one transaction).
+    @Test func killingAnApplyMidSyncLeavesOldOrNewTablesWhole() throws {
+        let ns = try ThrowawayNamespace(prefix: "nl-kill")
+        defer { ns.close() }
+        let scratch = try ThrowawayNamespace(prefix: "nl-kill-new")
+        defer { scratch.close() }
+        let directory = NSTemporaryDirectory() + "seaway-kill-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func cluster(_ count: Int) -> String {
+            TestCluster.yaml((0..<count).map { i in
+                .init(name: "svc\(i)", clusterIP: "10.96.\(i / 250).\(i % 250 + 1)",
+                      endpoints: (0..<4).map { "10.\(100 + $0).\(i / 250).\(i % 250 + 1)" })
+            })
+        }
+        try cluster(3).write(toFile: directory + "/old.yaml", atomically: true, encoding: .utf8)
+        try cluster(2000).write(toFile: directory + "/new.yaml", atomically: true, encoding: .utf8)
+        let apply = ["apply", "--mode", "nftables", "--hostname-override", "node-a", "--cluster-cidr", "10.244.0.0/16"]
+        try ns.exec([DataplaneNode.seaway] + apply + [directory + "/old.yaml"])
+        try scratch.exec([DataplaneNode.seaway] + apply + [directory + "/new.yaml"])
+        let old = try ns.exec(["nft", "list", "ruleset"]).output
+        let new = try scratch.exec(["nft", "list", "ruleset"]).output
+        #expect(old != new)
+
+        let started = Date()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", ns.name, DataplaneNode.seaway] + apply + [directory + "/new.yaml"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Past loading and rendering (well under a second), inside the kernel's batch.
+        usleep(900_000)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let after = try ns.exec(["nft", "list", "ruleset"]).output
+        #expect(after == old || after == new, "killed after \(Date().timeIntervalSince(started)) s: a mixed table")
+    }
 }

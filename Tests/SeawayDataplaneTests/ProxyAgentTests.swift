@@ -12,9 +12,9 @@ struct ProxyAgentTests {
         let process = Process()
         let log = Pipe()
 
-        init(_ node: DataplaneNode, watching directory: String) throws {
+        init(_ node: DataplaneNode, watching directory: String, mode: String = "nftables") throws {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", node.node.name, DataplaneNode.seaway, "proxy", "--mode", "nftables",
+            process.arguments = ["netns", "exec", node.node.name, DataplaneNode.seaway, "proxy", "--mode", mode,
                                  "--watch", directory, "--host", node.hostFile, "--hostname-override", "node-a",
                                  "--cluster-cidr", "10.244.0.0/16", "--min-sync-period", "0.1"]
             process.standardOutput = log
@@ -68,6 +68,47 @@ struct ProxyAgentTests {
             rest.append(String(line))
         }
         return (rest, chains.sorted())
+    }
+
+    /// A DNS client reusing its source port is one UDP conntrack flow: when its endpoint goes
+    /// away, the agent must clear that flow, or every later query follows it into the void.
+    /// In both modes, each change a partial sync.
+    @Test(arguments: ["nftables", "iptables"])
+    func udpSurvivesAnEndpointChange(_ mode: String) throws {
+        let n = try DataplaneNode()
+        defer { n.close() }
+        for pod in ["a", "b"] { try n.addPod(pod) }
+        try n.addPod("client", serving: false)
+        let directory = n.directory + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func write(_ endpoints: [String]) throws {
+            try TestCluster.yaml([.init(name: "dns", clusterIP: "10.96.0.53", endpoints: endpoints.map(n.ip), udp: true)])
+                .write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
+            #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
+        }
+        try write(["a", "b"])
+        let agent = try Agent(n, watching: directory, mode: mode)
+        defer { if agent.process.isRunning { _ = agent.stop() } }
+        let client = n.pods["client"]!.ns.path
+        var first: String? = nil
+        try Self.eventually("the first answer") {
+            first = try NamespaceSockets.askUDP(from: client, "10.96.0.53", port: 53, sourcePort: 40053)
+            return first != nil
+        }
+        let chosen = try #require(first)
+        // The same flow keeps its endpoint.
+        for _ in 0..<5 { #expect(try NamespaceSockets.askUDP(from: client, "10.96.0.53", port: 53, sourcePort: 40053) == chosen) }
+
+        // That endpoint's pod goes away (its responder stops) and leaves the slice.
+        n.udpServers[chosen]!.stop()
+        let other = chosen == "a" ? "b" : "a"
+        try write([other])
+        try Self.eventually("queries on the same flow reaching \(other)") {
+            try NamespaceSockets.askUDP(from: client, "10.96.0.53", port: 53, sourcePort: 40053, timeoutMilliseconds: 300) == other
+        }
+        let log = agent.stop()
+        #expect(!log.contains("could not clear"), "\(log)")
+        #expect(log.contains("synced \(mode) (partial)"), "\(log)")
     }
 
     @Test func theAgentFollowsTheManifestDirectoryWithPartialSyncs() throws {

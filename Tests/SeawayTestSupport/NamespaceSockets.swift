@@ -56,6 +56,87 @@ public enum NamespaceSockets {
         public func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
     }
 
+    /// A UDP responder on `port` in `namespace` (IPv4) answering every datagram with
+    /// `identity`, as a DNS server answers every query. Runs until `stop()`.
+    public final class UDPIdentityServer: @unchecked Sendable {
+        let fd: Int32
+        private let thread: Thread
+
+        public init(in namespace: String, port: UInt16, identity: String) throws {
+            let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
+                let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                guard s >= 0 else { throw .current("socket") }
+                var a = sockaddr_in()
+                a.sin_family = sa_family_t(AF_INET)
+                a.sin_port = port.bigEndian
+                let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                guard rc == 0 else { throw .current("bind UDP port \(port)") }
+                return s
+            }
+            self.fd = fd
+            thread = Thread {
+                var buffer = [UInt8](repeating: 0, count: 512)
+                while true {
+                    var peer = sockaddr_storage()
+                    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                    let n = withUnsafeMutablePointer(to: &peer) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+                    }
+                    // shutdown() in stop() wakes this with 0: the socket is closed here, once
+                    // nothing can use its number again.
+                    if n <= 0 { close(fd); return }
+                    _ = withUnsafePointer(to: &peer) { p in
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, identity, identity.utf8.count, 0, $0, length) }
+                    }
+                }
+            }
+            thread.start()
+        }
+
+        private var stopped = false
+
+        /// Idempotent: after the first call the descriptor may belong to someone else.
+        public func stop() {
+            guard !stopped else { return }
+            stopped = true
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// Sends one datagram from `namespace`, from local port `sourcePort` (so repeated asks
+    /// are one conntrack flow, as a resolver reusing its socket is), to `address:port`;
+    /// returns the answer, or nil when none comes within `timeoutMilliseconds`.
+    public static func askUDP(from namespace: String, _ address: String, port: UInt16, sourcePort: UInt16,
+                              timeoutMilliseconds: Int = 1000) throws -> String? {
+        let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
+            let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard s >= 0 else { throw .current("socket") }
+            var one: Int32 = 1
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_port = sourcePort.bigEndian
+            let rc = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard rc == 0 else { throw .current("bind UDP source port \(sourcePort)") }
+            return s
+        }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        inet_pton(AF_INET, address, &a.sin_addr)
+        let query = "query"
+        let sent = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            sendto(fd, query, query.utf8.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        } }
+        guard sent >= 0 else { throw Failure(description: "send to \(address):\(port): \(String(cString: strerror(errno)))") }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
     /// Connects from `namespace` to `address:port` and returns what the server said; throws
     /// when the connection fails or times out.
     public static func ask(from namespace: String, _ address: String, port: UInt16, timeoutSeconds: Int = 2) throws -> String {

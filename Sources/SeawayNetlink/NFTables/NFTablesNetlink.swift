@@ -49,6 +49,8 @@ public final class NFTablesNetlink {
         batch.end(sequence)
         let bytes = batch.batch
         try reserveSendBuffer(bytes.count)
+        let clock = ContinuousClock(), sending = clock.now
+        defer { lastKernelTime = clock.now - sending }
         let sent = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
         guard sent >= 0 else { throw .current("send an nftables batch of \(operations.count) operations (\(bytes.count) bytes)") }
         var failure: (UInt32, SystemError)? = nil
@@ -77,6 +79,10 @@ public final class NFTablesNetlink {
     }
 
     private var sendBufferSize = 0
+
+    /// How long the last `apply` spent from sending its batch to the kernel's last answer:
+    /// the kernel's processing and commit (the nfnetlink batch runs inside sendmsg).
+    public private(set) var lastKernelTime: Duration = .zero
 
     /// A netlink message must fit the socket's send buffer whole; root may raise it past
     /// the system limit (SO_SNDBUFFORCE), as `nft` does for big rulesets.
