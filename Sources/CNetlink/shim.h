@@ -12,6 +12,7 @@
 #include <linux/if_bridge.h>
 #include <linux/if_addr.h>
 #include <linux/veth.h>
+#include <linux/ip_vs.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>

@@ -107,7 +107,8 @@ let benchmarks: @Sendable () -> Void = {
     atexit { BenchNamespace.deleteAll() }
     let once = Benchmark.Configuration(metrics: [.wallClock], warmupIterations: 0, maxDuration: .seconds(1), maxIterations: 1)
     let few = Benchmark.Configuration(metrics: [.wallClock], warmupIterations: 0, maxDuration: .seconds(60), maxIterations: 3)
-    let many = Benchmark.Configuration(metrics: [.wallClock, .cpuTotal], warmupIterations: 5, maxDuration: .seconds(20), maxIterations: 200)
+    let kernel = BenchmarkMetric.custom("kernel batch (µs)")
+    let many = Benchmark.Configuration(metrics: [.wallClock, kernel], warmupIterations: 5, maxDuration: .seconds(20), maxIterations: 200)
 
     // Full loads: the same text, into an empty namespace each time (emptied unmeasured).
     for (n, shapes) in [(1_000, [false, true]), (10_000, [true, false])] {
@@ -140,27 +141,32 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // One endpoint changing back and forth on a loaded node (kube-proxy's shape).
-    for n in [1_000, 10_000] {
+    // One endpoint changing back and forth on a loaded node: kube-proxy's shape (with nft -f
+    // of the same transaction as the anchor), and the compact shape up to 20k.
+    for (n, compact) in [(1_000, false), (10_000, false), (1_000, true), (10_000, true), (20_000, true)] {
         let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
-        Benchmark("nftables one-endpoint change \(n / 1000)k x 10: proxier over netlink", configuration: many) { benchmark in
+        let shape = compact ? "compact" : "kube-proxy"
+        Benchmark("nftables one-endpoint change \(n / 1000)k x 10 \(shape) shape: proxier over netlink", configuration: many) { benchmark in
             // One loaded node for all iterations; each iteration flips the endpoint.
-            let ns = BenchNamespace.named("change-nl-\(n)")
-            let node = Cache.value("proxier \(n)") { () -> (NFTablesProxier, Flag) in
-                let proxier = ns.inside { try NFTablesProxier(options: options(compact: false)) }
+            let ns = BenchNamespace.named("change-nl-\(n)-\(shape)")
+            let node = Cache.value("proxier \(n) \(shape)") { () -> (NFTablesProxier, Flag) in
+                let proxier = ns.inside { try NFTablesProxier(options: options(compact: compact)) }
                 ns.inside { _ = try proxier.sync(to: flip.a) }
                 return (proxier, Flag())
             }
             let (proxier, atA) = node
             for _ in benchmark.scaledIterations {
                 benchmark.startMeasurement()
+                let sync: NFTablesProxier.Sync
                 do {
-                    _ = atA.value ? try proxier.sync(to: flip.b, changes: flip.toB) : try proxier.sync(to: flip.a, changes: flip.toA)
+                    sync = atA.value ? try proxier.sync(to: flip.b, changes: flip.toB) : try proxier.sync(to: flip.a, changes: flip.toA)
                 } catch { fatalError("\(error)") }
                 benchmark.stopMeasurement()
+                benchmark.measurement(kernel, Int(sync.kernel.components.seconds * 1_000_000 + sync.kernel.components.attoseconds / 1_000_000_000_000))
                 atA.value.toggle()
             }
         }
+        guard !compact else { continue }
         Benchmark("nftables one-endpoint change \(n / 1000)k x 10: nft -f of the same transaction (anchor)", configuration: few) { benchmark in
             let ns = BenchNamespace.named("change-nft-\(n)")
             let node = Cache.value("nft node \(n)") { () -> ([UInt8], [UInt8], Flag) in
@@ -180,6 +186,105 @@ let benchmarks: @Sendable () -> Void = {
                 ns.nft(atA.value ? toB : toA)
                 benchmark.stopMeasurement()
                 atA.value.toggle()
+            }
+        }
+    }
+
+    // iptables at 10k: a first load, a full resync of the loaded node (apply's path: save,
+    // then one restore of every chain), and the one-endpoint partial sync against restoring
+    // only the changed service's chains (the anchor: what the change itself costs).
+    let n = 10_000
+    let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
+    let rulesets = { (cluster: ClusterState) -> [IPTablesRuleset] in
+        try! RulesetRenderer.render(mode: .iptables, cluster: cluster, options: options(compact: false))
+            .compactMap { if case let .iptables(t) = $0 { t } else { nil } }
+    }
+    Benchmark("iptables first load 10k x 10", configuration: few) { benchmark in
+        let ns = BenchNamespace.named("ipt-first"), tables = Cache.value("ipt rulesets a") { rulesets(flip.a) }
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }
+            benchmark.stopMeasurement()
+            ns.inside { try IPTablesApplier(environment: [:]).cleanup() }
+        }
+    }
+    Benchmark("iptables full resync 10k x 10 (loaded node)", configuration: few) { benchmark in
+        let ns = BenchNamespace.named("ipt-resync")
+        let tables = Cache.value("ipt rulesets a") { rulesets(flip.a) }
+        _ = Cache.value("ipt resync loaded") { ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }; return true }
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }
+            benchmark.stopMeasurement()
+        }
+    }
+    Benchmark("iptables one-endpoint change 10k x 10: proxier partial restore", configuration: few) { benchmark in
+        let ns = BenchNamespace.named("ipt-change")
+        let node = Cache.value("ipt proxier") { () -> (IPTablesProxier, Flag) in
+            let proxier = IPTablesProxier(options: options(compact: false), environment: [:])
+            ns.inside { _ = try proxier.sync(to: flip.a) }
+            return (proxier, Flag())
+        }
+        let (proxier, atA) = node
+        for _ in benchmark.scaledIterations {
+            benchmark.startMeasurement()
+            ns.inside { _ = atA.value ? try proxier.sync(to: flip.b, changes: flip.toB) : try proxier.sync(to: flip.a, changes: flip.toA) }
+            benchmark.stopMeasurement()
+            atA.value.toggle()
+        }
+    }
+    Benchmark("iptables one-endpoint change 10k x 10: restore of the changed chains alone (anchor)", configuration: few) { benchmark in
+        let ns = BenchNamespace.named("ipt-anchor")
+        let payloads = Cache.value("ipt anchor") { () -> ([UInt8], [UInt8]) in
+            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(rulesets(flip.a)) }
+            // The changed service's own chains, as the partial payload has them, without the
+            // top-level chains around them.
+            func changedChains(_ from: ClusterState, _ changes: [ClusterChange]) -> [UInt8] {
+                var state = ProxyState(cluster: from, options: options(compact: false), family: .ipv4)
+                var sync = IPTablesSync(state.serviceMap)
+                var changed: Set<ServicePortName> = []
+                for c in changes { changed.formUnion(state.apply(c)) }
+                let partial = sync.update(state, changed: changed)
+                return partial.serviceChainsOnly.bytes
+            }
+            return (changedChains(flip.a, flip.toB), changedChains(flip.b, flip.toA))
+        }
+        let atA = Cache.value("ipt anchor flag") { Flag() }
+        for _ in benchmark.scaledIterations {
+            let payload = atA.value ? payloads.0 : payloads.1
+            benchmark.startMeasurement()
+            let outcome = ns.inside { try Subprocess.run("/usr/sbin/iptables-restore", arguments: ["--noflush", "--wait"], environment: [:], input: payload, captureStderr: true) }
+            benchmark.stopMeasurement()
+            if outcome.status != 0 { fatalError("iptables-restore: \(outcome.stderrText)") }
+            atA.value.toggle()
+        }
+    }
+
+    // The datapath with 10,000 services (kube-proxy's nftables shape) on the node: new TCP
+    // connections per second from a client to the first and the last service (both served by
+    // one pod), and to that pod directly, the anchor. 500 connections an iteration.
+    let datapath = Benchmark.Configuration(metrics: [.wallClock, .throughput], warmupIterations: 2, maxDuration: .seconds(15), maxIterations: 30)
+    let datapathNode = { () -> DatapathNode in
+        Cache.value("datapath node") {
+            let node = DatapathNode()
+            var cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
+            for i in [1, 9_999] {
+                cluster.endpointSlices[i].endpoints = [.init(addresses: [DatapathNode.podIP], conditions: .init(ready: true), nodeName: "node-0")]
+            }
+            let rulesets = try! RulesetRenderer.render(mode: .nftables, cluster: cluster, options: options(compact: false))
+            node.node.inside { try NFTablesApplier(environment: [:]).apply(rulesets.compactMap { if case let .nftables(t) = $0 { t } else { nil } }) }
+            return node
+        }
+    }
+    for (label, address, port) in [("the first service (10.96.0.1)", "10.96.0.1", UInt16(80)),
+                                   ("the last service (10.96.39.15)", "10.96.39.15", 80),
+                                   ("the pod directly (anchor)", DatapathNode.podIP, 8080)] {
+        Benchmark("datapath 10k services nftables: new connections to \(label)", configuration: datapath) { benchmark in
+            let node = datapathNode()
+            for _ in benchmark.scaledIterations {
+                benchmark.startMeasurement()
+                node.connect(500, to: address, port: port)
+                benchmark.stopMeasurement()
             }
         }
     }

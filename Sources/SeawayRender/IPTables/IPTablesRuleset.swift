@@ -48,6 +48,17 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Only the per-service chains (KUBE-SVC-, KUBE-SVL-, KUBE-EXT-, KUBE-FW-, KUBE-SEP-) and
+    /// the deletions: what a change itself rewrites, without the top-level chains a partial
+    /// sync also writes (the benchmarks' anchor for the partial restore).
+    public var serviceChainsOnly: IPTablesRuleset {
+        let prefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"]
+        var out = self
+        out.filter.chains = []
+        out.nat.chains = nat.chains.filter { c in prefixes.contains { c.name.hasPrefix($0) } }
+        return out
+    }
+
     /// The same ruleset in the order kube-proxy's own tests compare in (KUBE-NODEPORTS,
     /// KUBE-SERVICES, then every other chain by name): close to `iptables-save`, for diffing
     /// against a live node.

@@ -1,0 +1,120 @@
+import Foundation
+import SeawayDataplane
+import SeawayLoader
+import SeawayModel
+import SeawayProxyCore
+import SeawayRender
+import Testing
+
+/// The IPVS netlink messages `apply --mode ipvs` would send, checked byte for byte against
+/// the kernel's UAPI (linux/ip_vs.h) since this kernel has no IPVS to send them to.
+@Suite struct IPVSMessagesTests {
+    /// A netlink attribute: type (flags masked off) and payload.
+    struct Attribute {
+        var type: Int
+        var payload: [UInt8]
+
+        var nested: [Attribute] { Attribute.parse(payload[...]) }
+        var u16: UInt16 { UInt16(payload[0]) | UInt16(payload[1]) << 8 }
+        var u32: UInt32 { payload.prefix(4).enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * $1.offset) } }
+        var bigEndian16: UInt16 { UInt16(payload[0]) << 8 | UInt16(payload[1]) }
+
+        static func parse(_ bytes: ArraySlice<UInt8>) -> [Attribute] {
+            var out: [Attribute] = []
+            var i = bytes.startIndex
+            while i + 4 <= bytes.endIndex {
+                let length = Int(bytes[i]) | Int(bytes[i + 1]) << 8
+                let type = (Int(bytes[i + 2]) | Int(bytes[i + 3]) << 8) & 0x3fff
+                guard length >= 4, i + length <= bytes.endIndex else { break }
+                out.append(Attribute(type: type, payload: Array(bytes[(i + 4)..<(i + length)])))
+                i += (length + 3) & ~3
+            }
+            return out
+        }
+    }
+
+    /// (netlink type, flags, genl command, genl version, top-level attributes)
+    static func decode(_ message: [UInt8]) -> (type: Int, flags: Int, command: UInt8, version: UInt8, attributes: [Attribute]) {
+        let length = Int(message[0]) | Int(message[1]) << 8 | Int(message[2]) << 16 | Int(message[3]) << 24
+        #expect(length == message.count)
+        let type = Int(message[4]) | Int(message[5]) << 8
+        let flags = Int(message[6]) | Int(message[7]) << 8
+        return (type, flags, message[16], message[17], Attribute.parse(message[20...]))
+    }
+
+    static func attribute(_ list: [Attribute], _ type: Int) -> Attribute? { list.first { $0.type == type } }
+
+    /// The demo-style cluster: a ClusterIP service with ClientIP affinity and two endpoints.
+    func rendered(scheduler: String) throws -> [IPVSRuleset] {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: shop}
+            spec:
+              clusterIP: 10.96.0.10
+              sessionAffinity: ClientIP
+              ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            ports: [{name: http, port: 8080, protocol: TCP}]
+            endpoints:
+              - {addresses: [10.244.1.5], conditions: {ready: true}}
+              - {addresses: [10.244.2.7], conditions: {ready: true}}
+            """
+        let file = NSTemporaryDirectory() + "seaway-ipvs-\(getpid()).yaml"
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let cluster = try ManifestLoader().load([file])
+        var options = ProxyOptions()
+        options.nodeName = "node-a"
+        options.ipvsScheduler = scheduler
+        return try RulesetRenderer.render(mode: .ipvs, cluster: cluster, options: options)
+            .compactMap { if case let .ipvs(r) = $0 { r } else { nil } }
+    }
+
+    @Test func aServiceAndItsRealServersAreTheMessagesIpvsadmWouldSend() throws {
+        let messages = IPVSApplier.messages(try rendered(scheduler: "rr"), family: 0x1234)
+        #expect(messages.count == 3)
+
+        let service = Self.decode(messages[0])
+        #expect(service.type == 0x1234)
+        #expect(service.flags == 0x5)  // NLM_F_REQUEST | NLM_F_ACK
+        #expect(service.command == 1)  // IPVS_CMD_NEW_SERVICE
+        #expect(service.version == 1)
+        let svc = try #require(Self.attribute(service.attributes, 1)).nested  // IPVS_CMD_ATTR_SERVICE
+        #expect(Self.attribute(svc, 1)?.u16 == 2)  // AF_INET
+        #expect(Self.attribute(svc, 2)?.u16 == 6)  // TCP
+        #expect(Self.attribute(svc, 3)?.payload == [10, 96, 0, 10] + [UInt8](repeating: 0, count: 12))
+        #expect(Self.attribute(svc, 4)?.bigEndian16 == 80)
+        #expect(Self.attribute(svc, 6)?.payload == Array("rr".utf8) + [0])
+        // ClientIP affinity: IP_VS_SVC_F_PERSISTENT, with every flag bit in the mask.
+        #expect(Self.attribute(svc, 7)?.payload == [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])
+        #expect(Self.attribute(svc, 8)?.u32 == 10800)
+        #expect(Self.attribute(svc, 9)?.u32 == 0xffff_ffff)
+
+        let endpoints = messages[1...].map(Self.decode)
+        for (message, address) in zip(endpoints, [[10, 244, 1, 5], [10, 244, 2, 7]] as [[UInt8]]) {
+            #expect(message.command == 5)  // IPVS_CMD_NEW_DEST
+            let owner = try #require(Self.attribute(message.attributes, 1)).nested
+            #expect(Self.attribute(owner, 3)?.payload.prefix(4).elementsEqual([10, 96, 0, 10]) == true)
+            #expect(Self.attribute(owner, 6) == nil)  // a destination names its service, nothing more
+            let dest = try #require(Self.attribute(message.attributes, 2)).nested  // IPVS_CMD_ATTR_DEST
+            #expect(Self.attribute(dest, 1)?.payload == address + [UInt8](repeating: 0, count: 12))
+            #expect(Self.attribute(dest, 2)?.bigEndian16 == 8080)
+            #expect(Self.attribute(dest, 3)?.u32 == 0)  // IP_VS_CONN_F_MASQ
+            #expect(Self.attribute(dest, 4)?.u32 == 1)
+            #expect(Self.attribute(dest, 11)?.u16 == 2)  // IPVS_DEST_ATTR_ADDR_FAMILY
+        }
+    }
+
+    @Test func maglevHashesTheSourcePortAsKubeProxyAsks() throws {
+        let messages = IPVSApplier.messages(try rendered(scheduler: "mh"), family: 7)
+        let svc = try #require(Self.attribute(Self.decode(messages[0]).attributes, 1)).nested
+        #expect(Self.attribute(svc, 6)?.payload == Array("mh".utf8) + [0])
+        // IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2 (mh-port)
+        #expect(Self.attribute(svc, 7)?.payload.prefix(4).elementsEqual([0x11, 0, 0, 0]) == true)
+    }
+}
