@@ -25,21 +25,19 @@ public final class IPTablesProxier {
 
     @discardableResult
     public func sync(to new: ClusterState, changes: [ClusterChange]? = nil) throws(DataplaneError) -> Sync {
-        let plan = state.plan(to: new, changes: changes)
-        state.invalidate()
-        switch plan {
-        case let .full(families):
-            let plans = try applier.apply(families.map(\.renderer.ruleset))
-            state.landed(families, new)
+        switch state.plan(to: new, changes: changes) {
+        case .full:
+            let plans = try applier.apply(state.families.map(\.renderer.ruleset))
+            state.landed(new)
             return Sync(full: true, chainsWritten: plans.reduce(0) { $0 + $1.ruleset.nat.chains.count + $1.ruleset.filter.chains.count })
-        case let .partial(families, payloads, stale):
+        case let .partial(payloads, stale):
             var result = Sync(full: false, staleConntrack: stale)
             for payload in payloads {
                 try applier.restore(payload)
                 result.chainsWritten += payload.nat.chains.count + payload.filter.chains.count
                 result.chainsDeleted += payload.nat.deletedChains.count + payload.filter.deletedChains.count
             }
-            state.landed(families, new)
+            state.landed(new)
             return result
         }
     }

@@ -40,19 +40,16 @@ public final class NFTablesProxier {
     /// comparing the two when the caller already knows them.
     @discardableResult
     public func sync(to new: ClusterState, changes: [ClusterChange]? = nil) throws(DataplaneError) -> Sync {
-        let plan = state.plan(to: new, changes: changes)
-        // Until this sync lands, what is planned is ahead of the kernel.
-        state.invalidate()
-        switch plan {
-        case let .full(families):
-            let rulesets = families.map(\.renderer.ruleset)
+        switch state.plan(to: new, changes: changes) {
+        case .full:
+            let rulesets = state.families.map(\.renderer.ruleset)
             var result = Sync(full: true)
             (result.operations, result.kernel) = try send(NFTablesApplier.transaction(rulesets))
             result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
             chains = result.chainsAdded
-            state.landed(families, new)
+            state.landed(new)
             return result
-        case let .partial(families, transactions, stale):
+        case let .partial(transactions, stale):
             var result = Sync(full: false)
             result.staleConntrack = stale
             for tx in transactions {
@@ -64,7 +61,7 @@ public final class NFTablesProxier {
             }
             (result.operations, result.kernel) = try send(transactions.flatMap(\.bytes))
             chains += result.chainsAdded - result.chainsDeleted
-            state.landed(families, new)
+            state.landed(new)
             return result
         }
     }

@@ -14,62 +14,66 @@ extension NFTablesSync: PartialSyncRenderer {}
 extension IPTablesSync: PartialSyncRenderer {}
 
 /// What both proxiers keep between syncs: per family, the proxy state and the incremental
-/// renderer, as of the last sync that reached the kernel. Callers mark a sync landed with
-/// `landed(_:)`; until then (or after a failure) the next `plan` is a full one.
+/// renderer. A plan updates them in place (copying a 10,000-service state per sync would
+/// cost more than the sync); until the caller reports the sync `landed`, the kernel may not
+/// hold them, so the next plan after a failure is a full one.
 struct ProxierState<Renderer: PartialSyncRenderer> {
     struct Family {
         var state: ProxyState
         var renderer: Renderer
+        /// The UDP service ports as last programmed: what stale conntrack entries are
+        /// judged against (only UDP flows outlive their endpoints).
+        var udpPorts: [ServicePortName: ProxyServicePort]
+
+        init(_ state: ProxyState) {
+            self.state = state
+            renderer = Renderer(state.serviceMap)
+            udpPorts = state.ports.filter { $0.key.proto == .udp }
+        }
     }
 
     enum Plan {
-        /// Replace everything with what these renderers hold.
-        case full([Family])
+        /// Replace everything with what `families` hold.
+        case full
         /// Send these payloads (one per family); `staleConntrack` lists the UDP flows the
         /// change leaves pointing at removed endpoints.
-        case partial([Family], payloads: [Renderer.Payload], staleConntrack: [StaleConntrack])
+        case partial(payloads: [Renderer.Payload], staleConntrack: [StaleConntrack])
     }
 
     let options: ProxyOptions
-    private var cluster: ClusterState?
-    private var families: [Family] = []
+    private(set) var families: [Family] = []
+    /// The cluster the kernel holds `families` for; nil while a sync is on its way or after
+    /// one failed.
+    private var landedCluster: ClusterState?
 
     init(options: ProxyOptions) { self.options = options }
 
-    /// What moves the kernel from the last landed state to `new`.
-    func plan(to new: ClusterState, changes known: [ClusterChange]?) -> Plan {
+    /// Moves the state to `new` and says what takes the kernel there.
+    mutating func plan(to new: ClusterState, changes known: [ClusterChange]?) -> Plan {
         let wanted = ServiceMap.families(cluster: new, options: options)
-        guard let old = cluster, wanted == families.map(\.state.family) else {
-            return .full(wanted.map { family in
-                let state = ProxyState(cluster: new, options: options, family: family)
-                return Family(state: state, renderer: Renderer(state.serviceMap))
-            })
+        guard let old = landedCluster, wanted == families.map(\.state.family) else {
+            landedCluster = nil
+            families = wanted.map { Family(ProxyState(cluster: new, options: options, family: $0)) }
+            return .full
         }
+        landedCluster = nil
         let changes = known ?? old.changes(to: new)
-        var next = families
         var payloads: [Renderer.Payload] = []
         var stale: [StaleConntrack] = []
-        for i in next.indices {
-            let before = next[i].state.ports
+        for i in families.indices {
             var changed: Set<ServicePortName> = []
-            for change in changes { changed.formUnion(next[i].state.apply(change)) }
+            for change in changes { changed.formUnion(families[i].state.apply(change)) }
             for name in changed.sorted() where name.proto == .udp {
-                stale += StaleConntrack.entries(old: before[name], new: next[i].state.ports[name])
+                let now = families[i].state.ports[name]
+                stale += StaleConntrack.entries(old: families[i].udpPorts[name], new: now)
+                families[i].udpPorts[name] = now
             }
-            payloads.append(next[i].renderer.update(next[i].state, changed: changed))
+            let state = families[i].state
+            payloads.append(families[i].renderer.update(state, changed: changed))
         }
-        return .partial(next, payloads: payloads, staleConntrack: stale)
+        return .partial(payloads: payloads, staleConntrack: stale)
     }
 
-    /// Records that the kernel now holds `families` for `cluster`.
-    mutating func landed(_ families: [Family], _ cluster: ClusterState) {
-        self.families = families
-        self.cluster = cluster
-    }
-
-    /// Forgets the landed state: the next plan is full.
-    mutating func invalidate() {
-        cluster = nil
-        families = []
-    }
+    /// Records that the kernel now holds the planned state for `cluster`.
+    mutating func landed(_ cluster: ClusterState) { landedCluster = cluster }
 }
