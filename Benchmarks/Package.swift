@@ -16,7 +16,9 @@ let package = Package(
     ],
     targets: [
         // Deterministic synthetic clusters, as values and as YAML.
-        .target(name: "SyntheticCluster", dependencies: [.product(name: "SeawayModel", package: "Seaway")]),
+        .target(name: "SyntheticCluster", dependencies: [
+            .product(name: "SeawayModel", package: "Seaway"), .product(name: "SeawayProxyCore", package: "Seaway"),
+        ]),
         // Runs one phase in a loop, for `perf record` (not a benchmark).
         .executableTarget(name: "SeawayProfile", dependencies: [
             "SyntheticCluster",

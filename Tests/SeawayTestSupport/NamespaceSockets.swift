@@ -63,16 +63,7 @@ public enum NamespaceSockets {
         private let thread: Thread
 
         public init(in namespace: String, port: UInt16, identity: String) throws {
-            let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
-                let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-                guard s >= 0 else { throw .current("socket") }
-                var a = sockaddr_in()
-                a.sin_family = sa_family_t(AF_INET)
-                a.sin_port = port.bigEndian
-                let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                guard rc == 0 else { throw .current("bind UDP port \(port)") }
-                return s
-            }
+            let fd = try NamespaceSockets.udpSocket(in: namespace, port: port)
             self.fd = fd
             thread = Thread {
                 var buffer = [UInt8](repeating: 0, count: 512)
@@ -103,23 +94,32 @@ public enum NamespaceSockets {
         }
     }
 
+    /// An IPv4 UDP socket in `namespace` bound to `port` on every address.
+    static func udpSocket(in namespace: String, port: UInt16) throws -> Int32 {
+        try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
+            let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard s >= 0 else { throw .current("socket") }
+            var one: Int32 = 1
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard rc == 0 else {
+                let error = SystemError.current("bind UDP port \(port)")
+                close(s)
+                throw error
+            }
+            return s
+        }
+    }
+
     /// Sends one datagram from `namespace`, from local port `sourcePort` (so repeated asks
     /// are one conntrack flow, as a resolver reusing its socket is), to `address:port`;
     /// returns the answer, or nil when none comes within `timeoutMilliseconds`.
     public static func askUDP(from namespace: String, _ address: String, port: UInt16, sourcePort: UInt16,
                               timeoutMilliseconds: Int = 1000) throws -> String? {
-        let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
-            let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            guard s >= 0 else { throw .current("socket") }
-            var one: Int32 = 1
-            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_port = sourcePort.bigEndian
-            let rc = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard rc == 0 else { throw .current("bind UDP source port \(sourcePort)") }
-            return s
-        }
+        let fd = try udpSocket(in: namespace, port: sourcePort)
         defer { close(fd) }
         var tv = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

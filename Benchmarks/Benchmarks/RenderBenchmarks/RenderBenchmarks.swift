@@ -4,16 +4,7 @@ import SeawayProxyCore
 import SeawayRender
 import SyntheticCluster
 
-/// Node settings of a typical cluster node for the render benchmarks.
-private let options: ProxyOptions = {
-    var o = ProxyOptions()
-    o.nodeName = "node-0"
-    o.nodeIPs = [IPAddress("192.168.0.10")!]
-    o.interfaceAddresses = o.nodeIPs
-    o.detectLocal = .clusterCIDR([CIDR("10.128.0.0/9")!])
-    o.serviceCIDRs = [CIDR("10.96.0.0/12")!]
-    return o
-}()
+private let options = SyntheticCluster.nodeOptions
 
 let benchmarks: @Sendable () -> Void = {
     let config = Benchmark.Configuration(

@@ -1,8 +1,21 @@
 import SeawayModel
+import SeawayProxyCore
 
 /// A deterministic synthetic cluster: `services` ClusterIP services spread over 100
 /// namespaces, each with one TCP port and `endpoints` ready endpoints on 50 nodes.
 public enum SyntheticCluster {
+    /// Node settings of a typical cluster node for these clusters: one node IP, pods in
+    /// 10.128.0.0/9 (local traffic detected by that CIDR), services in 10.96.0.0/12.
+    public static var nodeOptions: ProxyOptions {
+        var o = ProxyOptions()
+        o.nodeName = "node-0"
+        o.nodeIPs = [IPAddress("192.168.0.10")!]
+        o.interfaceAddresses = o.nodeIPs
+        o.detectLocal = .clusterCIDR([CIDR("10.128.0.0/9")!])
+        o.serviceCIDRs = [CIDR("10.96.0.0/12")!]
+        return o
+    }
+
     public static func state(services: Int, endpoints: Int) -> ClusterState {
         var state = ClusterState()
         state.services.reserveCapacity(services)

@@ -57,9 +57,7 @@ public enum IPVSMessages {
     public static func newDestination(_ destination: IPVSDestination, of service: IPVSService, family: UInt16) -> [UInt8] {
         message(.newDestination, family: family) { m in
             serviceAttributes(m, service, full: false)
-            nest(m, Int32(IPVS_CMD_ATTR_DEST)) {
-                put(m, Int32(IPVS_DEST_ATTR_ADDR), address(destination.address))
-                put(m, Int32(IPVS_DEST_ATTR_PORT), bigEndian: destination.port)
+            destinationAttributes(m, destination) {
                 put(m, Int32(IPVS_DEST_ATTR_FWD_METHOD), UInt32(IP_VS_CONN_F_MASQ))
                 put(m, Int32(IPVS_DEST_ATTR_WEIGHT), destination.weight)
                 put(m, Int32(IPVS_DEST_ATTR_U_THRESH), UInt32(0))
@@ -72,10 +70,16 @@ public enum IPVSMessages {
     public static func deleteDestination(_ destination: IPVSDestination, of service: IPVSService, family: UInt16) -> [UInt8] {
         message(.deleteDestination, family: family) { m in
             serviceAttributes(m, service, full: false)
-            nest(m, Int32(IPVS_CMD_ATTR_DEST)) {
-                put(m, Int32(IPVS_DEST_ATTR_ADDR), address(destination.address))
-                put(m, Int32(IPVS_DEST_ATTR_PORT), bigEndian: destination.port)
-            }
+            destinationAttributes(m, destination) {}
+        }
+    }
+
+    /// The destination's identity (address, port), then whatever `more` adds.
+    private static func destinationAttributes(_ m: OpaquePointer, _ d: IPVSDestination, _ more: () -> Void) {
+        nest(m, Int32(IPVS_CMD_ATTR_DEST)) {
+            put(m, Int32(IPVS_DEST_ATTR_ADDR), address(d.address))
+            put(m, Int32(IPVS_DEST_ATTR_PORT), bigEndian: d.port)
+            more()
         }
     }
 
