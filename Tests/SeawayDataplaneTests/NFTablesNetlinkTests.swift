@@ -155,9 +155,11 @@ struct NFTablesNetlinkTests {
         #expect(try ns.exec(["nft", "list", "ruleset"]).output.isEmpty)
     }
 
-    /// SIGKILL while a big full sync is on its way to the kernel: the namespace holds the old
-    /// tables or the new ones, whole, never a mix (one batch is one transaction).
-    @Test func killingAnApplyMidSyncLeavesOldOrNewTablesWhole() throws {
+    /// SIGKILL while a big full sync is on its way to the kernel, from `apply` or from the
+    /// agent's first sync: the namespace holds the old tables or the new ones, whole, never a
+    /// mix (one batch is one transaction).
+    @Test(arguments: ["apply", "proxy"])
+    func killingMidSyncLeavesOldOrNewTablesWhole(_ command: String) throws {
         let ns = try ThrowawayNamespace(prefix: "nl-kill")
         defer { ns.close() }
         let scratch = try ThrowawayNamespace(prefix: "nl-kill-new")
@@ -183,7 +185,16 @@ struct NFTablesNetlinkTests {
         let started = Date()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", ns.name, DataplaneNode.seaway] + apply + [directory + "/new.yaml"]
+        if command == "apply" {
+            process.arguments = ["netns", "exec", ns.name, DataplaneNode.seaway] + apply + [directory + "/new.yaml"]
+        } else {
+            let watched = directory + "/watched"
+            try FileManager.default.createDirectory(atPath: watched, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: directory + "/new.yaml", toPath: watched + "/cluster.yaml")
+            process.arguments = ["netns", "exec", ns.name, DataplaneNode.seaway, "proxy", "--mode", "nftables", "--watch", watched,
+                                 "--hostname-override", "node-a", "--cluster-cidr", "10.244.0.0/16",
+                                 "--healthz-bind-address", "", "--metrics-bind-address", ""]
+        }
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Past loading and rendering (well under a second), inside the kernel's batch.
