@@ -98,16 +98,16 @@ public final class ProxyAgent {
             guard clock.now >= due else { continue }
             let started = clock.now
             if let loaded = load() {
-                if let old = cluster {
-                    let changes = old.changes(to: loaded)
-                    for c in changes {
-                        switch c {
-                        case .upsertService, .deleteService: metrics.serviceChanges.increment()
-                        case .upsertEndpointSlice, .deleteEndpointSlice: metrics.endpointChanges.increment()
-                        }
+                // `cluster` is what the last successful sync programmed, so these changes are
+                // the proxier's too (after a failed sync it does a full one and ignores them).
+                let changes = cluster?.changes(to: loaded)
+                for c in changes ?? [] {
+                    switch c {
+                    case .upsertService, .deleteService: metrics.serviceChanges.increment()
+                    case .upsertEndpointSlice, .deleteEndpointSlice: metrics.endpointChanges.increment()
                     }
                 }
-                if sync(loaded, started: started, clock: clock) {
+                if sync(loaded, changes: changes, started: started, clock: clock) {
                     cluster = loaded
                     if let since = pendingSince { metrics.networkProgramming.recordNanoseconds((clock.now - since).nanoseconds) }
                 }
@@ -128,12 +128,12 @@ public final class ProxyAgent {
     }
 
     /// One sync; true when the kernel took it.
-    private func sync(_ cluster: ClusterState, started: ContinuousClock.Instant, clock: ContinuousClock) -> Bool {
+    private func sync(_ cluster: ClusterState, changes: [ClusterChange]?, started: ContinuousClock.Instant, clock: ContinuousClock) -> Bool {
         do {
             let full: Bool, stale: [StaleConntrack]
             switch rules {
             case let .nftables(proxier):
-                let result = try proxier.sync(to: cluster)
+                let result = try proxier.sync(to: cluster, changes: changes)
                 (full, stale) = (result.full, result.staleConntrack)
                 metrics.chains.set(Int64(proxier.chains))
                 if result.operations > 0 {
@@ -142,7 +142,7 @@ public final class ProxyAgent {
                         + "elements +\(result.elementsAdded) -\(result.elementsDeleted), kernel \(result.kernel)")
                 }
             case let .iptables(proxier):
-                let result = try proxier.sync(to: cluster)
+                let result = try proxier.sync(to: cluster, changes: changes)
                 (full, stale) = (result.full, result.staleConntrack)
                 log("synced iptables (\(result.full ? "full" : "partial")): \(result.chainsWritten) chains written, \(result.chainsDeleted) deleted")
             }
