@@ -5,9 +5,11 @@ import SeawayRender
 
 /// kube-proxy's nftables proxier on one netlink socket: the first sync replaces the tables,
 /// later ones send only what changed (NFTablesSync's partial transaction: changed chains
-/// rewritten, elements added and deleted, stale chains flushed and deleted), so a one-
-/// endpoint change costs what the change costs, not what the cluster costs. A refused or
-/// uncarriable sync changes nothing in the kernel and makes the next one full.
+/// rewritten, elements added and deleted), so a one-endpoint change costs what the change
+/// costs, not what the cluster costs. As kube-proxy's nftables mode does, chains and
+/// affinity sets that go away are flushed in the sync that removes them and deleted in the
+/// next one. A refused or uncarriable sync changes nothing in the kernel and makes the next
+/// one full.
 public final class NFTablesProxier {
     /// What one sync did.
     public struct Sync: Sendable {
@@ -26,6 +28,9 @@ public final class NFTablesProxier {
 
     private let socket: NFTablesNetlink
     private var state: ProxierState<NFTablesSync>
+    /// Per table (`ip kube-proxy`): chains and sets flushed by the last sync, to delete in
+    /// this one unless it creates them again.
+    private var flushedLastTime: [String: (chains: Set<String>, sets: Set<String>)] = [:]
 
     /// Chains the tables hold (as of the last sync that landed).
     public private(set) var chains = 0
@@ -47,6 +52,7 @@ public final class NFTablesProxier {
             (result.operations, result.kernel) = try send(NFTablesApplier.transaction(rulesets))
             result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
             chains = result.chainsAdded
+            flushedLastTime = [:]
             state.landed(new)
             return result
         case let .partial(transactions, stale):
@@ -59,8 +65,20 @@ public final class NFTablesProxier {
                 result.elementsAdded += tx.elementsAdded
                 result.elementsDeleted += tx.elementsDeleted
             }
-            (result.operations, result.kernel) = try send(transactions.flatMap(\.bytes))
+            var script: [UInt8] = []
+            var flushedNow: [String: (chains: Set<String>, sets: Set<String>)] = [:]
+            for tx in transactions {
+                let table = tx.tablePrefix
+                if let flushed = flushedLastTime[table] {
+                    script += NFTablesTransaction.deletions(prefix: table, chains: flushed.chains.subtracting(tx.createdChains).sorted(),
+                                                            sets: flushed.sets.subtracting(tx.createdSets).sorted())
+                }
+                script += tx.bytesFlushingOnly
+                flushedNow[table] = (Set(tx.removedChains), Set(tx.removedSets))
+            }
+            (result.operations, result.kernel) = try send(script)
             chains += result.chainsAdded - result.chainsDeleted
+            flushedLastTime = flushedNow
             state.landed(new)
             return result
         }

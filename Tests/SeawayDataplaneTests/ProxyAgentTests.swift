@@ -141,11 +141,17 @@ struct ProxyAgentTests {
                      .init(name: "empty", clusterIP: "10.96.0.11", endpoints: [])])
         try Self.eventually("the endpoint removal") { Set(try n.answers(from: "client", to: "10.96.0.10", port: 80, count: 30).keys) == ["a", "b"] }
         #expect((Self.metric(n, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") ?? 0) >= 1)
+        // As kube-proxy does: c's endpoint chain is flushed now and deleted by the next sync.
+        let staleChain = "/web/tcp/http__\(n.ip("c"))/8080"
+        let flushed = try n.node.exec(["nft", "list", "ruleset"]).output
+        let staleBlock = flushed.components(separatedBy: "\n\n").first { $0.contains(staleChain) }
+        #expect(staleBlock?.split(separator: "\n").count == 2, "\(String(describing: staleBlock))")
         try replace([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b"].map(n.ip)),
                      .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
                      .init(name: "fresh", clusterIP: "10.96.0.12", endpoints: ["c"].map(n.ip))])
         try Self.eventually("the new service") { (try? n.answers(from: "client", to: "10.96.0.12", port: 80, count: 1)) == ["c": 1] }
         #expect(Self.metric(n, "kubeproxy_sync_full_proxy_rules_duration_seconds_count") == 1)
+        #expect(try !n.node.exec(["nft", "list", "ruleset"]).output.contains(staleChain))
         #expect((Self.metric(n, "kubeproxy_sync_proxy_rules_endpoint_changes_total") ?? 0) >= 2)
         #expect((Self.metric(n, "kubeproxy_network_programming_duration_seconds_count") ?? 0) >= 3)
 

@@ -44,14 +44,35 @@ public struct NFTablesTransaction: Sendable {
     private var addElements = LineBlock(), flushRemoved = LineBlock(), deleteRemoved = LineBlock()
     public private(set) var chainsAdded = 0, chainsChanged = 0, chainsDeleted = 0
     public private(set) var elementsAdded = 0, elementsDeleted = 0
+    /// The chains and affinity sets this transaction creates, and the ones it removes (the
+    /// removed chains flushed, then deleted by `bytes`; `bytesFlushingOnly` leaves them).
+    public private(set) var createdChains: [String] = [], createdSets: [String] = []
+    public private(set) var removedChains: [String] = [], removedSets: [String] = []
 
     init(prefix: String) { self.prefix = prefix }
 
     public var isEmpty: Bool { bytes.isEmpty }
 
-    public var bytes: [UInt8] {
-        addChains.bytes + deleteElements.bytes + rewriteChains.bytes + addElements.bytes + flushRemoved.bytes + deleteRemoved.bytes
+    public var bytes: [UInt8] { bytesFlushingOnly + deleteRemoved.bytes }
+
+    /// Everything but the deletion of removed chains and sets: kube-proxy flushes stale
+    /// chains at once and deletes them in a later sync (`deletions`), so nothing the kernel
+    /// may still be releasing from this commit is deleted in it.
+    public var bytesFlushingOnly: [UInt8] {
+        addChains.bytes + deleteElements.bytes + rewriteChains.bytes + addElements.bytes + flushRemoved.bytes
     }
+
+    /// `delete chain` and `delete set` lines for `chains` and `sets` of the table at `prefix`
+    /// (`ip kube-proxy`).
+    public static func deletions(prefix: String, chains: [String], sets: [String]) -> [UInt8] {
+        var out = LineBlock()
+        for c in chains { out.append("delete chain \(prefix) \(c)") }
+        for s in sets { out.append("delete set \(prefix) \(s)") }
+        return out.bytes
+    }
+
+    /// `ip kube-proxy` or `ip6 kube-proxy`.
+    public var tablePrefix: String { prefix }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
@@ -63,6 +84,7 @@ public struct NFTablesTransaction: Sendable {
 
         for set in new?.affinitySets ?? [] where !oldSets.contains(set.name) {
             addChains.append("add set \(prefix) \(set.name) { \(set.spec) }")
+            createdSets.append(set.name)
         }
         for chain in new?.chains ?? [] {
             if let previous = oldChains[chain.name] {
@@ -71,6 +93,7 @@ public struct NFTablesTransaction: Sendable {
                 chainsChanged += 1
             } else {
                 addChains.append("add chain \(prefix) \(chain.name)")
+                createdChains.append(chain.name)
                 chainsAdded += 1
             }
             rewriteChains.append(chain.ruleLines)
@@ -94,10 +117,12 @@ public struct NFTablesTransaction: Sendable {
         for chain in old?.chains ?? [] where !newChainNames.contains(chain.name) {
             flushRemoved.append("flush chain \(prefix) \(chain.name)")
             deleteRemoved.append("delete chain \(prefix) \(chain.name)")
+            removedChains.append(chain.name)
             chainsDeleted += 1
         }
         for set in old?.affinitySets ?? [] where !newSets.contains(set.name) {
             deleteRemoved.append("delete set \(prefix) \(set.name)")
+            removedSets.append(set.name)
         }
     }
 }
