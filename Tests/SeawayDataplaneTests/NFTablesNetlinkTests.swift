@@ -164,7 +164,7 @@ struct NFTablesNetlinkTests {
         defer { ns.close() }
         let scratch = try ThrowawayNamespace(prefix: "nl-kill-new")
         defer { scratch.close() }
-        let directory = NSTemporaryDirectory() + "seaway-kill-\(getpid())"
+        let directory = NSTemporaryDirectory() + "seaway-kill-\(command)-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func cluster(_ count: Int) -> String {

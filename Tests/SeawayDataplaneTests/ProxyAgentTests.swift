@@ -81,9 +81,10 @@ struct ProxyAgentTests {
         try n.addPod("client", serving: false)
         let directory = n.directory + "/manifests"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        func write(_ endpoints: [String]) throws {
-            try TestCluster.yaml([.init(name: "dns", clusterIP: "10.96.0.53", endpoints: endpoints.map(n.ip), udp: true)])
-                .write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
+        func write(_ endpoints: [String], web: [String] = []) throws {
+            var services: [TestCluster.Service] = [.init(name: "dns", clusterIP: "10.96.0.53", endpoints: endpoints.map(n.ip), udp: true)]
+            if !web.isEmpty { services.append(.init(name: "web", clusterIP: "10.96.0.10", endpoints: web.map(n.ip))) }
+            try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
             #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
         }
         try write(["a", "b"])
@@ -106,6 +107,10 @@ struct ProxyAgentTests {
         try Self.eventually("queries on the same flow reaching \(other)") {
             try NamespaceSockets.askUDP(from: client, "10.96.0.53", port: 53, sourcePort: 40053, timeoutMilliseconds: 300) == other
         }
+        // A new service: the top-level chains change too (KUBE-SERVICES, @service-ips).
+        try write([other], web: [other])
+        try Self.eventually("the new TCP service") { (try? n.answers(from: "client", to: "10.96.0.10", port: 80, count: 3)) == [other: 3] }
+        #expect(try NamespaceSockets.askUDP(from: client, "10.96.0.53", port: 53, sourcePort: 40053) == other)
         let log = agent.stop()
         #expect(!log.contains("could not clear"), "\(log)")
         #expect(log.contains("synced \(mode) (partial)"), "\(log)")

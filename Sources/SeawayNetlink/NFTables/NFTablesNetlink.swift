@@ -20,6 +20,10 @@ public final class NFTablesNetlink {
         // The kernel's reason with each error, without the whole request echoed back.
         mnl_socket_setsockopt(s, 11 /* NETLINK_EXT_ACK */, &one, 4)
         mnl_socket_setsockopt(s, 10 /* NETLINK_CAP_ACK */, &one, 4)
+        // The kernel answers a batch before sendmsg returns; a reply that has not come within
+        // seconds never will, and waiting forever would hang the caller.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         socket = s
         portID = mnl_socket_get_portid(s)
         sequence = UInt32(truncatingIfNeeded: time(nil))
@@ -170,6 +174,7 @@ public final class NFTablesNetlink {
             let n = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw SystemError("read nftables replies (none within 10 s)", errno: ETIMEDOUT) }
                 throw .current("read nftables replies")
             }
             buffer.withUnsafeMutableBytes { raw in

@@ -48,14 +48,36 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    static func isServiceChain(_ name: String) -> Bool {
+        ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"].contains { name.hasPrefix($0) }
+    }
+
     /// Only the per-service chains (KUBE-SVC-, KUBE-SVL-, KUBE-EXT-, KUBE-FW-, KUBE-SEP-) and
     /// the deletions: what a change itself rewrites, without the top-level chains a partial
     /// sync also writes (the benchmarks' anchor for the partial restore).
     public var serviceChainsOnly: IPTablesRuleset {
-        let prefixes = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"]
         var out = self
         out.filter.chains = []
-        out.nat.chains = nat.chains.filter { c in prefixes.contains { c.name.hasPrefix($0) } }
+        out.nat.chains = nat.chains.filter { IPTablesRuleset.isServiceChain($0.name) }
+        return out
+    }
+
+    /// The fixed chains (all but the per-service ones) with their rules, keyed `table/CHAIN`.
+    public var fixedChains: [String: LineBlock] {
+        var out: [String: LineBlock] = [:]
+        for table in tables {
+            for c in table.chains where !IPTablesRuleset.isServiceChain(c.name) { out[table.name + "/" + c.name] = c.rules }
+        }
+        return out
+    }
+
+    /// This payload without the chains that `written` (keyed `table/CHAIN`, as `fixedChains`)
+    /// says the kernel already holds exactly: a `--noflush` restore leaves chains it does not
+    /// name alone, and iptables-nft's cost is per chain and rule it is given.
+    public func omitting(written: [String: LineBlock]) -> IPTablesRuleset {
+        var out = self
+        out.filter.chains = filter.chains.filter { written["filter/" + $0.name] != $0.rules }
+        out.nat.chains = nat.chains.filter { written["nat/" + $0.name] != $0.rules }
         return out
     }
 
