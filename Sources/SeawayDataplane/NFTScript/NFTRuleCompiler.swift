@@ -30,7 +30,7 @@ struct NFTRuleCompiler {
                 try t.expect("state")
                 try t.expect("new")
                 // ct state is a bitmask; `new` is bit 3.
-                expressions += [.ctState, .bitwise(mask: [8, 0, 0, 0], xor: [0, 0, 0, 0]), .compare(.notEqual, [0, 0, 0, 0])]
+                expressions += [.ctState, .bitwise(mask: NFTMatch.hostOrder(8), xor: NFTMatch.hostOrder(0)), .compare(.notEqual, NFTMatch.hostOrder(0))]
             case "ip", "ip6":
                 try addressMatch(word, &t)
             case "meta":
@@ -63,8 +63,8 @@ struct NFTRuleCompiler {
                 }
                 try t.expect("type")
                 try t.expect("local")
-                // RTN_LOCAL, a host-order u32.
-                expressions += [.fibAddressType(address), .compare(.equal, [2, 0, 0, 0])]
+                // RTN_LOCAL.
+                expressions += [.fibAddressType(address), .compare(.equal, NFTMatch.hostOrder(2))]
             case "numgen":
                 try randomVerdictMap(&t)
             case "update":
@@ -74,7 +74,7 @@ struct NFTRuleCompiler {
                 let ipX = try t.next()
                 try t.expect("saddr")
                 try t.expect("}")
-                expressions += [NFTRuleCompiler.addressLoad(ipX == "ip6" ? .ipv6 : .ipv4, source: true), .updateSet(NFTSetReference(String(set.dropFirst())))]
+                expressions += [NFTMatch.addressLoad(ipX == "ip6" ? .ipv6 : .ipv4, source: true), .updateSet(NFTSetReference(String(set.dropFirst())))]
             case "dnat":
                 try t.expect("to")
                 try natTarget(try t.next())
@@ -110,13 +110,6 @@ struct NFTRuleCompiler {
 
     // MARK: Addresses
 
-    static func addressLoad(_ family: IPFamily, source: Bool, length: UInt32? = nil, into register: NFTExpression.Register = 1) -> NFTExpression {
-        switch family {
-        case .ipv4: .payload(.network, offset: source ? 12 : 16, length: length ?? 4, into: register)
-        case .ipv6: .payload(.network, offset: source ? 8 : 24, length: length ?? 16, into: register)
-        }
-    }
-
     /// `ip saddr|daddr` followed by `. ...` (a concatenation), `[!=] @set`, `[!=] { list }`
     /// or `[!=] ADDRESS[/LEN]`.
     private mutating func addressMatch(_ ipX: String, _ t: inout NFTTokens) throws(Reason) {
@@ -142,13 +135,13 @@ struct NFTRuleCompiler {
                 prefixMatch(networks[0], source: source, comparison)
             } else {
                 let set = intervalSet(networks, family: family, source: source)
-                expressions += [NFTRuleCompiler.addressLoad(family, source: source), .lookup(set, inverted: inverted)]
+                expressions += [NFTMatch.addressLoad(family, source: source), .lookup(set, inverted: inverted)]
             }
             return
         }
         let value = try t.next()
         if value.hasPrefix("@") {
-            expressions += [NFTRuleCompiler.addressLoad(family, source: source), .lookup(NFTSetReference(String(value.dropFirst())), inverted: inverted)]
+            expressions += [NFTMatch.addressLoad(family, source: source), .lookup(NFTSetReference(String(value.dropFirst())), inverted: inverted)]
         } else {
             prefixMatch(try NFTRuleCompiler.network(value, family), source: source, comparison)
         }
@@ -168,15 +161,11 @@ struct NFTRuleCompiler {
         let bits = network.prefixLength
         if bits == bytes.count * 8 || bits % 8 == 0 {
             let length = bits / 8
-            expressions += [NFTRuleCompiler.addressLoad(network.family, source: source, length: UInt32(length)),
+            expressions += [NFTMatch.addressLoad(network.family, source: source, length: UInt32(length)),
                             .compare(comparison, Array(bytes.prefix(length)))]
         } else {
-            let mask = (0..<bytes.count).map { i -> UInt8 in
-                let ones = max(0, min(8, bits - i * 8))
-                return ones == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - ones))
-            }
-            expressions += [NFTRuleCompiler.addressLoad(network.family, source: source),
-                            .bitwise(mask: mask, xor: [UInt8](repeating: 0, count: bytes.count)),
+            expressions += [NFTMatch.addressLoad(network.family, source: source),
+                            .bitwise(mask: NFTMatch.prefixMask(bits: bits, length: bytes.count), xor: [UInt8](repeating: 0, count: bytes.count)),
                             .compare(comparison, bytes)]
         }
     }
@@ -282,7 +271,7 @@ struct NFTRuleCompiler {
             let register = offset % 4 == 0 ? 1 + offset / 4 : 8 + offset
             switch part {
             case let .address(family, source):
-                expressions.append(NFTRuleCompiler.addressLoad(family, source: source, into: register))
+                expressions.append(NFTMatch.addressLoad(family, source: source, into: register))
             case .l4proto:
                 expressions.append(.meta(.l4proto, into: register))
             case .transportDestinationPort:
@@ -302,7 +291,7 @@ struct NFTRuleCompiler {
         if let peek = t.peek, let value = UInt32(peek) {
             // `numgen random mod K V`: a match on the number (Seaway's compact shape).
             _ = try t.next()
-            expressions += [.randomNumber(modulus: modulus), .compare(.equal, NFTSetUserData.littleEndian(value))]
+            expressions += [.randomNumber(modulus: modulus), .compare(.equal, NFTMatch.hostOrder(value))]
             return
         }
         try t.expect("vmap")
@@ -311,7 +300,7 @@ struct NFTRuleCompiler {
         repeat {
             guard let n = UInt32(try t.next()) else { throw .init("numgen map key is not a number") }
             try t.expect(":")
-            elements.append(NFTSetElement(key: NFTSetUserData.littleEndian(n), verdict: try NFTRuleCompiler.verdict(&t)))
+            elements.append(NFTSetElement(key: NFTMatch.hostOrder(n), verdict: try NFTRuleCompiler.verdict(&t)))
         } while t.take(",")
         try t.expect("}")
         var set = NFTSet(table, "__map%d", id: takeSetID(), flags: [.anonymous, .constant, .map],
@@ -338,14 +327,14 @@ struct NFTRuleCompiler {
             guard let value else { throw .init("`\(text)` is not a number") }
             return value
         }
-        let le = NFTSetUserData.littleEndian
+        let host = NFTMatch.hostOrder
         if t.take("set") {
             try t.expect("mark")
             let op = try t.next()
             let value = try number(try t.next())
             switch op {
-            case "or": expressions += [.meta(.mark), .bitwise(mask: le(~value), xor: le(value)), .setMeta(.mark)]
-            case "xor": expressions += [.meta(.mark), .bitwise(mask: le(UInt32.max), xor: le(value)), .setMeta(.mark)]
+            case "or": expressions += [.meta(.mark), .bitwise(mask: host(~value), xor: host(value)), .setMeta(.mark)]
+            case "xor": expressions += [.meta(.mark), .bitwise(mask: host(UInt32.max), xor: host(value)), .setMeta(.mark)]
             default: throw .init("unsupported mark operation `\(op)`")
             }
         } else {
@@ -353,7 +342,7 @@ struct NFTRuleCompiler {
             let mask = try number(try t.next())
             try t.expect("==")
             let value = try number(try t.next())
-            expressions += [.meta(.mark), .bitwise(mask: le(mask), xor: le(0)), .compare(.equal, le(value))]
+            expressions += [.meta(.mark), .bitwise(mask: host(mask), xor: host(0)), .compare(.equal, host(value))]
         }
     }
 

@@ -287,16 +287,16 @@ struct NFTSetUserData {
 
     private(set) var bytes: [UInt8] = []
 
-    mutating func u32(_ key: Key, _ value: UInt32) { attribute(key.rawValue, NFTSetUserData.littleEndian(value)) }
+    mutating func u32(_ key: Key, _ value: UInt32) { attribute(key.rawValue, NFTMatch.hostOrder(value)) }
 
     mutating func string(_ key: Key, _ value: String) { attribute(key.rawValue, Array(value.utf8.prefix(127)) + [0]) }
 
     /// A typeof record: the expression's type, then its own attributes.
     mutating func typeof(_ key: Key, expression: UInt32, data: [(UInt8, UInt32)]) {
         var nested = NFTSetUserData()
-        nested.attribute(0, NFTSetUserData.littleEndian(expression))
+        nested.attribute(0, NFTMatch.hostOrder(expression))
         var inner = NFTSetUserData()
-        for (k, v) in data { inner.attribute(k, NFTSetUserData.littleEndian(v)) }
+        for (k, v) in data { inner.attribute(k, NFTMatch.hostOrder(v)) }
         nested.attribute(1, inner.bytes)
         attribute(key.rawValue, nested.bytes)
     }
@@ -305,10 +305,6 @@ struct NFTSetUserData {
         bytes.append(type)
         bytes.append(UInt8(value.count))
         bytes += value
-    }
-
-    static func littleEndian(_ v: UInt32) -> [UInt8] {
-        [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
     }
 }
 

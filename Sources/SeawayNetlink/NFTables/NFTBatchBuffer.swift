@@ -98,10 +98,6 @@ struct NFTBatchBuffer {
         }
     }
 
-    /// The most elements one message carries: each is at most a 16-byte key, a verdict with a
-    /// chain name and a comment, so this many stay well inside `messageRoom`.
-    static let elementsPerMessage = 24
-
     static func set(_ s: NFTSet) -> OpaquePointer {
         let set = nftnl_set_alloc()!
         nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), s.table.name)

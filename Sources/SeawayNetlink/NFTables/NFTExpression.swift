@@ -66,6 +66,10 @@ public struct NFTSetReference: Sendable, Equatable {
 /// The matches Seaway's rules are made of, each as the expressions `nft` itself generates
 /// for it (so `nft list ruleset` prints them back as `ip saddr ...`).
 public enum NFTMatch {
+    /// A u32 as the kernel compares marks, ct state bits, route types and numgen values:
+    /// in host byte order.
+    public static func hostOrder(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
     /// `meta nfproto ipv4|ipv6`: in the inet family a rule must say which IP it reads
     /// before it reads an IP header.
     public static func family(_ family: IPFamily) -> [NFTExpression] {
@@ -74,20 +78,16 @@ public enum NFTMatch {
 
     /// `ip saddr A` / `ip6 saddr A`.
     public static func source(_ address: IPAddress, _ comparison: NFTExpression.Comparison = .equal) -> [NFTExpression] {
-        [header(address.family, source: true), .compare(comparison, address.networkBytes)]
+        [addressLoad(address.family, source: true), .compare(comparison, address.networkBytes)]
     }
 
     /// `ip daddr N/len` (or `!=`).
     public static func destination(_ network: CIDR, _ comparison: NFTExpression.Comparison = .equal) -> [NFTExpression] {
         let family = network.network.family
-        var out = [header(family, source: false)]
+        var out = [addressLoad(family, source: false)]
         let bits = network.prefixLength, length = family == .ipv4 ? 4 : 16
         if bits < length * 8 {
-            let mask = (0..<length).map { i -> UInt8 in
-                let ones = max(0, min(8, bits - i * 8))
-                return ones == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - ones))
-            }
-            out.append(.bitwise(mask: mask, xor: [UInt8](repeating: 0, count: length)))
+            out.append(.bitwise(mask: prefixMask(bits: bits, length: length), xor: [UInt8](repeating: 0, count: length)))
         }
         out.append(.compare(comparison, network.network.networkBytes))
         return out
@@ -105,10 +105,21 @@ public enum NFTMatch {
         [.payload(.link, offset: 6, length: 6), .compare(.equal, mac.bytes)]
     }
 
-    static func header(_ family: IPFamily, source: Bool) -> NFTExpression {
+    /// `ip saddr` / `ip daddr` (or ip6) loaded into `register`: the whole address, or its
+    /// first `length` bytes.
+    public static func addressLoad(_ family: IPFamily, source: Bool, length: UInt32? = nil,
+                                   into register: NFTExpression.Register = 1) -> NFTExpression {
         switch family {
-        case .ipv4: .payload(.network, offset: source ? 12 : 16, length: 4)
-        case .ipv6: .payload(.network, offset: source ? 8 : 24, length: 16)
+        case .ipv4: .payload(.network, offset: source ? 12 : 16, length: length ?? 4, into: register)
+        case .ipv6: .payload(.network, offset: source ? 8 : 24, length: length ?? 16, into: register)
+        }
+    }
+
+    /// The netmask of a `bits`-long prefix over `length` bytes.
+    public static func prefixMask(bits: Int, length: Int) -> [UInt8] {
+        (0..<length).map { i -> UInt8 in
+            let ones = max(0, min(8, bits - i * 8))
+            return ones == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - ones))
         }
     }
 }

@@ -109,7 +109,7 @@ public enum IPVSMessages {
             if s.persistenceSeconds != nil { flags |= UInt32(IP_VS_SVC_F_PERSISTENT) }
             if s.hashSourcePort { flags |= UInt32(IP_VS_SVC_F_SCHED2) }
             // struct ip_vs_flags { flags; mask }: the mask says which bits this sets.
-            put(m, Int32(IPVS_SVC_ATTR_FLAGS), hostBytes(flags) + hostBytes(UInt32.max))
+            put(m, Int32(IPVS_SVC_ATTR_FLAGS), NFTMatch.hostOrder(flags) + NFTMatch.hostOrder(UInt32.max))
             put(m, Int32(IPVS_SVC_ATTR_TIMEOUT), s.persistenceSeconds ?? 0)
             // The persistence granularity: the whole address (a mask for IPv4, a prefix length
             // for IPv6, as the kernel reads them).
@@ -125,7 +125,6 @@ public enum IPVSMessages {
 
     static func addressFamily(_ ip: IPAddress) -> UInt16 { UInt16(ip.family == .ipv4 ? AF_INET : AF_INET6) }
 
-    static func hostBytes(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
 
     private static func put(_ m: OpaquePointer, _ type: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = nla_put(m, type, Int32($0.count), $0.baseAddress) }
