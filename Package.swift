@@ -97,9 +97,16 @@ let package = Package(
         .target(name: "SeawayDataplane", dependencies: [
             "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayKernel", "SeawayNetlink",
         ]),
+        // The userspace mode: a TCP/UDP proxy on swift-nio and its nftables redirect rules.
+        .target(name: "SeawayUserspaceProxy", dependencies: [
+            "SeawayDataplane", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // `seaway proxy`: the node agent (manifest watch, sync scheduling, healthz, metrics).
         .target(name: "SeawayProxyAgent", dependencies: [
             "SeawayDataplane", "SeawayHTTP", "SeawayKernel", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            "SeawayUserspaceProxy",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

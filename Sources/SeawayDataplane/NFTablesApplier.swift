@@ -28,7 +28,7 @@ public struct NFTablesApplier {
         var out: [UInt8] = []
         for r in rulesets {
             let family = r.family == .ipv4 ? "ip" : "ip6"
-            out.append(contentsOf: "add table \(family) \(NFTablesName.table)\ndelete table \(family) \(NFTablesName.table)\n".utf8)
+            out.append(contentsOf: "add table \(family) \(r.table)\ndelete table \(family) \(r.table)\n".utf8)
         }
         for r in rulesets { out.append(contentsOf: r.bytes) }
         return out
@@ -38,9 +38,10 @@ public struct NFTablesApplier {
         try send(Self.transaction(rulesets))
     }
 
-    /// Deletes both families' kube-proxy tables (nothing else of nftables is kube-proxy's).
-    public func cleanup() throws(DataplaneError) {
-        let script = ["ip", "ip6"].map { "add table \($0) \(NFTablesName.table)\ndelete table \($0) \(NFTablesName.table)\n" }.joined()
+    /// Deletes both families' kube-proxy tables (nothing else of nftables is kube-proxy's),
+    /// or another table of Seaway's.
+    public func cleanup(table: String = NFTablesName.table) throws(DataplaneError) {
+        let script = ["ip", "ip6"].map { "add table \($0) \(table)\ndelete table \($0) \(table)\n" }.joined()
         try send(Array(script.utf8))
     }
 

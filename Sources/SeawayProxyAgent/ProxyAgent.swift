@@ -7,6 +7,7 @@ import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
 import SeawayRender
+import SeawayUserspaceProxy
 import Synchronization
 
 /// `seaway proxy`: kube-proxy's node agent on a manifest directory. Changes under the
@@ -24,6 +25,8 @@ public final class ProxyAgent {
         public var healthz: (host: String, port: Int)? = ("0.0.0.0", 10256)
         /// `host:port` for /metrics (kube-proxy: 127.0.0.1:10249); nil: none.
         public var metrics: (host: String, port: Int)? = ("127.0.0.1", 10249)
+        /// Userspace mode: how long an idle UDP session lives (kube-proxy's --udp-timeout).
+        public var udpIdleTimeout: Duration = .milliseconds(250)
 
         public init(mode: ProxyMode, directory: String, options: ProxyOptions) {
             self.mode = mode
@@ -36,6 +39,7 @@ public final class ProxyAgent {
     enum Rules {
         case nftables(NFTablesProxier)
         case iptables(IPTablesProxier)
+        case userspace(UserspaceProxier)
     }
 
     let configuration: Configuration
@@ -63,6 +67,9 @@ public final class ProxyAgent {
         switch configuration.mode {
         case .nftables: rules = .nftables(try NFTablesProxier(options: configuration.options))
         case .iptables: rules = .iptables(IPTablesProxier(options: configuration.options, environment: ProcessIO.environment()))
+        case .userspace:
+            rules = .userspace(UserspaceProxier(options: configuration.options, environment: ProcessIO.environment(),
+                                                udpIdleTimeout: configuration.udpIdleTimeout))
         case .ipvs:
             try IPVSApplier.requireIPVS()
             throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
@@ -145,6 +152,13 @@ public final class ProxyAgent {
                 let result = try proxier.sync(to: cluster, changes: changes)
                 (full, stale) = (result.full, result.staleConntrack)
                 log("synced iptables (\(result.full ? "full" : "partial")): \(result.chainsWritten) chains written, \(result.chainsDeleted) deleted")
+            case let .userspace(proxier):
+                // Redirected flows keep the listener's port whatever the endpoints do, and the
+                // proxy moves a UDP session off a removed endpoint itself: no conntrack to clear.
+                let result = try proxier.sync(to: cluster)
+                (full, stale) = (result.full, [])
+                log("synced userspace (\(result.full ? "full" : "partial")): \(result.listeners) listeners "
+                    + "(+\(result.listenersOpened) -\(result.listenersClosed)), nftables transaction \(result.transactionBytes) bytes")
             }
             // Only now do the rules no longer lead to the removed endpoints.
             for (entry, error) in conntrack.delete(stale) {

@@ -34,6 +34,9 @@ public struct ProxyOptions: Sendable, Hashable {
     /// which the kernel is slow to bind by the thousand. Same distribution; not what kube-proxy
     /// writes, so `render` uses it only when asked.
     public var nftablesCompactEndpointSelection = false
+    /// `--proxy-port-range` of the userspace mode: where its listeners go (kube-proxy's
+    /// default was any free ephemeral port; Seaway's are placed by hash, see ProxyPortAllocator).
+    public var userspacePortRange: ClosedRange<Int> = 10000...29999
     /// Above this many endpoints kube-proxy's iptables mode drops per-endpoint comments.
     public var largeClusterEndpointsThreshold = 1000
 

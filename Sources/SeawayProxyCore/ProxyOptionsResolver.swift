@@ -12,6 +12,8 @@ public struct ProxyFlags: Sendable, Hashable {
     public var ipvsScheduler: String?
     /// Seaway's `--nftables-shape compact` (see ProxyOptions).
     public var nftablesCompact = false
+    /// `--proxy-port-range`: `begin-end` or `begin+offset`, as kube-proxy writes it.
+    public var proxyPortRange: String?
 
     public init() {}
 }
@@ -104,11 +106,40 @@ extension ProxyOptions {
         o.serviceCIDRs = cluster.serviceCIDRs.flatMap(\.cidrs)
         o.ipvsScheduler = flags.ipvsScheduler ?? config.ipvsScheduler ?? "rr"
         o.nftablesCompactEndpointSelection = flags.nftablesCompact
+        if let text = flags.proxyPortRange {
+            guard let range = Self.portRange(text) else {
+                throw ProxyConfigurationError(setting: "--proxy-port-range",
+                                              message: "'\(text)' is not a port range (begin-end or begin+offset, within 1-65535)")
+            }
+            o.userspacePortRange = range
+        }
         let schedulers = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh"]
         guard schedulers.contains(o.ipvsScheduler) else {
             throw ProxyConfigurationError(setting: "--ipvs-scheduler",
                                           message: "unsupported scheduler '\(o.ipvsScheduler)' (\(schedulers.joined(separator: ", ")))")
         }
         return o
+    }
+}
+
+extension ProxyOptions {
+    /// kube-proxy's port range syntax (`30000-32767`, `30000+2767`).
+    static func portRange(_ text: String) -> ClosedRange<Int>? {
+        let parts: [Substring], offset: Bool
+        if text.contains("+") { (parts, offset) = (text.split(separator: "+", omittingEmptySubsequences: false), true) }
+        else { (parts, offset) = (text.split(separator: "-", omittingEmptySubsequences: false), false) }
+        guard parts.count == 2, let begin = Int(parts[0].trimmingSpaces), let second = Int(parts[1].trimmingSpaces) else { return nil }
+        let end = offset ? begin + second : second
+        guard begin >= 1, end <= 65535, begin <= end else { return nil }
+        return begin...end
+    }
+}
+
+private extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
     }
 }

@@ -29,19 +29,36 @@ extension Ruleset {
                 "iptables": tables(r.iptables),
             ]
         case let .nftables(r):
-            return [
-                "mode": "nftables", "family": r.family.rawValue, "table": "\(r.nftFamily) \(NFTablesName.table)",
-                "chains": r.chains.map { c -> [String: Any] in
-                    var o: [String: Any] = ["name": c.name, "rules": c.rules]
-                    if let base = c.base { o["base"] = base }
-                    if let comment = c.comment { o["comment"] = comment }
-                    return o
-                },
-                "sets": r.containers.map { s -> [String: Any] in
-                    ["name": s.name, "kind": s.isMap ? "map" : "set", "spec": s.spec, "elements": s.elements]
-                },
-            ]
+            return Self.nftablesObject(r, mode: "nftables")
+        case let .userspace(r):
+            var o = Self.nftablesObject(r.nftables, mode: "userspace")
+            o["listeners"] = r.plan.portals.map { p -> [String: Any] in
+                var l: [String: Any] = [
+                    "service": p.name.description, "protocol": p.proto.rawValue, "proxyPort": p.proxyPort,
+                    "addresses": p.addresses.map { $0.joined(port: p.servicePort) },
+                    "endpoints": p.endpoints.map(\.description),
+                ]
+                if p.nodePort != 0 { l["nodePort"] = p.nodePort }
+                if let a = p.affinitySeconds { l["affinityTimeoutSeconds"] = a }
+                return l
+            }
+            return o
         }
+    }
+
+    private static func nftablesObject(_ r: NFTablesRuleset, mode: String) -> [String: Any] {
+        [
+            "mode": mode, "family": r.family.rawValue, "table": "\(r.nftFamily) \(r.table)",
+            "chains": r.chains.map { c -> [String: Any] in
+                var o: [String: Any] = ["name": c.name, "rules": c.rules]
+                if let base = c.base { o["base"] = base }
+                if let comment = c.comment { o["comment"] = comment }
+                return o
+            },
+            "sets": r.containers.map { s -> [String: Any] in
+                ["name": s.name, "kind": s.isMap ? "map" : "set", "spec": s.spec, "elements": s.elements]
+            },
+        ]
     }
 
     /// Pretty-printed JSON of several rulesets, keys sorted.

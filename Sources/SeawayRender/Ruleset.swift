@@ -6,12 +6,14 @@ public enum Ruleset: Sendable, Hashable {
     case iptables(IPTablesRuleset)
     case nftables(NFTablesRuleset)
     case ipvs(IPVSRuleset)
+    case userspace(UserspaceRuleset)
 
     public var family: IPFamily {
         switch self {
         case let .iptables(r): return r.family
         case let .nftables(r): return r.family
         case let .ipvs(r): return r.family
+        case let .userspace(r): return r.family
         }
     }
 
@@ -21,6 +23,7 @@ public enum Ruleset: Sendable, Hashable {
         case let .iptables(r): return r.bytes
         case let .nftables(r): return r.bytes
         case let .ipvs(r): return Array(r.text.utf8)
+        case let .userspace(r): return r.bytes
         }
     }
 
@@ -30,6 +33,7 @@ public enum Ruleset: Sendable, Hashable {
         case let .iptables(r): return r.text
         case let .nftables(r): return r.text
         case let .ipvs(r): return r.text
+        case let .userspace(r): return r.text
         }
     }
 
@@ -37,7 +41,7 @@ public enum Ruleset: Sendable, Hashable {
     public func sortedCanonically() -> Ruleset {
         switch self {
         case let .iptables(r): return .iptables(r.sortedCanonically())
-        case .nftables: return self
+        case .nftables, .userspace: return self
         case var .ipvs(r):
             r.iptables = r.iptables.sortedCanonically()
             return .ipvs(r)
@@ -48,7 +52,7 @@ public enum Ruleset: Sendable, Hashable {
     public var loader: String {
         switch self {
         case .iptables: return family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
-        case .nftables: return "nft -f"
+        case .nftables, .userspace: return "nft -f"
         case .ipvs: return "ipvsadm-restore, ip -batch, ipset restore, iptables-restore"
         }
     }
@@ -57,12 +61,16 @@ public enum Ruleset: Sendable, Hashable {
 /// Model -> per-node service map -> rendered ruleset, for every family the node proxies.
 public enum RulesetRenderer {
     public static func render(mode: ProxyMode, cluster: ClusterState, options: ProxyOptions) throws -> [Ruleset] {
-        ServiceMap.families(cluster: cluster, options: options).map { family in
+        try ServiceMap.families(cluster: cluster, options: options).map { family in
             let map = ServiceMap(cluster: cluster, options: options, family: family)
             switch mode {
             case .iptables: return .iptables(IPTablesRenderer().render(map))
             case .nftables: return .nftables(NFTablesRenderer().render(map))
             case .ipvs: return .ipvs(IPVSRenderer().render(map))
+            case .userspace:
+                // A fresh allocator gives the ports a fresh agent takes (ProxyPortAllocator).
+                var ports = ProxyPortAllocator(range: options.userspacePortRange)
+                return .userspace(try UserspaceRenderer().render(map, allocator: &ports))
             }
         }
     }
@@ -92,7 +100,7 @@ public enum PartialSync {
                 var changed: Set<ServicePortName> = []
                 for c in changes { changed.formUnion(state.apply(c)) }
                 return (family, sync.update(state, changed: changed).text)
-            case .ipvs:
+            case .ipvs, .userspace:
                 throw UnsupportedMode()
             }
         }

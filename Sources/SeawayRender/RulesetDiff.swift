@@ -63,20 +63,25 @@ public struct RulesetDiff: Sendable {
                         }
                     }
                 case let .nftables(t):
-                    let prefix = "\(t.nftFamily) \(NFTablesName.table)"
-                    for c in t.chains {
-                        let key = "\(prefix) \(c.name)"
-                        if seenChains.insert(key).inserted { order.append(key) }
-                        chains[key] = c.rules
-                    }
-                    for s in t.containers {
-                        let key = "\(prefix) \(s.name)"
-                        if seenContainers.insert(key).inserted { containerOrder.append(key) }
-                        var m: [String: String] = [:]
-                        for e in s.elements { m[e] = e }
-                        elems[key] = m
-                    }
+                    collectTable(t, &chains, &elems)
+                case let .userspace(u):
+                    collectTable(u.nftables, &chains, &elems)
                 }
+            }
+        }
+        func collectTable(_ t: NFTablesRuleset, _ chains: inout [String: [String]], _ elems: inout [String: [String: String]]) {
+            let prefix = "\(t.nftFamily) \(t.table)"
+            for c in t.chains {
+                let key = "\(prefix) \(c.name)"
+                if seenChains.insert(key).inserted { order.append(key) }
+                chains[key] = c.rules
+            }
+            for s in t.containers {
+                let key = "\(prefix) \(s.name)"
+                if seenContainers.insert(key).inserted { containerOrder.append(key) }
+                var m: [String: String] = [:]
+                for e in s.elements { m[e] = e }
+                elems[key] = m
             }
         }
         collect(old, &oldChains, &oldElems)

@@ -21,7 +21,7 @@ struct ApplyCommand: ParsableCommand {
             nfacct counters) is read from this namespace. Bad input changes nothing.
             """)
 
-    @Option(help: "iptables, nftables or ipvs.")
+    @Option(help: "iptables, nftables, ipvs or userspace.")
     var mode: ProxyMode
 
     @OptionGroup var proxy: ProxyInputOptions
@@ -60,6 +60,8 @@ struct ApplyCommand: ParsableCommand {
             case .ipvs:
                 try IPVSApplier.requireIPVS()
                 throw DataplaneError("IPVS programming is not implemented yet; nothing was changed")
+            case .userspace:
+                throw DataplaneError("userspace mode redirects to a running proxy: use `seaway proxy --mode userspace --watch DIR`; nothing was changed")
             }
         }
     }
@@ -73,9 +75,10 @@ struct CleanupCommand: ParsableCommand {
             iptables: kube-proxy's CleanupLeftovers (its jumps, its fixed chains and every
             service chain; KUBE-MARK-MASQ and KUBE-FIREWALL stay, as the kubelet shares them).
             nftables: both families' kube-proxy tables. ipvs: its iptables rules (as iptables).
+            userspace: both families' seaway-userspace tables.
             """)
 
-    @Option(help: "iptables, nftables or ipvs.")
+    @Option(help: "iptables, nftables, ipvs or userspace.")
     var mode: ProxyMode
 
     func run() throws {
@@ -84,6 +87,7 @@ struct CleanupCommand: ParsableCommand {
             switch mode {
             case .iptables, .ipvs: try IPTablesApplier(environment: environment).cleanup()
             case .nftables: try NFTablesApplier(environment: environment).cleanup()
+            case .userspace: try NFTablesApplier(environment: environment).cleanup(table: UserspaceRenderer.table)
             }
             printNotice("removed kube-proxy's \(mode.rawValue) rules")
         }

@@ -11,7 +11,7 @@ struct DiffCommand: ParsableCommand {
         abstract: "Show what changes on the node when the cluster goes from OLD to NEW.",
         discussion: "OLD and NEW are manifest files or directories. Exit status 0 either way.")
 
-    @Option(help: "iptables, nftables or ipvs.")
+    @Option(help: "iptables, nftables, ipvs or userspace.")
     var mode: ProxyMode
 
     @OptionGroup var proxy: ProxyInputOptions

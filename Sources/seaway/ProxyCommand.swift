@@ -15,13 +15,15 @@ struct ProxyCommand: ParsableCommand {
             Changes under --watch (inotify) queue a sync; syncs run at most once per
             --min-sync-period and at least once per --sync-period, as kube-proxy's do. nftables
             mode sends only what changed over netlink (the first sync replaces the tables);
-            iptables mode re-applies the full ruleset each sync. Manifests that fail to load, and
+            iptables mode restores only the changed chains (iptables-restore --noflush).
+            userspace mode runs a TCP/UDP proxy (round robin, ClientIP affinity, retries on a
+            failed connect) and redirects service traffic to it with nftables maps. Manifests that fail to load, and
             syncs the kernel refuses, change nothing and are logged and counted. /healthz and
             /livez answer on --healthz-bind-address, Prometheus /metrics (kube-proxy's names) on
             --metrics-bind-address. The rules stay when the agent stops (`seaway cleanup` removes them).
             """)
 
-    @Option(help: "nftables or iptables.")
+    @Option(help: "nftables, iptables or userspace.")
     var mode: ProxyMode
 
     @Option(help: "The directory of manifests to watch (Services, EndpointSlices, the Node...).")
@@ -34,6 +36,9 @@ struct ProxyCommand: ParsableCommand {
 
     @Option(help: "Seconds between syncs at most (kube-proxy's --sync-period).")
     var syncPeriod: Double = 30
+
+    @Option(help: "Userspace mode: seconds an idle UDP session lives (kube-proxy's --udp-timeout).")
+    var udpTimeout: Double = 0.25
 
     @Option(help: "host:port for /healthz and /livez; empty to disable.")
     var healthzBindAddress = "0.0.0.0:10256"
@@ -48,6 +53,7 @@ struct ProxyCommand: ParsableCommand {
                 throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
             }
             guard minSyncPeriod >= 0, syncPeriod > 0 else { throw ValidationError("sync periods must be positive") }
+            guard udpTimeout > 0 else { throw ValidationError("--udp-timeout must be positive") }
             let cluster = try ManifestLoader().load([watch])
             let environment = ProcessIO.environment()
             var options = try proxy.resolve(mode: mode, cluster: cluster) {
@@ -58,6 +64,7 @@ struct ProxyCommand: ParsableCommand {
             var config = ProxyAgent.Configuration(mode: mode, directory: watch, options: options)
             config.minSyncPeriod = .milliseconds(Int64(minSyncPeriod * 1000))
             config.syncPeriod = .milliseconds(Int64(syncPeriod * 1000))
+            config.udpIdleTimeout = .milliseconds(Int64(udpTimeout * 1000))
             config.healthz = try healthzBindAddress.isEmpty ? nil : ListenAddress(healthzBindAddress, option: "--healthz-bind-address").pair
             config.metrics = try metricsBindAddress.isEmpty ? nil : ListenAddress(metricsBindAddress, option: "--metrics-bind-address").pair
             // Whoever started us may have blocked these (a test runner's thread, a shell);

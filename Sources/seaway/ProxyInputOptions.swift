@@ -41,6 +41,9 @@ struct ProxyInputOptions: ParsableArguments {
     @Option(help: "nftables rule shape: kube-proxy (its exact rules) or compact (endpoints chosen without per-service anonymous maps, much faster for the kernel to load; Seaway's own).")
     var nftablesShape: NFTablesShape = .kubeProxy
 
+    @Option(name: .customLong("proxy-port-range"), help: "Userspace mode: the ports its listeners take (begin-end or begin+offset; default 10000-29999).")
+    var proxyPortRange: String?
+
     enum NFTablesShape: String, ExpressibleByArgument {
         case kubeProxy = "kube-proxy", compact
     }
@@ -56,6 +59,7 @@ struct ProxyInputOptions: ParsableArguments {
         f.localhostNodePorts = localhostNodePorts
         f.ipvsScheduler = ipvsScheduler
         f.nftablesCompact = nftablesShape == .compact
+        f.proxyPortRange = proxyPortRange
         return f
     }
 

@@ -26,7 +26,7 @@ struct RenderCommand: ParsableCommand {
             restore, and iptables rules); --section prints one of them.
             """)
 
-    @Option(help: "iptables, nftables or ipvs.")
+    @Option(help: "iptables, nftables, ipvs or userspace.")
     var mode: ProxyMode
 
     @OptionGroup var proxy: ProxyInputOptions

@@ -11,6 +11,7 @@ final class DataplaneNode: @unchecked Sendable {
     let outside: ThrowawayNamespace
     private(set) var pods: [String: (ns: ThrowawayNamespace, ip: String)] = [:]
     private var servers: [NamespaceSockets.EchoPeerServer] = []
+    private var lineServers: [NamespaceSockets.LineEchoServer] = []
     /// Each serving pod's UDP responder on 5353 (it answers with the pod's name).
     private(set) var udpServers: [String: NamespaceSockets.UDPIdentityServer] = [:]
     let directory: String
@@ -50,6 +51,7 @@ final class DataplaneNode: @unchecked Sendable {
 
     func close() {
         for s in servers { s.stop() }
+        for s in lineServers { s.stop() }
         for s in udpServers.values { s.stop() }
         for p in pods.values { p.ns.close() }
         node.close()
@@ -61,7 +63,9 @@ final class DataplaneNode: @unchecked Sendable {
         #"{"cniVersion":"1.0.0","name":"pods","type":"bridge","bridge":"cni0","isGateway":true,"hairpinMode":true,"ipam":{"type":"seaway-ipam","subnet":"10.244.1.0/24","routes":[{"dst":"0.0.0.0/0"}],"dataDir":"\#(directory)/ipam"}}"#
     }
 
-    /// A pod attached with seaway-bridge; with `serving`, it answers TCP on 8080 with its name.
+    /// A pod attached with seaway-bridge; with `serving`, it answers TCP on 8080 with its name
+    /// (and closes), echoes on 9090 prefixed with its name (and stays connected), and
+    /// answers UDP on 5353 with its name.
     @discardableResult
     func addPod(_ name: String, serving: Bool = true) throws -> String {
         let ns = try ThrowawayNamespace(prefix: "dp-\(name)")
@@ -79,6 +83,7 @@ final class DataplaneNode: @unchecked Sendable {
         try node.exec(["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1"])
         if serving {
             servers.append(try NamespaceSockets.EchoPeerServer(in: ns.path, port: 8080, identity: name))
+            lineServers.append(try NamespaceSockets.LineEchoServer(in: ns.path, port: 9090, identity: name))
             udpServers[name] = try NamespaceSockets.UDPIdentityServer(in: ns.path, port: 5353, identity: name)
         }
         return ip
@@ -128,6 +133,13 @@ enum TestCluster {
         var remoteEndpoints: [String] = []
         /// A DNS-like UDP service: port 53 to the pods' 5353 instead of TCP 80 to 8080.
         var udp = false
+        /// A TCP service on port 90 to the pods' line echo on 9090 (connections stay open).
+        var lineEcho = false
+
+        /// (port name, service port, target port, protocol).
+        var port: (name: String, port: Int, target: Int, proto: String) {
+            udp ? ("dns", 53, 5353, "UDP") : lineEcho ? ("chat", 90, 9090, "TCP") : ("http", 80, 8080, "TCP")
+        }
     }
 
     static func yaml(_ services: [Service]) -> String {
@@ -150,7 +162,7 @@ enum TestCluster {
               \(s.affinity ? "sessionAffinity: ClientIP" : "")
               \(s.nodePort == nil ? "" : "type: NodePort")
               \(s.externalTrafficPolicyLocal ? "externalTrafficPolicy: Local" : "")
-              ports: [{name: \(s.udp ? "dns" : "http"), port: \(s.udp ? 53 : 80), targetPort: \(s.udp ? 5353 : 8080), protocol: \(s.udp ? "UDP" : "TCP")\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
+              ports: [{name: \(s.port.name), port: \(s.port.port), targetPort: \(s.port.target), protocol: \(s.port.proto)\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
 
             """
             guard !(s.endpoints + s.remoteEndpoints).isEmpty else { continue }
@@ -163,7 +175,7 @@ enum TestCluster {
               namespace: default
               labels: {kubernetes.io/service-name: \(s.name)}
             addressType: IPv4
-            ports: [{name: \(s.udp ? "dns" : "http"), port: \(s.udp ? 5353 : 8080), protocol: \(s.udp ? "UDP" : "TCP")}]
+            ports: [{name: \(s.port.name), port: \(s.port.target), protocol: \(s.port.proto)}]
             endpoints:
 
             """

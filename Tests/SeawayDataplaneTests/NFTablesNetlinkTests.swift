@@ -58,9 +58,10 @@ struct NFTablesNetlinkTests {
         return [root.path + "/demo"] + render.sorted().map { root.path + "/render/" + $0 }
     }()
 
-    @Test(arguments: fixtures)
-    func everyFixtureLoadsOverNetlinkAsNFTLoadsIt(_ fixture: String) throws {
-        var arguments = ["render", "--mode", "nftables"]
+    /// kube-proxy's table, and the userspace mode's (data maps of ports, redirects).
+    @Test(arguments: fixtures, ["nftables", "userspace"])
+    func everyFixtureLoadsOverNetlinkAsNFTLoadsIt(_ fixture: String, _ mode: String) throws {
+        var arguments = ["render", "--mode", mode]
         let fm = FileManager.default
         if fm.fileExists(atPath: fixture + "/kube-proxy.nftables.yaml") {
             arguments += ["--config", fixture + "/kube-proxy.nftables.yaml"]

@@ -12,7 +12,7 @@ struct KernelValidationTests {
     /// `--test` / `-c` first, as the issue asks; then a real load into the throwaway
     /// namespace, because `iptables-restore --test` (1.8.9, nf_tables) does not notice a
     /// jump to a chain that does not exist, and a real load does.
-    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables, .ipvs])
+    @Test(arguments: RenderFixture.all, [ProxyMode.iptables, .nftables, .ipvs, .userspace])
     func realToolsAcceptRenderedRules(_ fixture: RenderFixture, _ mode: ProxyMode) throws {
         let cluster = try fixture.cluster()
         let options = try fixture.options(mode, cluster: cluster)
@@ -27,7 +27,7 @@ struct KernelValidationTests {
                 let tool = ruleset.family == .ipv4 ? "iptables-restore" : "ip6tables-restore"
                 try ns.exec([tool, "--test"], input: ruleset.text)
                 try ns.exec([tool, "--noflush"], input: ruleset.text)
-            case .nftables:
+            case .nftables, .userspace:
                 try ns.exec(["nft", "-c", "-f", "-"], input: ruleset.text)
                 try ns.exec(["nft", "-f", "-"], input: ruleset.text)
             case let .ipvs(ipvs):

@@ -137,16 +137,14 @@ public enum NamespaceSockets {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
     }
 
-    /// Connects from `namespace` to `address:port` and returns what the server said; throws
-    /// when the connection fails or times out.
-    public static func ask(from namespace: String, _ address: String, port: UInt16, timeoutSeconds: Int = 2) throws -> String {
+    /// A TCP socket in `namespace` connected to `address:port`, with send and receive timeouts.
+    static func connected(from namespace: String, _ address: String, port: UInt16, timeoutSeconds: Int) throws -> Int32 {
         let ipv6 = address.contains(":")
         let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
             let s = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard s >= 0 else { throw .current("socket") }
             return s
         }
-        defer { close(fd) }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -164,7 +162,19 @@ public enum NamespaceSockets {
             inet_pton(AF_INET, address, &a.sin_addr)
             rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         }
-        guard rc == 0 else { throw Failure(description: "connect to \(address):\(port): \(String(cString: strerror(errno)))") }
+        guard rc == 0 else {
+            let failure = Failure(description: "connect to \(address):\(port): \(String(cString: strerror(errno)))")
+            close(fd)
+            throw failure
+        }
+        return fd
+    }
+
+    /// Connects from `namespace` to `address:port` and returns what the server said; throws
+    /// when the connection fails or times out.
+    public static func ask(from namespace: String, _ address: String, port: UInt16, timeoutSeconds: Int = 2) throws -> String {
+        let fd = try connected(from: namespace, address, port: port, timeoutSeconds: timeoutSeconds)
+        defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = recv(fd, &buffer, buffer.count, 0)
         guard n > 0 else { throw Failure(description: "no answer from \(address):\(port)") }

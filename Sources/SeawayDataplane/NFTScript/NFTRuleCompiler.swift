@@ -36,7 +36,7 @@ struct NFTRuleCompiler {
             case "meta":
                 try t.expect("l4proto")
                 if t.take(".") {
-                    try concatenation(first: .l4proto, &t)
+                    try verdictMapLookup(first: .l4proto, &t)
                 } else {
                     let name = try t.next()
                     guard let proto = NFTRuleCompiler.protocols[name] else { throw .init("unknown protocol `\(name)`") }
@@ -78,6 +78,17 @@ struct NFTRuleCompiler {
             case "dnat":
                 try t.expect("to")
                 try natTarget(try t.next())
+            case "redirect":
+                // `redirect to : KEY map @ports`: the port looked up, then the redirect.
+                try t.expect("to")
+                try t.expect(":")
+                let first = try keyPart(try t.next(), &t)
+                try t.expect(".")
+                try concatenation(first: first, &t)
+                try t.expect("map")
+                let map = try t.next()
+                guard map.hasPrefix("@") else { throw .init("expected a named map after map") }
+                expressions += [.dataMap(NFTSetReference(String(map.dropFirst()))), .redirect]
             case "masquerade":
                 expressions.append(.masquerade(fullyRandom: t.take("fully-random")))
             case "reject":
@@ -121,7 +132,7 @@ struct NFTRuleCompiler {
         case let other: throw .init("unsupported address field `\(other)`")
         }
         if t.take(".") {
-            try concatenation(first: .address(family, source: source), &t)
+            try verdictMapLookup(first: .address(family, source: source), &t)
             return
         }
         let inverted = t.take("!=")
@@ -239,32 +250,32 @@ struct NFTRuleCompiler {
         }
     }
 
-    /// `A . B [. C]* vmap @map`: each part loaded into the next free 32-bit registers.
+    /// One part of a concatenated key, from its first word on.
+    private func keyPart(_ word: String, _ t: inout NFTTokens) throws(Reason) -> KeyPart {
+        switch word {
+        case "ip", "ip6":
+            let family: IPFamily = word == "ip6" ? .ipv6 : .ipv4
+            switch try t.next() {
+            case "saddr": return .address(family, source: true)
+            case "daddr": return .address(family, source: false)
+            case let other: throw .init("unsupported address field `\(other)`")
+            }
+        case "meta":
+            try t.expect("l4proto")
+            return .l4proto
+        case "th":
+            try t.expect("dport")
+            return .transportDestinationPort
+        case let other:
+            throw .init("unsupported concatenation part `\(other)`")
+        }
+    }
+
+    /// `A . B [. C]*` (the first part and its dot already read): each part loaded into the
+    /// next free 32-bit registers, as nft lays out a concatenated key.
     private mutating func concatenation(first: KeyPart, _ t: inout NFTTokens) throws(Reason) {
         var parts = [first]
-        repeat {
-            let word = try t.next()
-            switch word {
-            case "ip", "ip6":
-                let family: IPFamily = word == "ip6" ? .ipv6 : .ipv4
-                switch try t.next() {
-                case "saddr": parts.append(.address(family, source: true))
-                case "daddr": parts.append(.address(family, source: false))
-                case let other: throw .init("unsupported address field `\(other)`")
-                }
-            case "meta":
-                try t.expect("l4proto")
-                parts.append(.l4proto)
-            case "th":
-                try t.expect("dport")
-                parts.append(.transportDestinationPort)
-            case let other:
-                throw .init("unsupported concatenation part `\(other)`")
-            }
-        } while t.take(".")
-        try t.expect("vmap")
-        let map = try t.next()
-        guard map.hasPrefix("@") else { throw .init("expected a named map after vmap") }
+        repeat { parts.append(try keyPart(try t.next(), &t)) } while t.take(".")
         var offset: UInt32 = 0
         for part in parts {
             // nft names a register by its 16-byte number when the part starts one.
@@ -279,6 +290,14 @@ struct NFTRuleCompiler {
             }
             offset += (part.length + 3) / 4
         }
+    }
+
+    /// `A . B [. C]* vmap @map`.
+    private mutating func verdictMapLookup(first: KeyPart, _ t: inout NFTTokens) throws(Reason) {
+        try concatenation(first: first, &t)
+        try t.expect("vmap")
+        let map = try t.next()
+        guard map.hasPrefix("@") else { throw .init("expected a named map after vmap") }
         expressions.append(.verdictMap(NFTSetReference(String(map.dropFirst()))))
     }
 

@@ -144,7 +144,7 @@ public struct NFTScript: Sendable {
 
     // MARK: Sets and elements
 
-    /// `{ type T [. T]* [: verdict] ; [flags dynamic,timeout ;] [timeout Ns ;] [comment "C" ;] }`
+    /// `{ type T [. T]* [: verdict|inet_service] ; [flags dynamic,timeout ;] [timeout Ns ;] [comment "C" ;] }`
     private mutating func namedSet(_ table: NFTTable, isMap: Bool, _ t: inout NFTTokens) throws(NFTScriptError.Reason) -> NFTSet {
         let name = try t.next()
         try t.expect("{")
@@ -152,9 +152,15 @@ public struct NFTScript: Sendable {
         var types = [try NFTDataType(try t.next())]
         while t.take(".") { types.append(try NFTDataType(try t.next())) }
         var flags: NFTSet.Flags = []
+        // A map's values: verdicts, or ports (the userspace mode's redirect targets).
+        var values: NFTDataType? = nil
         if isMap {
             try t.expect(":")
-            try t.expect("verdict")
+            let value = try t.next()
+            if value != "verdict" {
+                values = try NFTDataType(value)
+                guard values == .inetService else { throw .init("unsupported map value type `\(value)`") }
+            }
             flags.insert(.map)
         }
         try t.expect(";")
@@ -186,13 +192,16 @@ public struct NFTScript: Sendable {
         var set = NFTSet(table, name, id: takeSetID(), flags: flags,
                          keyType: types.reduce(0) { $0 << 6 | $1.rawValue },
                          keyLength: concatenated ? types.reduce(0) { $0 + ($1.length + 3) / 4 * 4 } : types[0].length)
-        if isMap { set.dataType = NFTSet.verdictData }
+        if isMap {
+            set.dataType = values?.rawValue ?? NFTSet.verdictData
+            set.dataLength = values?.length ?? 0
+        }
         set.timeoutMilliseconds = timeout
         var udata = NFTSetUserData()
         // What `nft` records to print keys back: their byte order, and for concatenations
         // that the key is one (their parts come from the key type).
         udata.u32(.keyByteOrder, concatenated ? 0 : types[0].byteOrder)
-        if isMap { udata.u32(.dataByteOrder, 0) }
+        if isMap { udata.u32(.dataByteOrder, values?.byteOrder ?? 0) }
         if concatenated { udata.typeof(.keyTypeof, expression: NFTSetUserData.concatExpression, data: []) }
         if isMap { udata.u32(.dataInterval, 0) }
         if let comment { udata.string(.comment, comment) }
@@ -205,13 +214,20 @@ public struct NFTScript: Sendable {
         return nextSetID
     }
 
-    /// `KEY [comment "C"] [: VERDICT]`, the key's parts joined by ` . `.
+    /// `KEY [comment "C"] [: VERDICT|PORT]`, the key's parts joined by ` . `.
     private func element(_ t: inout NFTTokens, withValue: Bool) throws(NFTScriptError.Reason) -> NFTSetElement {
         var key: [UInt8] = []
         repeat { key += try NFTScript.keyPart(try t.next()) } while t.take(".")
         var element = NFTSetElement(key: key)
         if t.take("comment") { element.comment = try t.next() }
-        if withValue, t.take(":") { element.verdict = try NFTRuleCompiler.verdict(&t) }
+        if withValue, t.take(":") {
+            if let value = t.peek, let port = UInt16(value) {
+                _ = try t.next()
+                element.data = [UInt8(port >> 8), UInt8(port & 0xff)]
+            } else {
+                element.verdict = try NFTRuleCompiler.verdict(&t)
+            }
+        }
         return element
     }
 

@@ -135,6 +135,9 @@ struct NFTBatchBuffer {
                 nftnl_set_elem_set_u32(element, UInt16(NFTNL_SET_ELEM_VERDICT), code)
                 if let chain { nftnl_set_elem_set_str(element, UInt16(NFTNL_SET_ELEM_CHAIN), chain) }
             }
+            if let data = e.data {
+                data.withUnsafeBytes { _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_DATA), $0.baseAddress, UInt32($0.count)) }
+            }
             if e.comment != nil || e.isOpenInterval {
                 NFTUserData.elementData(comment: e.comment, openInterval: e.isOpenInterval) { data, length in
                     nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_USERDATA), data, length)
@@ -255,6 +258,10 @@ struct NFTBatchBuffer {
             let x = make("lookup", [(NFTNL_EXPR_LOOKUP_SREG, register), (NFTNL_EXPR_LOOKUP_DREG, UInt32(NFT_REG_VERDICT.rawValue))])
             setReference(x, name: NFTNL_EXPR_LOOKUP_SET, id: NFTNL_EXPR_LOOKUP_SET_ID, ref)
             return x
+        case let .dataMap(ref):
+            let x = make("lookup", [(NFTNL_EXPR_LOOKUP_SREG, register), (NFTNL_EXPR_LOOKUP_DREG, register)])
+            setReference(x, name: NFTNL_EXPR_LOOKUP_SET, id: NFTNL_EXPR_LOOKUP_SET_ID, ref)
+            return x
         case let .randomNumber(modulus):
             return make("numgen", [(NFTNL_EXPR_NG_DREG, register), (NFTNL_EXPR_NG_MODULUS, modulus),
                                    (NFTNL_EXPR_NG_TYPE, UInt32(NFT_NG_RANDOM.rawValue)), (NFTNL_EXPR_NG_OFFSET, 0)])
@@ -280,6 +287,9 @@ struct NFTBatchBuffer {
             return x
         case let .masquerade(fullyRandom):
             return fullyRandom ? make("masq", [(NFTNL_EXPR_MASQ_FLAGS, UInt32(NF_NAT_RANGE_PROTO_RANDOM_FULLY))]) : nftnl_expr_alloc("masq")!
+        case .redirect:
+            return make("redir", [(NFTNL_EXPR_REDIR_REG_PROTO_MIN, register),
+                                  (NFTNL_EXPR_REDIR_FLAGS, UInt32(NF_NAT_RANGE_PROTO_SPECIFIED))])
         case .counter:
             return nftnl_expr_alloc("counter")!
         }

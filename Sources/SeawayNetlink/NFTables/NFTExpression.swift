@@ -37,6 +37,9 @@ public enum NFTExpression: Sendable, Equatable {
     case lookup(NFTSetReference, inverted: Bool = false)
     /// Register 1 looked up in a verdict map: the element's verdict is the rule's.
     case verdictMap(NFTSetReference)
+    /// Register 1 looked up in a data map, the element's data into register 1; the rule
+    /// stops when the key is not there.
+    case dataMap(NFTSetReference)
     /// `numgen random mod N` into register 1.
     case randomNumber(modulus: UInt32)
     /// `fib saddr|daddr type` (the route's address type) into register 1.
@@ -48,6 +51,8 @@ public enum NFTExpression: Sendable, Equatable {
     /// `update @set { key }`: register 1 added to (or refreshed in) a dynamic set.
     case updateSet(NFTSetReference)
     case masquerade(fullyRandom: Bool = false)
+    /// `redirect to :port`: to a local address, the port from register 1.
+    case redirect
     case counter
 }
 

@@ -127,11 +127,14 @@ public struct NFTSetElement: Sendable, Equatable {
     /// Opens an interval that runs to the top of the key space (so no end follows).
     public var isOpenInterval = false
     public var verdict: NFTExpression.Verdict?
+    /// For a data map: the element's value bytes.
+    public var data: [UInt8]?
     public var comment: String?
 
     public init(key: [UInt8], isIntervalEnd: Bool = false, isOpenInterval: Bool = false,
-                verdict: NFTExpression.Verdict? = nil, comment: String? = nil) {
+                verdict: NFTExpression.Verdict? = nil, data: [UInt8]? = nil, comment: String? = nil) {
         self.key = key
+        self.data = data
         self.isIntervalEnd = isIntervalEnd
         self.isOpenInterval = isOpenInterval
         self.verdict = verdict

@@ -41,6 +41,8 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public var family: IPFamily
     /// `ip` or `ip6`.
     public var nftFamily: String { family == .ipv4 ? "ip" : "ip6" }
+    /// `kube-proxy`; Seaway's userspace mode writes its own table.
+    public var table = NFTablesName.table
     public var tableComment = "rules for kube-proxy"
     /// Base chains (in hook order), kube-proxy's fixed chains, then each service port's
     /// chains in the order kube-proxy creates them, service ports sorted by name.
@@ -49,7 +51,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public internal(set) var containers: [Container]
 
     public var bytes: [UInt8] {
-        let prefix = "\(nftFamily) \(NFTablesName.table)"
+        let prefix = "\(nftFamily) \(table)"
         var out: [UInt8] = []
         out.reserveCapacity(chains.reduce(0) { $0 + $1.ruleLines.bytes.count + 64 }
             + containers.reduce(0) { $0 + $1.elementLines.bytes.count + 128 })
