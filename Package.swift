@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "SeawayDNS", targets: ["SeawayDNS"]),
         .library(name: "SeawayKernel", targets: ["SeawayKernel"]),
         .library(name: "SeawayDataplane", targets: ["SeawayDataplane"]),
+        .library(name: "SeawayUserspaceProxy", targets: ["SeawayUserspaceProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -134,6 +135,8 @@ let package = Package(
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
+        // The userspace proxy on loopback (no namespaces, no root).
+        .testTarget(name: "SeawayUserspaceProxyTests", dependencies: ["SeawayModel", "SeawayProxyCore", "SeawayUserspaceProxy"]),
         .testTarget(name: "SeawayRenderTests", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
         ]),

@@ -60,6 +60,7 @@ let package = Package(
                 .product(name: "SeawayModel", package: "Seaway"),
                 .product(name: "SeawayProxyCore", package: "Seaway"),
                 .product(name: "SeawayRender", package: "Seaway"),
+                .product(name: "SeawayUserspaceProxy", package: "Seaway"),
             ],
             path: "Benchmarks/DataplaneBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

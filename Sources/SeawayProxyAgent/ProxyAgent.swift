@@ -157,6 +157,7 @@ public final class ProxyAgent {
                 // proxy moves a UDP session off a removed endpoint itself: no conntrack to clear.
                 let result = try proxier.sync(to: cluster)
                 (full, stale) = (result.full, [])
+                for note in result.portsInUse { log("userspace proxy: \(note)") }
                 log("synced userspace (\(result.full ? "full" : "partial")): \(result.listeners) listeners "
                     + "(+\(result.listenersOpened) -\(result.listenersClosed)), nftables transaction \(result.transactionBytes) bytes")
             }

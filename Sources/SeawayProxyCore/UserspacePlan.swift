@@ -28,6 +28,19 @@ public struct UserspacePlan: Sendable, Hashable {
         public var endpoints: [EndpointInfo]
         /// ClientIP affinity's timeout; nil without affinity.
         public var affinitySeconds: Int?
+
+        public init(name: ServicePortName, key: String, proto: L4Protocol, proxyPort: Int, addresses: [IPAddress],
+                    servicePort: Int, nodePort: Int, endpoints: [EndpointInfo], affinitySeconds: Int?) {
+            self.name = name
+            self.key = key
+            self.proto = proto
+            self.proxyPort = proxyPort
+            self.addresses = addresses
+            self.servicePort = servicePort
+            self.nodePort = nodePort
+            self.endpoints = endpoints
+            self.affinitySeconds = affinitySeconds
+        }
     }
 
     /// A destination the kernel refuses: `reject` when the service has no usable endpoint
@@ -50,6 +63,11 @@ public struct UserspacePlan: Sendable, Hashable {
     public var refused: [Refused] = []
     /// Ports the userspace proxy cannot carry (SCTP, as kube-proxy's userspace mode).
     public var unsupported: [ServicePortName] = []
+
+    /// An empty plan.
+    public init(family: IPFamily) {
+        self.family = family
+    }
 
     /// The plan for `map`; `allocator` keeps the ports it gave earlier listeners.
     public init(_ map: ServiceMap, allocator: inout ProxyPortAllocator) throws(ProxyPortAllocator.Exhausted) {

@@ -7,32 +7,55 @@ import Synchronization
 /// and the agent thread that updates endpoints. `generation` moves on every endpoint change
 /// so UDP sessions notice cheaply that theirs may be gone.
 final class SharedBalancer: Sendable {
-    private let state: Mutex<(balancer: RoundRobinBalancer, generation: Int)>
+    private struct State {
+        var balancer: RoundRobinBalancer
+        var generation = 0
+        /// Each endpoint's socket address, made once rather than per connection.
+        var addresses: [String: SocketAddress] = [:]
+
+        init(_ portal: UserspacePlan.Portal) {
+            balancer = RoundRobinBalancer(endpoints: portal.endpoints, affinitySeconds: portal.affinitySeconds.map(Double.init))
+            resolve()
+        }
+
+        mutating func resolve() {
+            addresses = [:]
+            for e in balancer.endpoints { addresses[e.description] = try? SocketAddress(e) }
+        }
+    }
+
+    private let state: Mutex<State>
+    /// With ClientIP affinity; without it the client's address is not needed at all.
+    let usesClientIP: Bool
 
     init(_ portal: UserspacePlan.Portal) {
-        state = Mutex((RoundRobinBalancer(endpoints: portal.endpoints, affinitySeconds: portal.affinitySeconds.map(Double.init)), 0))
+        state = Mutex(State(portal))
+        usesClientIP = portal.affinitySeconds != nil
     }
 
     /// Seconds on a monotonic clock (affinity timeouts).
     static var now: Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
 
-    func pick(client: IPAddress?, resetAffinity: Bool) -> EndpointInfo? {
-        state.withLock { s in
-            // A client without an IP address (never, for TCP and UDP) gets round robin.
-            s.balancer.pick(client: client ?? IPAddress("0.0.0.0")!, now: Self.now, resetAffinity: resetAffinity)
+    private static let anyClient = IPAddress("0.0.0.0")!
+
+    /// The endpoint for a new connection from `client` (looked up only with affinity).
+    func pick(client: @autoclosure () -> IPAddress?, resetAffinity: Bool) -> (endpoint: EndpointInfo, address: SocketAddress)? {
+        let ip = usesClientIP ? client() ?? Self.anyClient : Self.anyClient
+        return state.withLock { s in
+            guard let e = s.balancer.pick(client: ip, now: usesClientIP ? Self.now : 0, resetAffinity: resetAffinity),
+                  let address = s.addresses[e.description] else { return nil }
+            return (e, address)
         }
     }
 
-    /// New endpoints or a new affinity setting; clients of surviving endpoints keep them.
+    /// New endpoints (the affinity setting is the listener's: a change makes a new one);
+    /// clients of surviving endpoints keep them.
     func update(_ portal: UserspacePlan.Portal) {
         state.withLock { s in
-            let affinity = portal.affinitySeconds.map(Double.init)
-            if affinity != s.balancer.affinitySeconds {
-                s.balancer = RoundRobinBalancer(endpoints: portal.endpoints, affinitySeconds: affinity)
-                s.generation += 1
-            } else if portal.endpoints != s.balancer.endpoints {
+            if portal.endpoints != s.balancer.endpoints {
                 s.balancer.update(portal.endpoints)
                 s.generation += 1
+                s.resolve()
             }
             s.balancer.expireAffinity(now: Self.now)
         }
@@ -41,7 +64,7 @@ final class SharedBalancer: Sendable {
     var generation: Int { state.withLock { $0.generation } }
 
     func contains(_ endpoint: EndpointInfo) -> Bool {
-        state.withLock { $0.balancer.endpoints.contains(endpoint) }
+        state.withLock { $0.addresses[endpoint.description] != nil }
     }
 }
 

@@ -9,21 +9,47 @@ import SeawayProxyCore
 /// endpoint without affinity. Then the two sockets are spliced. Established connections
 /// belong to themselves: endpoint changes and even closing the listener leave them be.
 enum TCPPortal {
+    /// One listening socket per event loop, all on the port (SO_REUSEPORT): the kernel
+    /// spreads new connections over them, and each connection stays on the loop that
+    /// accepted it, with no hand-over between threads (what costs most per connection).
     static func listen(_ portal: UserspacePlan.Portal, family: IPFamily, balancer: SharedBalancer,
-                       group: EventLoopGroup) -> EventLoopFuture<Channel> {
-        ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelInitializer { client in
-                client.eventLoop.makeCompletedFuture {
-                    try client.pipeline.syncOperations.addHandler(Dialer(balancer: balancer))
+                       group: MultiThreadedEventLoopGroup) -> EventLoopFuture<[Channel]> {
+        let loops = Array(group.makeIterator())
+        let binds = loops.map { loop in
+            var bootstrap = ServerBootstrap(group: loop, childGroup: loop)
+            if family == .ipv6 { bootstrap = bootstrap.serverChannelOption(v6Only, value: 1) }
+            return bootstrap
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.autoRead, value: false)
+                .childChannelInitializer { client in
+                    client.eventLoop.makeCompletedFuture {
+                        try client.pipeline.syncOperations.addHandler(Dialer(balancer: balancer))
+                    }
+                }
+                .bind(host: family == .ipv4 ? "0.0.0.0" : "::", port: portal.proxyPort)
+        }
+        return EventLoopFuture<Channel>.whenAllComplete(binds, on: loops[0]).flatMapThrowing { results in
+            var channels: [Channel] = []
+            var failure: Error? = nil
+            for r in results {
+                switch r {
+                case let .success(c): channels.append(c)
+                case let .failure(e): failure = failure ?? e
                 }
             }
-            .bind(host: family == .ipv4 ? "0.0.0.0" : "::", port: portal.proxyPort)
+            if let failure {
+                for c in channels { c.close(promise: nil) }
+                throw failure
+            }
+            return channels
+        }
     }
+
+    /// IPv6 listeners take IPv6 only: a dual-stack service's IPv4 listener has the same port.
+    static let v6Only = ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: IPV6_V6ONLY))
 
     /// Connects an accepted client to an endpoint, then gets out of the way.
     final class Dialer: ChannelInboundHandler, RemovableChannelHandler {
@@ -43,8 +69,7 @@ enum TCPPortal {
         private func dial(_ context: ChannelHandlerContext, attempt: Int) {
             let client = context.channel
             guard attempt < RoundRobinBalancer.dialTimeouts.count,
-                  let endpoint = balancer.pick(client: client.remoteAddress?.seawayIP, resetAffinity: attempt > 0),
-                  let address = try? SocketAddress(endpoint) else {
+                  let (_, address) = balancer.pick(client: client.remoteAddress?.seawayIP, resetAffinity: attempt > 0) else {
                 context.close(promise: nil)
                 return
             }
@@ -54,8 +79,7 @@ enum TCPPortal {
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             ClientBootstrap(group: context.eventLoop)
                 .connectTimeout(TimeAmount(timeout))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelOption(.allowRemoteHalfClosure, value: true)
+.channelOption(.allowRemoteHalfClosure, value: true)
                 .channelInitializer { backend in
                     backend.eventLoop.makeCompletedFuture { try backend.pipeline.syncOperations.addHandler(farBound.value) }
                 }
@@ -72,7 +96,8 @@ enum TCPPortal {
                         do {
                             try context.pipeline.syncOperations.addHandler(near)
                             context.pipeline.syncOperations.removeHandler(dialer, promise: nil)
-                            client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in client.read() }
+                            try client.syncOptions?.setOption(.autoRead, value: true)
+                            client.read()
                         } catch {
                             context.close(promise: nil)
                         }

@@ -10,8 +10,10 @@ import SeawayProxyCore
 /// an endpoint that is still there, so a DNS client on a fixed port is not blackholed.
 enum UDPPortal {
     static func listen(_ portal: UserspacePlan.Portal, family: IPFamily, balancer: SharedBalancer,
-                       idleTimeout: TimeAmount, group: EventLoopGroup) -> EventLoopFuture<Channel> {
-        DatagramBootstrap(group: group)
+                       idleTimeout: TimeAmount, group: MultiThreadedEventLoopGroup) -> EventLoopFuture<[Channel]> {
+        var bootstrap = DatagramBootstrap(group: group)
+        if family == .ipv6 { bootstrap = bootstrap.channelOption(TCPPortal.v6Only, value: 1) }
+        return bootstrap
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -20,6 +22,7 @@ enum UDPPortal {
                 }
             }
             .bind(host: family == .ipv4 ? "0.0.0.0" : "::", port: portal.proxyPort)
+            .map { [$0] }
     }
 
     final class Relay: ChannelInboundHandler {
@@ -83,8 +86,7 @@ enum UDPPortal {
             if let s = sessions[client] {
                 session = s
             } else {
-                guard let endpoint = balancer.pick(client: client.seawayIP, resetAffinity: false),
-                      let address = try? SocketAddress(endpoint) else { return }
+                guard let (endpoint, address) = balancer.pick(client: client.seawayIP, resetAffinity: false) else { return }
                 session = Session(endpoint: endpoint, address: address, generation: balancer.generation)
                 sessions[client] = session
                 open(session, for: client, context: context)

@@ -1,3 +1,4 @@
+import NIOCore
 import SeawayDataplane
 import SeawayModel
 import SeawayProxyCore
@@ -15,6 +16,8 @@ public final class UserspaceProxier {
         public var transactionBytes = 0
         public var listenersOpened = 0, listenersClosed = 0
         public var listeners = 0
+        /// Listener ports given up because something else holds them.
+        public var portsInUse: [String] = []
     }
 
     private let options: ProxyOptions
@@ -24,15 +27,18 @@ public final class UserspaceProxier {
     /// What the kernel holds, per family (nil: replace the table next time).
     private var applied: [IPFamily: UserspaceRuleset] = [:]
 
-    public init(options: ProxyOptions, environment: [String: String], udpIdleTimeout: Duration = .milliseconds(250)) {
+    /// `threads`: the proxy's event loops (default: one per core).
+    public init(options: ProxyOptions, environment: [String: String], udpIdleTimeout: Duration = .milliseconds(250),
+                threads: Int = System.coreCount) {
         self.options = options
         applier = NFTablesApplier(environment: environment)
-        proxy = UserspaceProxy(udpIdleTimeout: udpIdleTimeout)
+        proxy = UserspaceProxy(threads: threads, udpIdleTimeout: udpIdleTimeout)
     }
 
     public func sync(to cluster: ClusterState) throws(DataplaneError) -> Sync {
         var rulesets: [UserspaceRuleset] = []
         var opened = UserspaceProxy.Opened(count: 0, stale: [])
+        var portsInUse: [String] = []
         // A port something else holds is skipped; a few tries cover any realistic clash.
         for attempt in 0... {
             rulesets = []
@@ -52,6 +58,7 @@ public final class UserspaceProxier {
             } catch {
                 guard error.addressInUse, attempt < 16 else { throw DataplaneError("\(error); nothing was changed") }
                 allocators[error.family]?.avoid(error.portal.proxyPort)
+                portsInUse.append("\(error.portal.proto.lowercased) port \(error.portal.proxyPort) (\(error.family.rawValue)) is in use: \(error.portal.name) moves to another")
             }
         }
         var result = Sync(full: applied.isEmpty)
@@ -76,6 +83,7 @@ public final class UserspaceProxier {
         result.listenersOpened = opened.count
         result.listenersClosed = opened.stale.count
         result.listeners = proxy.listenerCount
+        result.portsInUse = portsInUse
         return result
     }
 }

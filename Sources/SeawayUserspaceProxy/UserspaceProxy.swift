@@ -11,8 +11,14 @@ public final class UserspaceProxy {
     struct Listener {
         var portal: UserspacePlan.Portal
         let family: IPFamily
-        let channel: Channel
+        /// Its listening sockets (TCP: one per event loop).
+        let channels: [Channel]
         let balancer: SharedBalancer
+
+        /// Closes its sockets, returning once they are closed (not from an event loop).
+        func close() {
+            for c in channels { try? c.close().wait() }
+        }
     }
 
     /// A listener port that could not be bound.
@@ -55,18 +61,20 @@ public final class UserspaceProxy {
             for portal in plan.portals {
                 let id = Self.id(portal, plan.family)
                 wanted.insert(id)
-                if let l = listeners[id], l.portal.proxyPort == portal.proxyPort { continue }
+                // A listener keeps its port and affinity setting for life; a change of either
+                // makes a new one.
+                if let l = listeners[id], l.portal.proxyPort == portal.proxyPort, l.portal.affinitySeconds == portal.affinitySeconds { continue }
                 let balancer = SharedBalancer(portal)
                 let future = portal.proto == .udp
                     ? UDPPortal.listen(portal, family: plan.family, balancer: balancer, idleTimeout: udpIdleTimeout, group: group)
                     : TCPPortal.listen(portal, family: plan.family, balancer: balancer, group: group)
                 do {
-                    let channel = try future.wait()
-                    if let old = listeners[id] { old.channel.close(promise: nil) }
-                    listeners[id] = Listener(portal: portal, family: plan.family, channel: channel, balancer: balancer)
+                    let channels = try future.wait()
+                    if let old = listeners[id] { old.close() }
+                    listeners[id] = Listener(portal: portal, family: plan.family, channels: channels, balancer: balancer)
                     opened.append(id)
                 } catch {
-                    for id in opened { listeners.removeValue(forKey: id)?.channel.close(promise: nil) }
+                    for id in opened { listeners.removeValue(forKey: id)?.close() }
                     let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
                     throw BindFailure(portal: portal, family: plan.family, underlying: error, addressInUse: inUse)
                 }
@@ -87,7 +95,7 @@ public final class UserspaceProxy {
 
     /// Stops accepting on these listeners (their established connections carry on).
     public func close(_ ids: [String]) {
-        for id in ids { listeners.removeValue(forKey: id)?.channel.close(promise: nil) }
+        for id in ids { listeners.removeValue(forKey: id)?.close() }
     }
 
     public var listenerCount: Int { listeners.count }

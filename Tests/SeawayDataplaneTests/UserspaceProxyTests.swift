@@ -106,6 +106,12 @@ struct UserspaceProxyTests {
             return list
         }
         try write(services(dns: ["a", "b"], chat: ["a", "b"]), to: directory)
+        // Something else already holds the port chat's listener would take: it moves aside.
+        let rendered = try n.seaway(["render", "--mode", "userspace", "--hostname-override", "node-a", directory]).output
+        let line = try #require(rendered.split(separator: "\n").first { $0.contains("/tcp default/chat:chat ") })
+        let port = try #require(UInt16(line.dropFirst(3).prefix { $0 != "/" }))
+        let squatter = try NamespaceSockets.EchoPeerServer(in: n.node.path, port: port, identity: "squatter")
+        defer { squatter.stop() }
         let agent = try Agent(n, watching: directory, mode: "userspace")
         defer { if agent.process.isRunning { _ = agent.stop() } }
 
@@ -151,5 +157,6 @@ struct UserspaceProxyTests {
         #expect(connection.exchange("after") == "\(chatter): after")
         let log = agent.stop()
         #expect(log.contains("synced userspace (partial)"), "\(log)")
+        #expect(log.contains("tcp port \(port) (IPv4) is in use: default/chat:chat moves to another"), "\(log)")
     }
 }

@@ -286,4 +286,6 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    userspaceBenchmarks()
 }
