@@ -201,7 +201,7 @@ func userspaceBenchmarks() {
     let haproxy = BenchmarkMetric.custom("through haproxy, anchor (req/s)", polarity: .prefersLarger)
     let direct = BenchmarkMetric.custom("to the pod directly (req/s)", polarity: .prefersLarger)
     let targets = [(seaway, "10.96.0.1", UInt16(90)), (haproxy, "10.244.2.1", 7090), (direct, DatapathNode.podIP, 9090)]
-    let keepAlive = Benchmark.Configuration(metrics: [seaway, haproxy, direct], warmupIterations: 2, maxDuration: .seconds(60), maxIterations: 10)
+    let keepAlive = Benchmark.Configuration(metrics: [seaway, haproxy, direct], warmupIterations: 2, maxDuration: .seconds(90), maxIterations: 20)
     Benchmark("userspace proxy: keep-alive requests per second (8 connections)", configuration: keepAlive) { benchmark in
         let node = userspaceNode()
         for _ in benchmark.scaledIterations {
@@ -214,7 +214,7 @@ func userspaceBenchmarks() {
     let seawayConn = BenchmarkMetric.custom("through Seaway's proxy (conn/s)", polarity: .prefersLarger)
     let haproxyConn = BenchmarkMetric.custom("through haproxy (conn/s)", polarity: .prefersLarger)
     let directConn = BenchmarkMetric.custom("to the pod directly, anchor (conn/s)", polarity: .prefersLarger)
-    let connections = Benchmark.Configuration(metrics: [seawayConn, haproxyConn, directConn], warmupIterations: 2, maxDuration: .seconds(60), maxIterations: 10)
+    let connections = Benchmark.Configuration(metrics: [seawayConn, haproxyConn, directConn], warmupIterations: 2, maxDuration: .seconds(90), maxIterations: 20)
     Benchmark("userspace proxy: new connections per second (connect, one exchange, close)", configuration: connections) { benchmark in
         let node = userspaceNode()
         for _ in benchmark.scaledIterations {
