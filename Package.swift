@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "SeawayDNS", dependencies: [
             "SeawayModel", .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // `seaway trace`: one connection through DNS, the node's rules and policy. Pure.
+        .target(name: "SeawayTrace", dependencies: ["SeawayDNS", "SeawayModel", "SeawayPolicy", "SeawayProxyCore", "SeawayRender"]),
         // Small HTTP endpoint servers (health, readiness, Prometheus metrics) on swift-nio.
         .target(name: "SeawayHTTP", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -114,6 +116,7 @@ let package = Package(
         .executableTarget(name: "seaway", dependencies: [
             "SeawayDataplane", "SeawayKernel", "SeawayProxyAgent",
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
+            "SeawayTrace",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -135,6 +138,9 @@ let package = Package(
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SeawayTraceTests", dependencies: [
+            "SeawayDNS", "SeawayLoader", "SeawayModel", "SeawayPolicy", "SeawayProxyCore", "SeawayTrace",
+        ]),
         // The userspace proxy on loopback (no namespaces, no root).
         .testTarget(name: "SeawayUserspaceProxyTests", dependencies: ["SeawayModel", "SeawayProxyCore", "SeawayUserspaceProxy"]),
         .testTarget(name: "SeawayRenderTests", dependencies: [
