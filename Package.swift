@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // IP addresses and networks, as Go's net package reads and prints them. Pure.
@@ -50,6 +52,14 @@ let package = Package(
         // Cluster DNS: wire format (NIO ByteBuffer) and CoreDNS's kubernetes answers. Pure.
         .target(name: "SeawayDNS", dependencies: [
             "SeawayModel", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // The Kubernetes API: connection settings (kubeconfig, in-cluster), list+watch over
+        // async-http-client, and the informer cache that turns watches into a ClusterState.
+        .target(name: "SeawayKube", dependencies: [
+            "SeawayModel", "SeawayKernel",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // `seaway trace`: one connection through DNS, the node's rules and policy. Pure.
         .target(name: "SeawayTrace", dependencies: ["SeawayDNS", "SeawayModel", "SeawayPolicy", "SeawayProxyCore", "SeawayRender"]),
@@ -138,6 +148,14 @@ let package = Package(
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
+        // The API client against a fake API server (list/watch wire protocol, faults).
+        .testTarget(name: "SeawayKubeTests", dependencies: [
+            "SeawayKube", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "SeawayTraceTests", dependencies: [
             "SeawayDNS", "SeawayLoader", "SeawayModel", "SeawayPolicy", "SeawayProxyCore", "SeawayTrace",
         ]),

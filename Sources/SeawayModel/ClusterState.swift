@@ -59,7 +59,7 @@ extension ClusterState {
 
 extension ClusterState {
     /// Appends another state's objects after this one's (for merging decoded chunks).
-    mutating func append(_ other: ClusterState) {
+    public mutating func append(_ other: ClusterState) {
         services += other.services
         endpointSlices += other.endpointSlices
         endpoints += other.endpoints

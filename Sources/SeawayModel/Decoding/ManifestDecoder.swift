@@ -58,24 +58,29 @@ public struct ManifestDecoder: Sendable {
         }
     }
 
-    private func decodeDocument(_ doc: Field, file: String, lineOffset: Int, into state: inout ClusterState) throws {
+    /// `itemKind`: for the items of a typed list (`ServiceList` as the API server returns
+    /// it, whose items carry no kind or apiVersion), the kind and apiVersion they have.
+    private func decodeDocument(_ doc: Field, file: String, lineOffset: Int, into state: inout ClusterState,
+                                itemKind: (kind: String, apiVersion: String)? = nil) throws {
         if doc.isNull { return }
         let docLine = (doc.line ?? 1) + lineOffset
         guard case .mapping = doc.node else {
             throw ManifestError(file: file, line: docLine, object: nil, field: nil,
                                 message: "expected a Kubernetes object, found \(doc.kindName)")
         }
-        let kind = try? doc["kind"]?.string()
+        let kind = (try? doc["kind"]?.string()) ?? itemKind?.kind
         guard let kind else {
             throw ManifestError(file: file, line: docLine, object: nil, field: "kind", message: "kind is required")
         }
         if kind == "List" || kind.hasSuffix("List") && doc["items"] != nil {
+            let listVersion = (try? doc["apiVersion"]?.string()) ?? ""
+            let items = kind == "List" ? nil : (String(kind.dropLast(4)), listVersion)
             for item in (try? doc["items"]?.list()) ?? [] {
-                try decodeDocument(Field(node: item.node, path: ""), file: file, lineOffset: lineOffset, into: &state)
+                try decodeDocument(Field(node: item.node, path: ""), file: file, lineOffset: lineOffset, into: &state, itemKind: items)
             }
             return
         }
-        let apiVersion = (try? doc["apiVersion"]?.string()) ?? ""
+        let apiVersion = (try? doc["apiVersion"]?.string()) ?? itemKind?.apiVersion ?? ""
         let identity = ManifestDecoder.identity(of: doc, kind: kind)
         let source = ManifestLocation(file: file, line: docLine)
         do {

@@ -1,0 +1,215 @@
+import Foundation
+import SeawayModel
+import Synchronization
+
+/// client-go's reflector and store for a set of resources: each resource is listed (paged),
+/// then watched from the list's resourceVersion with bookmarks; a watch that ends (server
+/// timeout, dropped connection) resumes from the last resourceVersion seen, a 410 Gone lists
+/// again, and failures back off exponentially with jitter. The cache only ever moves from
+/// one consistent state to the next: a relist replaces a resource's objects in one step once
+/// every page has arrived, and a malformed event is logged and skipped. `snapshot()` is the
+/// cluster exactly as the manifest loader would read the same objects.
+public final class KubeInformer: Sendable {
+    /// What the informer has done, for metrics and health.
+    public struct Status: Sendable {
+        /// Every resource listed at least once.
+        public var synced = false
+        /// Seconds since the epoch of the last change, list, or event of any kind.
+        public var lastContact: Double?
+        public var lastError: String?
+        public var lists = 0
+        public var watches = 0
+        public var relistsAfterGone = 0
+        public var malformedEvents = 0
+        /// Moves on every change of the cache.
+        public var generation = 0
+    }
+
+    struct Entry {
+        var resourceVersion: String
+        var json: Data
+        var fragment: ClusterState
+    }
+
+    struct State {
+        var stores: [String: [String: Entry]] = [:]
+        var status = Status()
+    }
+
+    let client: KubeClient
+    public let resources: [KubeResource]
+    let watchTimeoutSeconds: Int
+    let onChange: @Sendable () -> Void
+    let log: @Sendable (String) -> Void
+    private let state = Mutex(State())
+
+    public init(client: KubeClient, resources: [KubeResource], watchTimeoutSeconds: Int = 300,
+                onChange: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.client = client
+        self.resources = resources
+        self.watchTimeoutSeconds = watchTimeoutSeconds
+        self.onChange = onChange
+        self.log = log
+    }
+
+    public var status: Status { state.withLock { $0.status } }
+
+    /// The cluster as cached, nil until every resource has been listed once.
+    public func snapshot() -> ClusterState? {
+        state.withLock { s -> ClusterState? in
+            guard s.status.synced else { return nil }
+            var cluster = ClusterState()
+            for r in resources {
+                for (_, e) in (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }) { cluster.append(e.fragment) }
+            }
+            return cluster
+        }
+    }
+
+    /// Every cached object's JSON, resource by resource (for `seaway snapshot`).
+    public func objects() -> [(KubeResource, [Data])] {
+        state.withLock { s in
+            resources.map { r in (r, (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }).map(\.value.json)) }
+        }
+    }
+
+    /// Lists and watches every resource until the task is cancelled.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for r in resources { group.addTask { await self.reflect(r) } }
+        }
+    }
+
+    /// Waits until every resource has been listed once (or `timeout` passes).
+    public func waitUntilSynced(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if status.synced { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return status.synced
+    }
+
+    // MARK: One resource
+
+    private func reflect(_ r: KubeResource) async {
+        var backoff = Backoff()
+        while !Task.isCancelled {
+            do {
+                var resourceVersion = try await relist(r)
+                backoff.reset()
+                watching: while !Task.isCancelled {
+                    state.withLock { $0.status.watches += 1 }
+                    let started = ContinuousClock.now
+                    var events = 0
+                    for try await event in try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds) {
+                        touch()
+                        events += 1
+                        switch event {
+                        case let .added(o), let .modified(o):
+                            if let fragment = decode(o, r) { store(r) { $0[o.key] = Entry(resourceVersion: o.resourceVersion, json: o.json, fragment: fragment) } }
+                            resourceVersion = o.resourceVersion
+                        case let .deleted(o):
+                            store(r) { $0[o.key] = nil }
+                            resourceVersion = o.resourceVersion
+                        case let .bookmark(rv):
+                            resourceVersion = rv
+                        case let .error(code, message) where code == 410:
+                            log("watch \(r): \(message) (410 Gone): listing again")
+                            state.withLock { $0.status.relistsAfterGone += 1 }
+                            break watching
+                        case let .error(code, message):
+                            throw KubeError("watch \(r): \(message)", status: code)
+                        case let .malformed(line):
+                            state.withLock { $0.status.malformedEvents += 1 }
+                            log("watch \(r): skipped a malformed event: \(line.prefix(200))")
+                        }
+                    }
+                    // The stream ended (the server's timeout, or the connection dropped):
+                    // watch again from the last resourceVersion; at once, unless it ended
+                    // straight away with nothing, which would spin.
+                    if events == 0 && ContinuousClock.now - started < .seconds(1) {
+                        try await Task.sleep(for: backoff.next())
+                    } else {
+                        backoff.reset()
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if let e = error as? KubeError, e.status == 410 {
+                    log("\(e.description): listing again")
+                    state.withLock { $0.status.relistsAfterGone += 1 }
+                    continue
+                }
+                let delay = backoff.next()
+                state.withLock { $0.status.lastError = "\(error)" }
+                log("\(r): \(error); retrying in \(delay)")
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Lists every page, then replaces the resource's objects in one step.
+    private func relist(_ r: KubeResource) async throws -> String {
+        var entries: [String: Entry] = [:]
+        var token: String? = nil
+        var resourceVersion = ""
+        repeat {
+            let page = try await client.list(r, continue: token)
+            for o in page.items {
+                guard let fragment = decode(o, r) else { continue }
+                entries[o.key] = Entry(resourceVersion: o.resourceVersion, json: o.json, fragment: fragment)
+            }
+            token = page.continueToken
+            resourceVersion = page.resourceVersion
+        } while token != nil
+        state.withLock { s in
+            s.stores[r.path] = entries
+            s.status.lists += 1
+            s.status.generation += 1
+            s.status.synced = resources.allSatisfy { s.stores[$0.path] != nil }
+            s.status.lastContact = Date().timeIntervalSince1970
+        }
+        onChange()
+        return resourceVersion
+    }
+
+    private func store(_ r: KubeResource, _ edit: (inout [String: Entry]) -> Void) {
+        state.withLock { s in
+            edit(&s.stores[r.path, default: [:]])
+            s.status.generation += 1
+        }
+        onChange()
+    }
+
+    private func touch() {
+        state.withLock { $0.status.lastContact = Date().timeIntervalSince1970 }
+    }
+
+    /// The object as the manifest decoder reads it; nil (logged, skipped) when it does not decode.
+    private func decode(_ o: KubeObject, _ r: KubeResource) -> ClusterState? {
+        var fragment = ClusterState()
+        do {
+            try ManifestDecoder().decode(String(decoding: o.json, as: UTF8.self), file: "\(r.path) \(o.key)", into: &fragment)
+            return fragment
+        } catch {
+            state.withLock { $0.status.malformedEvents += 1 }
+            log("skipped \(r.kind) \(o.key): \(error)")
+            return nil
+        }
+    }
+}
+
+/// Exponential backoff with jitter: 0.2 s doubling to 30 s, each wait between half and all of it.
+struct Backoff {
+    private var attempt = 0
+
+    mutating func next() -> Duration {
+        let base = min(30.0, 0.2 * pow(2.0, Double(attempt)))
+        attempt += 1
+        return .milliseconds(Int64(base * Double.random(in: 0.5...1.0) * 1000))
+    }
+
+    mutating func reset() { attempt = 0 }
+}

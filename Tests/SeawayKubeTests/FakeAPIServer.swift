@@ -1,0 +1,238 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A stand-in Kubernetes API server speaking the list+watch wire protocol as the real one
+/// does: typed lists whose items carry no kind, paged with `limit`/`continue` (pages of at
+/// most `pageSize`, so paging always happens), one resourceVersion sequence for everything,
+/// watches as chunked streams of `{"type":...,"object":...}` lines from a resourceVersion,
+/// BOOKMARK events on request, and `ERROR` with a 410 Status for a resourceVersion older
+/// than the last compaction. Faults on request: a watch dropped in the middle of an event, a
+/// malformed line, requests failing with 500, a required bearer token.
+final class FakeAPIServer: @unchecked Sendable {
+    struct Watcher {
+        let id: Int
+        let path: String
+        let channel: Channel
+    }
+
+    struct State {
+        var resourceVersion = 100
+        /// path -> key -> object JSON (with kind, apiVersion and metadata.resourceVersion).
+        var objects: [String: [String: [String: Any]]] = [:]
+        var log: [(rv: Int, path: String, line: [UInt8])] = []
+        var compactedBefore = 0
+        var watchers: [Watcher] = []
+        var nextWatcher = 0
+        var requests: [String] = []
+        var failNext = 0
+        var requiredToken: String?
+        var dropNextEventHalfway = false
+        var pageSize = 2
+    }
+
+    private let lock = NSLock()
+    private var storage = State()
+    /// The server's state, under its lock (the objects are JSON dictionaries: not Sendable).
+    var state: Locked { Locked(server: self) }
+    struct Locked: @unchecked Sendable {
+        unowned let server: FakeAPIServer
+        func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
+            server.lock.lock()
+            defer { server.lock.unlock() }
+            return try body(&server.storage)
+        }
+    }
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var channel: Channel!
+    var port: Int { channel.localAddress!.port! }
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    init() throws {
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try ch.pipeline.syncOperations.addHandler(Handler(self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    func stop() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    // MARK: Changing the cluster
+
+    enum Change: String { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
+
+    /// Stores (or deletes) `object` under `path` at a new resourceVersion and tells watchers.
+    func apply(_ change: Change, path: String, _ object: [String: Any]) {
+        var o = object
+        let watchers: [Watcher], line: [UInt8], drop: Bool
+        (watchers, line, drop) = state.withLock { s in
+            s.resourceVersion += 1
+            var metadata = o["metadata"] as? [String: Any] ?? [:]
+            metadata["resourceVersion"] = "\(s.resourceVersion)"
+            o["metadata"] = metadata
+            let key = Self.key(o)
+            if change == .deleted { s.objects[path]?[key] = nil } else { s.objects[path, default: [:]][key] = o }
+            let line = Self.eventLine(change.rawValue, o)
+            s.log.append((s.resourceVersion, path, line))
+            let drop = s.dropNextEventHalfway
+            s.dropNextEventHalfway = false
+            return (s.watchers.filter { $0.path == path }, line, drop)
+        }
+        for w in watchers { send(line, to: w, dropHalfway: drop) }
+    }
+
+    func bookmark() {
+        let (watchers, rv) = state.withLock { ($0.watchers, $0.resourceVersion) }
+        for w in watchers {
+            send(Self.eventLine("BOOKMARK", ["kind": "Bookmark", "metadata": ["resourceVersion": "\(rv)"]]), to: w, dropHalfway: false)
+        }
+    }
+
+    func sendMalformed(path: String) {
+        for w in state.withLock({ $0.watchers.filter { $0.path == path } }) { send(Array("{this is not json\n".utf8), to: w, dropHalfway: false) }
+    }
+
+    /// Forgets history: watches from before now get 410 Gone; open watches are closed.
+    func compact() {
+        let watchers = state.withLock { s in
+            s.compactedBefore = s.resourceVersion + 1
+            s.log = []
+            return s.watchers
+        }
+        for w in watchers { end(w) }
+    }
+
+    /// Ends every open watch, as the API server does at its timeout or on a restart.
+    func closeWatches() {
+        for w in state.withLock({ $0.watchers }) { end(w) }
+    }
+
+    private func send(_ line: [UInt8], to w: Watcher, dropHalfway: Bool) {
+        let bytes = dropHalfway ? Array(line.prefix(line.count / 2)) : line
+        w.channel.eventLoop.execute {
+            let done = w.channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+            if dropHalfway { done.whenComplete { _ in w.channel.close(promise: nil) } }
+        }
+        if dropHalfway { state.withLock { s in s.watchers.removeAll { $0.id == w.id } } }
+    }
+
+    private func end(_ w: Watcher) {
+        state.withLock { s in s.watchers.removeAll { $0.id == w.id } }
+        w.channel.eventLoop.execute {
+            w.channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in w.channel.close(promise: nil) }
+        }
+    }
+
+    static func key(_ o: [String: Any]) -> String {
+        let m = o["metadata"] as? [String: Any] ?? [:]
+        let name = m["name"] as? String ?? ""
+        return (m["namespace"] as? String).map { "\($0)/\(name)" } ?? name
+    }
+
+    static func eventLine(_ type: String, _ object: [String: Any]) -> [UInt8] {
+        Array(try! JSONSerialization.data(withJSONObject: ["type": type, "object": object], options: [.sortedKeys])) + [UInt8(ascii: "\n")]
+    }
+
+    // MARK: Requests
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let server: FakeAPIServer
+        init(_ server: FakeAPIServer) { self.server = server }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case let .head(head) = unwrapInboundIn(data) else { return }
+            let parts = head.uri.split(separator: "?", maxSplits: 1)
+            let path = String(parts[0])
+            var query: [String: String] = [:]
+            for item in (parts.count > 1 ? parts[1] : "").split(separator: "&") {
+                let kv = item.split(separator: "=", maxSplits: 1)
+                query[String(kv[0])] = kv.count > 1 ? String(kv[1]).removingPercentEncoding : ""
+            }
+            let (fail, token) = server.state.withLock { s -> (Bool, String?) in
+                s.requests.append(head.uri)
+                let fail = s.failNext > 0
+                if fail { s.failNext -= 1 }
+                return (fail, s.requiredToken)
+            }
+            if let token, head.headers["Authorization"].first != "Bearer \(token)" {
+                return respond(context, .unauthorized, ["kind": "Status", "code": 401, "message": "Unauthorized"])
+            }
+            if fail { return respond(context, .internalServerError, ["kind": "Status", "code": 500, "message": "injected failure"]) }
+            if query["watch"] == "1" { watch(context, path, query) } else { list(context, path, query) }
+        }
+
+        private func list(_ context: ChannelHandlerContext, _ path: String, _ query: [String: String]) {
+            let page: [String: Any] = server.state.withLock { s in
+                var offset = 0, rv = s.resourceVersion
+                if let token = query["continue"], !token.isEmpty {
+                    let p = token.split(separator: ":")
+                    offset = Int(p[0]) ?? 0
+                    rv = Int(p[1]) ?? rv
+                }
+                let all = (s.objects[path] ?? [:]).sorted { $0.key < $1.key }.map { o -> [String: Any] in
+                    var item = o.value
+                    item["kind"] = nil  // typed lists' items carry no kind or apiVersion
+                    item["apiVersion"] = nil
+                    return item
+                }
+                let limit = min(Int(query["limit"] ?? "") ?? Int.max, s.pageSize)
+                let items = Array(all.dropFirst(offset).prefix(limit))
+                var metadata: [String: Any] = ["resourceVersion": "\(rv)"]
+                if offset + items.count < all.count { metadata["continue"] = "\(offset + items.count):\(rv)" }
+                return ["kind": "List", "apiVersion": "v1", "metadata": metadata, "items": items]
+            }
+            respond(context, .ok, page)
+        }
+
+        private func watch(_ context: ChannelHandlerContext, _ path: String, _ query: [String: String]) {
+            let from = Int(query["resourceVersion"] ?? "") ?? 0
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            let channel = context.channel
+            let backlog: [[UInt8]]? = server.state.withLock { s in
+                guard from >= s.compactedBefore - 1 || s.compactedBefore == 0 else { return nil }
+                let lines = s.log.filter { $0.path == path && $0.rv > from }.map(\.line)
+                s.nextWatcher += 1
+                s.watchers.append(Watcher(id: s.nextWatcher, path: path, channel: channel))
+                return lines
+            }
+            guard let backlog else {
+                let gone = FakeAPIServer.eventLine("ERROR", ["kind": "Status", "code": 410, "reason": "Expired",
+                                                               "message": "too old resource version: \(from)"])
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: gone)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+            for line in backlog { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: line)))), promise: nil) }
+            context.flush()
+        }
+
+        private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ body: [String: Any]) {
+            let bytes = try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: "\(bytes.count)")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            let channel = context.channel
+            server.state.withLock { s in s.watchers.removeAll { $0.channel === channel } }
+        }
+    }
+}
