@@ -90,7 +90,7 @@ public struct KubeConfig: Sendable, Hashable {
         do { root = try Yams.compose(yaml: text, .basic) } catch { throw ManifestDecoder.syntaxError(error, file: file) }
         var config = KubeConfig(file: file)
         guard let root else { return config }
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
         func path(_ f: Field?) throws -> String? {
             guard let p = try f?.string(), !p.isEmpty else { return nil }
             return p.hasPrefix("/") || directory.isEmpty ? p : "\(directory)/\(p)"
