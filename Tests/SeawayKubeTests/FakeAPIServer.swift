@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A stand-in Kubernetes API server speaking the list+watch wire protocol as the real one
 /// does: typed lists whose items carry no kind, paged with `limit`/`continue` (pages of at
@@ -47,13 +48,18 @@ final class FakeAPIServer: @unchecked Sendable {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var channel: Channel!
     var port: Int { channel.localAddress!.port! }
-    var url: String { "http://127.0.0.1:\(port)" }
+    let tls: NIOSSLContext?
+    var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
-    init() throws {
+    /// With `tls`, HTTPS (the test's certificates; client certificates as it requires).
+    init(tls: TLSConfiguration? = nil) throws {
+        self.tls = try tls.map { try NIOSSLContext(configuration: $0) }
+        let context = self.tls
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture {
+                    if let context { try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                     try ch.pipeline.syncOperations.configureHTTPServerPipeline()
                     try ch.pipeline.syncOperations.addHandler(Handler(self))
                 }
