@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(name: "seaway", dependencies: [
             "SeawayDataplane", "SeawayKernel", "SeawayProxyAgent",
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayPolicy", "SeawayDNS", "SeawayDNSServer",
-            "SeawayTrace",
+            "SeawayTrace", "SeawayKube",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -52,7 +52,7 @@ public struct KubeResource: Sendable, Hashable, CustomStringConvertible {
 
     /// What CoreDNS's kubernetes plugin watches (pods for `pods verified`).
     public static let dns = [services, endpointSlices, namespaces, pods]
-    public static let policy = [pods, namespaces, networkPolicies, adminNetworkPolicies, baselineAdminNetworkPolicies]
+    public static let policy = [pods, namespaces, nodes, networkPolicies, adminNetworkPolicies, baselineAdminNetworkPolicies]
     /// Everything Seaway reads, for snapshots, render and trace.
     public static let all = [services, endpointSlices, nodes, pods, namespaces, networkPolicies, serviceCIDRs,
                              adminNetworkPolicies, baselineAdminNetworkPolicies]

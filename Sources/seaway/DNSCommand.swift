@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SeawayDNS
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 
@@ -87,18 +88,20 @@ struct DNSLookupCommand: ParsableCommand {
 
     @OptionGroup var zone: DNSZoneArguments
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
     var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
         if !name.hasSuffix("."), DNSName(name) == nil || name == "." { throw ValidationError("'\(name)' is not a domain name") }
     }
 
     func run() throws {
         let lookup = try reportingErrors { () throws -> DNSLookup in
             let options = zone.options()
-            let kubernetes = KubernetesZone(options: options, cluster: try ManifestLoader().load(manifests))
+            let kubernetes = KubernetesZone(options: options, cluster: try source.load(manifests, resources: KubeResource.dns))
             let search = fromNamespace.map { SearchPath.pod(namespace: $0, zone: options.primaryZone) }
             return DNSLookup(name, type: type, searchPath: search, zone: kubernetes)
         }

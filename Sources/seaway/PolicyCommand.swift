@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayPolicy
@@ -37,16 +38,18 @@ struct PolicyCheckCommand: ParsableCommand {
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories: Pods, Namespaces, Nodes, NetworkPolicies; '-' reads stdin.")
-    var manifests: [String]
+    var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
     }
 
     func run() throws {
         let text = try reportingErrors { () throws -> String in
-            let evaluator = PolicyEvaluator(cluster: try ManifestLoader().load(manifests))
+            let evaluator = PolicyEvaluator(cluster: try source.load(manifests, resources: KubeResource.policy))
             let query: PortQuery = Int(port).map(PortQuery.number) ?? .name(port)
             let verdict = try evaluator.check(from: evaluator.endpoint(from), to: evaluator.endpoint(to),
                                               port: query, proto: proto)

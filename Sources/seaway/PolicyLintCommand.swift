@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayPolicy
@@ -16,16 +17,18 @@ struct PolicyLintCommand: ParsableCommand {
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories: Pods, Namespaces, NetworkPolicies; '-' reads stdin.")
-    var manifests: [String]
+    var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
     }
 
     func run() throws {
         let findings = try reportingErrors { () throws -> [LintFinding] in
-            PolicyEvaluator(cluster: try ManifestLoader().load(manifests)).lint()
+            PolicyEvaluator(cluster: try source.load(manifests, resources: KubeResource.policy)).lint()
         }
         let text = output == .json ? try findings.json() : findings.map { "\($0)\n" }.joined()
         FileHandle.standardOutput.write(Data(text.utf8))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayPolicy
@@ -74,17 +75,19 @@ struct PolicyMatrixCommand: ParsableCommand {
     @Option(help: "table, tsv or json.")
     var output: MatrixReport.Format = .table
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories: Pods, Namespaces, Nodes, NetworkPolicies; '-' reads stdin.")
-    var manifests: [String]
+    var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
         if let namespaces { _ = try commaList(namespaces, option: "--namespaces") }
     }
 
     func run() throws {
         let report = try reportingErrors { () throws -> MatrixReport in
-            let evaluator = PolicyEvaluator(cluster: try ManifestLoader().load(manifests))
+            let evaluator = PolicyEvaluator(cluster: try source.load(manifests, resources: KubeResource.policy))
             let keys = evaluator.podKeys
             var shown = Array(keys.indices)
             if let namespaces {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
@@ -46,8 +47,12 @@ struct RenderCommand: ParsableCommand {
     @Flag(help: "Print how long loading, rendering and formatting took on stderr.")
     var timings = false
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (YAML or JSON); '-' reads stdin.")
-    var manifests: [String]
+    var manifests: [String] = []
+
+    func validate() throws { try source.validate(manifests: manifests) }
 
     func run() throws {
         let clock = ContinuousClock()
@@ -58,7 +63,7 @@ struct RenderCommand: ParsableCommand {
             return try body()
         }
         let output = try reportingErrors { () throws -> [UInt8] in
-            let cluster = try timed("load") { try ManifestLoader().load(manifests) }
+            let cluster = try timed("load") { try source.load(manifests) }
             if verbose {
                 for s in cluster.skipped { printNotice("skipped \(s)") }
             }

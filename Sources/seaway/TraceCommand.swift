@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
@@ -41,17 +42,19 @@ struct TraceCommand: ParsableCommand {
 
     @OptionGroup var zone: DNSZoneArguments
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (Services, EndpointSlices, Pods, Nodes, Namespaces, policies); '-' reads stdin.")
     var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
         guard L4Protocol(rawValue: proto.uppercased()) != nil else { throw ValidationError("--protocol must be TCP, UDP or SCTP") }
     }
 
     func run() throws {
         let trace = try reportingErrors { () throws -> Trace in
-            let cluster = try ManifestLoader().load(manifests)
+            let cluster = try source.load(manifests)
             let source = try Tracer.sourcePod(from, in: cluster)
             var node = proxy
             // The rules that matter are those of the source pod's node.

@@ -67,7 +67,12 @@ final class FakeAPIServer: @unchecked Sendable {
             .bind(host: "127.0.0.1", port: 0).wait()
     }
 
+    private var stopped = false
+
+    /// Idempotent.
     func stop() {
+        guard !stopped else { return }
+        stopped = true
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
