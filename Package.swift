@@ -119,7 +119,7 @@ let package = Package(
         // `seaway proxy`: the node agent (manifest watch, sync scheduling, healthz, metrics).
         .target(name: "SeawayProxyAgent", dependencies: [
             "SeawayDataplane", "SeawayHTTP", "SeawayKernel", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender",
-            "SeawayUserspaceProxy",
+            "SeawayUserspaceProxy", "SeawayKube",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
@@ -131,7 +131,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers the test targets share: throwaway network namespaces, running commands.
-        .target(name: "SeawayTestSupport", dependencies: ["SeawayKernel"], path: "Tests/SeawayTestSupport"),
+        .target(name: "SeawayTestSupport", dependencies: [
+            "SeawayKernel",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], path: "Tests/SeawayTestSupport"),
         .testTarget(name: "SeawayCNITests", dependencies: [
             "SeawayCNI", "SeawayIPAM", "SeawayKernel", "SeawayNet", "SeawayTestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -150,7 +156,7 @@ let package = Package(
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
         // The API client against a fake API server (list/watch wire protocol, faults).
         .testTarget(name: "SeawayKubeTests", dependencies: [
-            "SeawayKube", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            "SeawayKube", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

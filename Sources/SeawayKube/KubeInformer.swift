@@ -23,6 +23,8 @@ public final class KubeInformer: Sendable {
         public var malformedEvents = 0
         /// Moves on every change of the cache.
         public var generation = 0
+        /// Since when some resource has been failing (nil: every list and watch is fine).
+        public var failingSince: Double?
     }
 
     struct Entry {
@@ -34,6 +36,18 @@ public final class KubeInformer: Sendable {
     struct State {
         var stores: [String: [String: Entry]] = [:]
         var status = Status()
+        /// Resources whose last list or watch failed, with since when.
+        var failing: [String: Double] = [:]
+
+        mutating func failed(_ path: String) {
+            failing[path] = failing[path] ?? Date().timeIntervalSince1970
+            status.failingSince = failing.values.min()
+        }
+
+        mutating func recovered(_ path: String) {
+            failing[path] = nil
+            status.failingSince = failing.values.min()
+        }
     }
 
     let client: KubeClient
@@ -102,7 +116,9 @@ public final class KubeInformer: Sendable {
                     state.withLock { $0.status.watches += 1 }
                     let started = ContinuousClock.now
                     var events = 0
-                    for try await event in try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds) {
+                    let stream = try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
+                    state.withLock { $0.recovered(r.path) }
+                    for try await event in stream {
                         touch()
                         events += 1
                         switch event {
@@ -143,7 +159,10 @@ public final class KubeInformer: Sendable {
                     continue
                 }
                 let delay = backoff.next()
-                state.withLock { $0.status.lastError = "\(error)" }
+                state.withLock { s in
+                    s.status.lastError = "\(error)"
+                    s.failed(r.path)
+                }
                 log("\(r): \(error); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
             }
@@ -166,6 +185,7 @@ public final class KubeInformer: Sendable {
         } while token != nil
         state.withLock { s in
             s.stores[r.path] = entries
+            s.recovered(r.path)
             s.status.lists += 1
             s.status.generation += 1
             s.status.synced = resources.allSatisfy { s.stores[$0.path] != nil }

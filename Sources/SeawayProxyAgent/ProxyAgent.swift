@@ -3,6 +3,7 @@ import NIOPosix
 import SeawayDataplane
 import SeawayHTTP
 import SeawayKernel
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
@@ -15,9 +16,15 @@ import Synchronization
 /// least once per sync-period (kube-proxy's BoundedFrequencyRunner), nftables ones sending
 /// only what changed. Manifests that fail to load are reported and change nothing.
 public final class ProxyAgent {
+    /// Where the cluster comes from.
+    public enum Source: Sendable {
+        case directory(String)
+        case apiServer(APIServerConnection)
+    }
+
     public struct Configuration: Sendable {
         public var mode: ProxyMode
-        public var directory: String
+        public var source: Source
         public var options: ProxyOptions
         public var minSyncPeriod: Duration = .seconds(1)
         public var syncPeriod: Duration = .seconds(30)
@@ -28,9 +35,9 @@ public final class ProxyAgent {
         /// Userspace mode: how long an idle UDP session lives (kube-proxy's --udp-timeout).
         public var udpIdleTimeout: Duration = .milliseconds(250)
 
-        public init(mode: ProxyMode, directory: String, options: ProxyOptions) {
+        public init(mode: ProxyMode, source: Source, options: ProxyOptions) {
             self.mode = mode
-            self.directory = directory
+            self.source = source
             self.options = options
         }
     }
@@ -48,6 +55,7 @@ public final class ProxyAgent {
     private let conntrack = ConntrackCleaner(environment: ProcessIO.environment())
     private let health = HealthState()
     private let log: @Sendable (String) -> Void
+    private var feed: ClusterFeed?
 
     /// Shared with the HTTP thread.
     final class HealthState: Sendable {
@@ -58,6 +66,8 @@ public final class ProxyAgent {
     struct Health {
         var lastSynced: Double? = nil
         var queuedSince: Double? = nil
+        /// Since when the cluster source (API server, manifests) has been failing.
+        var sourceFailingSince: Double? = nil
     }
 
     public init(_ configuration: Configuration, log: @escaping @Sendable (String) -> Void) throws(DataplaneError) {
@@ -78,8 +88,18 @@ public final class ProxyAgent {
 
     /// Runs until the process is stopped.
     public func run() throws -> Never {
-        let watcher: DirectoryWatcher
-        do { watcher = try DirectoryWatcher(configuration.directory) } catch { throw DataplaneError("watch manifests: \(error)") }
+        let feed: ClusterFeed
+        switch configuration.source {
+        case let .directory(directory):
+            let metrics = self.metrics
+            feed = try DirectoryFeed(directory, failed: { metrics.manifestFailures.increment() }, log: log)
+        case let .apiServer(connection):
+            do { feed = try InformerFeed(connection, node: configuration.options.nodeName, log: log) } catch {
+                throw DataplaneError("\(connection.origin): \(error)")
+            }
+        }
+        self.feed = feed
+        log("proxy \(configuration.mode.rawValue) \(feed.description)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try serveHTTP(group)
 
@@ -98,13 +118,15 @@ public final class ProxyAgent {
             }
             let wait = max(.zero, due - now)
             let milliseconds = Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-            if try watcher.wait(timeoutMilliseconds: milliseconds) > 0 {
+            if try feed.wait(milliseconds: milliseconds) {
                 if pendingSince == nil { pendingSince = clock.now; queued() }
                 continue
             }
             guard clock.now >= due else { continue }
             let started = clock.now
-            if let loaded = load() {
+            metrics.sourceStale.set(Int64(feed.failingSince == nil ? 0 : 1))
+            health.state.withLock { $0.sourceFailingSince = feed.failingSince }
+            if let loaded = feed.current() {
                 // `cluster` is what the last successful sync programmed, so these changes are
                 // the proxier's too (after a failed sync it does a full one and ignores them).
                 let changes = cluster?.changes(to: loaded)
@@ -121,16 +143,6 @@ public final class ProxyAgent {
             }
             pendingSince = nil
             lastSync = clock.now
-        }
-    }
-
-    private func load() -> ClusterState? {
-        do {
-            return try ManifestLoader().load([configuration.directory])
-        } catch {
-            metrics.manifestFailures.increment()
-            log("manifests not loaded, rules unchanged: \(error)")
-            return nil
         }
     }
 
@@ -192,8 +204,12 @@ public final class ProxyAgent {
     }
 
     /// kube-proxy's rule: healthy unless an update has been queued for longer than twice the
-    /// sync period without a sync landing (or nothing has ever synced for that long).
-    static func healthy(_ h: Health, now: Double, syncPeriod: Double) -> Bool {
+    /// sync period without a sync landing (or nothing has ever synced for that long); and
+    /// Seaway's: unless the cluster source has been failing that long (the rules still stand,
+    /// but they may be stale, so load balancers checking /healthz should look elsewhere).
+    /// `liveness` (/livez) leaves the source out: restarting would not bring it back.
+    static func healthy(_ h: Health, now: Double, syncPeriod: Double, liveness: Bool = false) -> Bool {
+        if !liveness, let failing = h.sourceFailingSince, now - failing >= 2 * syncPeriod { return false }
         guard let queued = h.queuedSince else { return true }
         return now - queued < 2 * syncPeriod
     }
@@ -206,8 +222,10 @@ public final class ProxyAgent {
                 guard path == "/healthz" || path == "/livez" else { return nil }
                 let now = ProxyAgent.wallClock()
                 let state = health.state.withLock { $0 }
-                let body = "{\"lastUpdated\": \"\(state.lastSynced.map { String($0) } ?? "")\",\"currentTime\": \"\(now)\"}"
-                return ProxyAgent.healthy(state, now: now, syncPeriod: period)
+                var body = "{\"lastUpdated\": \"\(state.lastSynced.map { String($0) } ?? "")\",\"currentTime\": \"\(now)\""
+                if let failing = state.sourceFailingSince { body += ",\"sourceFailingSince\": \"\(failing)\"" }
+                body += "}"
+                return ProxyAgent.healthy(state, now: now, syncPeriod: period, liveness: path == "/livez")
                     ? HTTPAnswer(.ok, contentType: "application/json", Array(body.utf8))
                     : HTTPAnswer(.serviceUnavailable, contentType: "application/json", Array(body.utf8))
             }

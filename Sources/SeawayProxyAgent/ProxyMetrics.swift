@@ -24,6 +24,7 @@ public final class ProxyMetrics: Sendable {
     let serviceChanges: Counter
     let endpointChanges: Counter
     let chains: Gauge
+    let sourceStale: Gauge
 
     public init(mode: String) {
         syncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
@@ -46,6 +47,8 @@ public final class ProxyMetrics: Sendable {
         serviceChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_service_changes_total", help: "Cumulative proxy rules Service changes")
         endpointChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_endpoint_changes_total", help: "Cumulative proxy rules Endpoint changes")
         chains = registry.makeGauge(name: "seaway_sync_proxy_rules_chains", help: "Chains Seaway's proxy rules hold after the last sync")
+        sourceStale = registry.makeGauge(name: "seaway_proxy_source_stale",
+                                         help: "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's")
     }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

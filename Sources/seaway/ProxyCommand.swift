@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import SeawayDataplane
 import SeawayKernel
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayProxyAgent
@@ -27,7 +28,9 @@ struct ProxyCommand: ParsableCommand {
     var mode: ProxyMode
 
     @Option(help: "The directory of manifests to watch (Services, EndpointSlices, the Node...).")
-    var watch: String
+    var watch: String?
+
+    @OptionGroup var source: KubeSourceOptions
 
     @OptionGroup var proxy: ProxyInputOptions
 
@@ -54,14 +57,28 @@ struct ProxyCommand: ParsableCommand {
             }
             guard minSyncPeriod >= 0, syncPeriod > 0 else { throw ValidationError("sync periods must be positive") }
             guard udpTimeout > 0 else { throw ValidationError("--udp-timeout must be positive") }
-            let cluster = try ManifestLoader().load([watch])
             let environment = ProcessIO.environment()
+            let agentSource: ProxyAgent.Source
+            let cluster: ClusterState
+            switch (watch, source.isLive) {
+            case let (directory?, false):
+                cluster = try ManifestLoader().load([directory])
+                agentSource = .directory(directory)
+            case (nil, true):
+                // What kube-proxy watches, read once to resolve the node's settings first.
+                let connection = try source.connection()
+                let node = proxy.hostnameOverride ?? Self.hostname()
+                cluster = try blocking { try await LiveCluster.read(connection, resources: KubeResource.proxy(node: node)).cluster }
+                agentSource = .apiServer(connection)
+            default:
+                throw ValidationError("give --watch DIR or --kubeconfig/--context/--in-cluster (one of them)")
+            }
             var options = try proxy.resolve(mode: mode, cluster: cluster) {
                 try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
             }
             options.nfacctCounters = Set(NodeProbe.ensureCounters(NFAcctCounter.all.filter(options.nfacctCounters.contains),
                                                                   environment: environment))
-            var config = ProxyAgent.Configuration(mode: mode, directory: watch, options: options)
+            var config = ProxyAgent.Configuration(mode: mode, source: agentSource, options: options)
             config.minSyncPeriod = .milliseconds(Int64(minSyncPeriod * 1000))
             config.syncPeriod = .milliseconds(Int64(syncPeriod * 1000))
             config.udpIdleTimeout = .milliseconds(Int64(udpTimeout * 1000))
@@ -74,9 +91,17 @@ struct ProxyCommand: ParsableCommand {
             for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
             pthread_sigmask(SIG_UNBLOCK, &signals, nil)
             let agent = try ProxyAgent(config) { printNotice($0) }
-            printNotice("proxy \(mode.rawValue) watching \(watch)")
             try agent.run()
         }
+    }
+}
+
+extension ProxyCommand {
+    /// The node name kube-proxy assumes without --hostname-override: the host's name.
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
     }
 }
 

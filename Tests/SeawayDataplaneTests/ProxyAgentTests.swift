@@ -12,11 +12,16 @@ struct ProxyAgentTests {
         let process = Process()
         let log = Pipe()
 
-        init(_ node: DataplaneNode, watching directory: String, mode: String = "nftables") throws {
+        convenience init(_ node: DataplaneNode, watching directory: String, mode: String = "nftables") throws {
+            try self.init(node, source: ["--watch", directory], mode: mode)
+        }
+
+        /// `source`: `--watch DIR` or `--kubeconfig FILE`; `extra`: more flags.
+        init(_ node: DataplaneNode, source: [String], mode: String = "nftables", extra: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", node.node.name, DataplaneNode.seaway, "proxy", "--mode", mode,
-                                 "--watch", directory, "--host", node.hostFile, "--hostname-override", "node-a",
-                                 "--cluster-cidr", "10.244.0.0/16", "--min-sync-period", "0.1"]
+            process.arguments = ["netns", "exec", node.node.name, DataplaneNode.seaway, "proxy", "--mode", mode]
+                + source + ["--host", node.hostFile, "--hostname-override", "node-a",
+                            "--cluster-cidr", "10.244.0.0/16", "--min-sync-period", "0.1"] + extra
             process.standardOutput = log
             process.standardError = log
             try process.run()

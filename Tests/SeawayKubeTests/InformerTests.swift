@@ -4,6 +4,7 @@ import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
 import SeawayRender
+import SeawayTestSupport
 import Testing
 import Yams
 

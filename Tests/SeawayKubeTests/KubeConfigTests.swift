@@ -1,6 +1,7 @@
 import Foundation
 import SeawayKube
 import SeawayModel
+import SeawayTestSupport
 import Testing
 
 /// kubeconfig and in-cluster settings as kubectl and client-go read them.

@@ -1,4 +1,5 @@
 import Foundation
+import SeawayTestSupport
 import Testing
 
 /// The built `seaway` against the fake API server: every one-shot command reads the live

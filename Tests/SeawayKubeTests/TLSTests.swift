@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import SeawayKube
+import SeawayTestSupport
 import Testing
 
 /// HTTPS with the API server's own CA and client-certificate authentication, the way a

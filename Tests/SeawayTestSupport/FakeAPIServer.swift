@@ -11,35 +11,35 @@ import NIOSSL
 /// BOOKMARK events on request, and `ERROR` with a 410 Status for a resourceVersion older
 /// than the last compaction. Faults on request: a watch dropped in the middle of an event, a
 /// malformed line, requests failing with 500, a required bearer token.
-final class FakeAPIServer: @unchecked Sendable {
-    struct Watcher {
-        let id: Int
-        let path: String
-        let channel: Channel
+public final class FakeAPIServer: @unchecked Sendable {
+    public struct Watcher {
+        public let id: Int
+        public let path: String
+        public let channel: Channel
     }
 
-    struct State {
-        var resourceVersion = 100
+    public struct State {
+        public var resourceVersion = 100
         /// path -> key -> object JSON (with kind, apiVersion and metadata.resourceVersion).
-        var objects: [String: [String: [String: Any]]] = [:]
-        var log: [(rv: Int, path: String, line: [UInt8])] = []
-        var compactedBefore = 0
-        var watchers: [Watcher] = []
-        var nextWatcher = 0
-        var requests: [String] = []
-        var failNext = 0
-        var requiredToken: String?
-        var dropNextEventHalfway = false
-        var pageSize = 2
+        public var objects: [String: [String: [String: Any]]] = [:]
+        public var log: [(rv: Int, path: String, line: [UInt8])] = []
+        public var compactedBefore = 0
+        public var watchers: [Watcher] = []
+        public var nextWatcher = 0
+        public var requests: [String] = []
+        public var failNext = 0
+        public var requiredToken: String?
+        public var dropNextEventHalfway = false
+        public var pageSize = 2
     }
 
     private let lock = NSLock()
     private var storage = State()
     /// The server's state, under its lock (the objects are JSON dictionaries: not Sendable).
-    var state: Locked { Locked(server: self) }
-    struct Locked: @unchecked Sendable {
+    public var state: Locked { Locked(server: self) }
+    public struct Locked: @unchecked Sendable {
         unowned let server: FakeAPIServer
-        func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        public func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
             server.lock.lock()
             defer { server.lock.unlock() }
             return try body(&server.storage)
@@ -47,12 +47,12 @@ final class FakeAPIServer: @unchecked Sendable {
     }
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var channel: Channel!
-    var port: Int { channel.localAddress!.port! }
+    public private(set) var port = 0
     let tls: NIOSSLContext?
-    var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
+    public var url: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
 
     /// With `tls`, HTTPS (the test's certificates; client certificates as it requires).
-    init(tls: TLSConfiguration? = nil) throws {
+    public init(tls: TLSConfiguration? = nil) throws {
         self.tls = try tls.map { try NIOSSLContext(configuration: $0) }
         let context = self.tls
         channel = try ServerBootstrap(group: group)
@@ -65,12 +65,13 @@ final class FakeAPIServer: @unchecked Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
+        port = channel.localAddress?.port ?? 0
     }
 
     private var stopped = false
 
     /// Idempotent.
-    func stop() {
+    public func stop() {
         guard !stopped else { return }
         stopped = true
         try? channel.close().wait()
@@ -79,10 +80,10 @@ final class FakeAPIServer: @unchecked Sendable {
 
     // MARK: Changing the cluster
 
-    enum Change: String { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
+    public enum Change: String { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
 
     /// Stores (or deletes) `object` under `path` at a new resourceVersion and tells watchers.
-    func apply(_ change: Change, path: String, _ object: [String: Any]) {
+    public func apply(_ change: Change, path: String, _ object: [String: Any]) {
         var o = object
         let watchers: [Watcher], line: [UInt8], drop: Bool
         (watchers, line, drop) = state.withLock { s in
@@ -101,19 +102,19 @@ final class FakeAPIServer: @unchecked Sendable {
         for w in watchers { send(line, to: w, dropHalfway: drop) }
     }
 
-    func bookmark() {
+    public func bookmark() {
         let (watchers, rv) = state.withLock { ($0.watchers, $0.resourceVersion) }
         for w in watchers {
             send(Self.eventLine("BOOKMARK", ["kind": "Bookmark", "metadata": ["resourceVersion": "\(rv)"]]), to: w, dropHalfway: false)
         }
     }
 
-    func sendMalformed(path: String) {
+    public func sendMalformed(path: String) {
         for w in state.withLock({ $0.watchers.filter { $0.path == path } }) { send(Array("{this is not json\n".utf8), to: w, dropHalfway: false) }
     }
 
     /// Forgets history: watches from before now get 410 Gone; open watches are closed.
-    func compact() {
+    public func compact() {
         let watchers = state.withLock { s in
             s.compactedBefore = s.resourceVersion + 1
             s.log = []
@@ -123,7 +124,7 @@ final class FakeAPIServer: @unchecked Sendable {
     }
 
     /// Ends every open watch, as the API server does at its timeout or on a restart.
-    func closeWatches() {
+    public func closeWatches() {
         for w in state.withLock({ $0.watchers }) { end(w) }
     }
 
