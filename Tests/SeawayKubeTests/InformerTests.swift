@@ -64,9 +64,11 @@ import Yams
             server.stop()
         }
 
-        /// Waits for `condition` on the snapshot.
+        /// Waits for `condition` on the snapshot. Generous: when every core's test threads
+        /// are busy with other suites, the informer's tasks wait their turn.
         func eventually(_ what: String, _ condition: (ClusterState) throws -> Bool) async throws {
-            for _ in 0..<250 {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
                 if let s = informer.snapshot(), (try? condition(s)) == true { return }
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -89,7 +91,21 @@ import Yams
     }
 
     static let slices = KubeResource.endpointSlices.path
+}
 
+extension KubeInformer {
+    /// The first error the informer records within `timeout`.
+    func failure(within timeout: Duration) async -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let e = status.lastError { return e }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+}
+
+extension InformerTests {
     /// Runs `body` with a running informer, stopping it however `body` ends.
     func with(_ r: Running, _ body: (Running) async throws -> Void) async throws {
         do {
@@ -103,7 +119,7 @@ import Yams
 
     @Test func convergesToWhatTheManifestsSayAndFollowsEvents() async throws {
         try await with(try Running()) { r in
-        #expect(await r.informer.waitUntilSynced(timeout: .seconds(5)), "\(r.logs.lines)")
+        #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)), "\(r.logs.lines)")
         let snapshot = try #require(r.informer.snapshot())
         let loaded = try Self.loaded()
         // The same cluster: the rules rendered from either are byte for byte the same.
@@ -127,7 +143,7 @@ import Yams
 
     @Test func survivesWhatTheAPIServerDoes() async throws {
         try await with(try Running(resources: [KubeResource.services, KubeResource.endpointSlices])) { r in
-        #expect(await r.informer.waitUntilSynced(timeout: .seconds(5)))
+        #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
 
         // A bookmark moves the resourceVersion the next watch starts from.
         r.server.bookmark()
@@ -174,12 +190,12 @@ import Yams
 
     @Test func aWrongTokenIsRefusedAndTheRightOneWorks() async throws {
         let wrong = try Running(token: "nope", resources: [KubeResource.services]) { $0.state.withLock { $0.requiredToken = "sesame" } }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await wrong.informer.failure(within: .seconds(60)) != nil)
         #expect(wrong.informer.snapshot() == nil)
         #expect(wrong.informer.status.lastError?.contains("HTTP 401: Unauthorized") == true, "\(String(describing: wrong.informer.status.lastError))")
         await wrong.stop()
         let right = try Running(token: "sesame", resources: [KubeResource.services]) { $0.state.withLock { $0.requiredToken = "sesame" } }
-        #expect(await right.informer.waitUntilSynced(timeout: .seconds(5)))
+        #expect(await right.informer.waitUntilSynced(timeout: .seconds(60)))
         #expect(right.informer.snapshot()?.services.count == 5)
         await right.stop()
     }
