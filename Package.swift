@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "SeawayDNSServerTests", dependencies: ["SeawayDNSServer", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
-        .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", "SeawayTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         // The API client against a fake API server (list/watch wire protocol, faults).
         .testTarget(name: "SeawayKubeTests", dependencies: [
             "SeawayKube", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",

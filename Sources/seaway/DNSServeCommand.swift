@@ -5,7 +5,9 @@ import Logging
 import NIOCore
 import SeawayDNS
 import SeawayDNSServer
+import SeawayKube
 import SeawayLoader
+import Synchronization
 import SeawayModel
 
 struct DNSServeCommand: ParsableCommand {
@@ -38,11 +40,13 @@ struct DNSServeCommand: ParsableCommand {
 
     @OptionGroup var zone: DNSZoneArguments
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
     var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
         if let listen { _ = try ListenAddress(listen, option: "--listen") }
         for h in httpListen { _ = try ListenAddress(h, option: "--http-listen") }
         if let upstream { _ = try ListenAddress(upstream, option: "--upstream") }
@@ -76,6 +80,7 @@ struct DNSServeCommand: ParsableCommand {
         }
         // Loading (which may block on stdin) runs apart from signal handling, so a stop
         // signal is always heard.
+        let live = self.source.isLive
         let signals = DispatchQueue(label: "seaway.dns.signals")
         let loading = DispatchQueue(label: "seaway.dns.loading")
         var sources: [any DispatchSourceSignal] = []
@@ -85,12 +90,40 @@ struct DNSServeCommand: ParsableCommand {
             source.setEventHandler {
                 // Stopping needs no draining: UDP has no connections, and the kernel closes
                 // the sockets.
-                if sig == SIGHUP { loading.async { load(initial: false) } } else { Foundation.exit(0) }
+                if sig == SIGHUP {
+                    if !live { loading.async { load(initial: false) } }
+                } else {
+                    Foundation.exit(0)
+                }
             }
             source.resume()
             sources.append(source)
         }
-        loading.async { load(initial: true) }
+        if source.isLive {
+            // Watched, as CoreDNS's kubernetes plugin does: until the first full list the
+            // zone answers SERVFAIL; afterwards each change (coalesced) swaps the zone, and
+            // when the API server goes away the last good zone keeps answering.
+            let connection = try reportingErrors { try source.connection() }
+            let client = try reportingErrors { try KubeClient(connection) }
+            let scheduled = Mutex(false)
+            let informerBox = InformerBox()
+            let informer = KubeInformer(client: client, resources: KubeResource.dns, onChange: {
+                guard scheduled.withLock({ s in defer { s = true }; return !s }) else { return }
+                loading.asyncAfter(deadline: .now() + .milliseconds(100)) {
+                    scheduled.withLock { $0 = false }
+                    guard let cluster = informerBox.informer?.snapshot() else { return }
+                    var o = options
+                    o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                    store.replace(KubernetesZone(options: o, cluster: cluster))
+                    returnFreedMemory()
+                }
+            }, log: { printError("dns: \($0)") })
+            informerBox.informer = informer
+            printNotice("dns: watching \(connection.server) (\(connection.origin))")
+            Task.detached { await informer.run() }
+        } else {
+            loading.async { load(initial: true) }
+        }
         try server.wait()
         _ = sources
     }
@@ -192,3 +225,8 @@ private func keepBigAllocationsApart() { _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 
 private func returnFreedMemory() {}
 private func keepBigAllocationsApart() {}
 #endif
+
+/// The informer, for its own change callback (set once, before the informer runs).
+private final class InformerBox: @unchecked Sendable {
+    var informer: KubeInformer?
+}

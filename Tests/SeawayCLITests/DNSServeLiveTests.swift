@@ -1,0 +1,44 @@
+import Foundation
+import SeawayTestSupport
+import Testing
+
+/// `seaway dns serve --kubeconfig`: answers from a watched API server, following its changes,
+/// and keeping the last good zone when it goes away.
+@Suite struct DNSServeLiveTests {
+    func eventually(_ what: String, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            usleep(50_000)
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test func answersFollowTheWatch() throws {
+        let api = try FakeAPIServer()
+        defer { api.stop() }
+        api.apply(.added, path: "/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "default"]])
+        api.apply(.added, path: "/api/v1/services", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": "default"],
+                                                     "spec": ["clusterIP": "10.96.0.10", "ports": [["port": 80]]]])
+        let kubeconfig = NSTemporaryDirectory() + "seaway-dns-kubeconfig-\(getpid())"
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: fake
+            clusters: [{name: fake, cluster: {server: "\(api.url)"}}]
+            contexts: [{name: fake, context: {cluster: fake, user: nobody}}]
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
+
+        let dns = try DNSServerProcess(["--kubeconfig", kubeconfig], waitForLoad: false)
+        defer { dns.stop() }
+        try eventually("the first answer") { try dns.dig(["web.default.svc.cluster.local", "+short"]) == "10.96.0.10\n" }
+        api.apply(.added, path: "/api/v1/services", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "fresh", "namespace": "default"],
+                                                     "spec": ["clusterIP": "10.96.0.77", "ports": [["port": 80]]]])
+        try eventually("the watched service") { try dns.dig(["fresh.default.svc.cluster.local", "+short"]) == "10.96.0.77\n" }
+        api.stop()
+        usleep(300_000)
+        #expect(try dns.dig(["fresh.default.svc.cluster.local", "+short"]) == "10.96.0.77\n")
+        #expect(dns.stderr.contains("dns: watching \(api.url)"), "\(dns.stderr)")
+    }
+}
