@@ -25,6 +25,8 @@ public final class KubeInformer: Sendable {
         public var generation = 0
         /// Since when some resource has been failing (nil: every list and watch is fine).
         public var failingSince: Double?
+
+        public init() {}
     }
 
     struct Entry {

@@ -125,6 +125,7 @@ public final class ProxyAgent {
             guard clock.now >= due else { continue }
             let started = clock.now
             metrics.sourceStale.set(Int64(feed.failingSince == nil ? 0 : 1))
+            if let informer = (feed as? InformerFeed)?.informer { recordInformer(informer.status) }
             health.state.withLock { $0.sourceFailingSince = feed.failingSince }
             if let loaded = feed.current() {
                 // `cluster` is what the last successful sync programmed, so these changes are
@@ -189,6 +190,16 @@ public final class ProxyAgent {
             log("sync failed, the kernel's rules are unchanged: \(error)")
             return false
         }
+    }
+
+    /// The informer's counts as counters: what moved since the last look.
+    private var informerSeen = KubeInformer.Status()
+
+    private func recordInformer(_ status: KubeInformer.Status) {
+        metrics.apiLists.increment(by: Int64(status.lists - informerSeen.lists))
+        metrics.apiRelistsAfterGone.increment(by: Int64(status.relistsAfterGone - informerSeen.relistsAfterGone))
+        metrics.apiMalformedEvents.increment(by: Int64(status.malformedEvents - informerSeen.malformedEvents))
+        informerSeen = status
     }
 
     private func queued() {

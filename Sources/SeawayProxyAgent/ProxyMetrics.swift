@@ -25,6 +25,9 @@ public final class ProxyMetrics: Sendable {
     let endpointChanges: Counter
     let chains: Gauge
     let sourceStale: Gauge
+    let apiLists: Counter
+    let apiRelistsAfterGone: Counter
+    let apiMalformedEvents: Counter
 
     public init(mode: String) {
         syncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
@@ -47,6 +50,11 @@ public final class ProxyMetrics: Sendable {
         serviceChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_service_changes_total", help: "Cumulative proxy rules Service changes")
         endpointChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_endpoint_changes_total", help: "Cumulative proxy rules Endpoint changes")
         chains = registry.makeGauge(name: "seaway_sync_proxy_rules_chains", help: "Chains Seaway's proxy rules hold after the last sync")
+        apiLists = registry.makeCounter(name: "seaway_proxy_api_lists_total", help: "Full lists of a watched resource (the first, and after 410 Gone)")
+        apiRelistsAfterGone = registry.makeCounter(name: "seaway_proxy_api_relists_after_gone_total",
+                                                   help: "Lists again because the watch's resourceVersion was too old (410 Gone)")
+        apiMalformedEvents = registry.makeCounter(name: "seaway_proxy_api_malformed_events_total",
+                                                  help: "Watch events or objects skipped because they could not be read")
         sourceStale = registry.makeGauge(name: "seaway_proxy_source_stale",
                                          help: "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's")
     }

@@ -60,6 +60,7 @@ struct ProxyAgentAPITests {
                 && (try? n.answers(from: "client", to: "10.96.0.12", port: 80, count: 1)) == ["a": 1]
         }
         #expect(ProxyAgentTests.metric(n, "seaway_proxy_source_stale") == 0)
+        #expect(ProxyAgentTests.metric(n, "seaway_proxy_api_lists_total") == 4)  // services, slices, the node, ServiceCIDRs
         #expect(ProxyAgentTests.get(n, port: 10256, "/healthz")?.status == 200)
 
         // The API server goes away: the rules stay and carry traffic; health says stale.
