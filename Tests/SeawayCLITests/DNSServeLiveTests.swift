@@ -21,13 +21,7 @@ import Testing
         api.apply(.added, path: "/api/v1/services", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web", "namespace": "default"],
                                                      "spec": ["clusterIP": "10.96.0.10", "ports": [["port": 80]]]])
         let kubeconfig = NSTemporaryDirectory() + "seaway-dns-kubeconfig-\(getpid())"
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: fake
-            clusters: [{name: fake, cluster: {server: "\(api.url)"}}]
-            contexts: [{name: fake, context: {cluster: fake, user: nobody}}]
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try api.writeKubeconfig(to: kubeconfig)
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
 
         let dns = try DNSServerProcess(["--kubeconfig", kubeconfig], waitForLoad: false)

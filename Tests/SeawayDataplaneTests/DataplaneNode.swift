@@ -91,6 +91,22 @@ final class DataplaneNode: @unchecked Sendable {
 
     func ip(_ pod: String) -> String { pods[pod]!.ip }
 
+    /// A directory for `seaway proxy --watch`, under the node's own.
+    func manifestDirectory() throws -> String {
+        let directory = self.directory + "/manifests"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The services written into `directory` aside and renamed over the old file, as kubectl
+    /// and ConfigMap volumes do (one inotify change).
+    func writeManifests(_ services: [TestCluster.Service], to directory: String) throws {
+        try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
+        guard rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0 else {
+            throw NamespaceSockets.Failure(description: "rename into \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Runs seaway `arguments` (apply, cleanup, render) inside the node with `manifests`.
     @discardableResult
     func seaway(_ arguments: [String], manifests: String? = nil, check: Bool = true) throws -> CommandResult {

@@ -38,13 +38,7 @@ struct ProxyAgentAPITests {
         server.apply(.added, path: "/api/v1/services", Self.service("web", "10.96.0.10"))
         server.apply(.added, path: "/apis/discovery.k8s.io/v1/endpointslices", Self.slice("web", [n.ip("a"), n.ip("b")]))
         let kubeconfig = n.directory + "/kubeconfig"
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: fake
-            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
-            contexts: [{name: fake, context: {cluster: fake, user: nobody}}]
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try server.writeKubeconfig(to: kubeconfig)
 
         let agent = try ProxyAgentTests.Agent(n, source: ["--kubeconfig", kubeconfig], extra: ["--sync-period", "1"])
         defer { if agent.process.isRunning { _ = agent.stop() } }

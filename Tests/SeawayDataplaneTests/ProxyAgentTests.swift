@@ -84,13 +84,11 @@ struct ProxyAgentTests {
         defer { n.close() }
         for pod in ["a", "b"] { try n.addPod(pod) }
         try n.addPod("client", serving: false)
-        let directory = n.directory + "/manifests"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try n.manifestDirectory()
         func write(_ endpoints: [String], web: [String] = []) throws {
             var services: [TestCluster.Service] = [.init(name: "dns", clusterIP: "10.96.0.53", endpoints: endpoints.map(n.ip), udp: true)]
             if !web.isEmpty { services.append(.init(name: "web", clusterIP: "10.96.0.10", endpoints: web.map(n.ip))) }
-            try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
-            #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
+            try n.writeManifests(services, to: directory)
         }
         try write(["a", "b"])
         let agent = try Agent(n, watching: directory, mode: mode)
@@ -126,12 +124,9 @@ struct ProxyAgentTests {
         defer { n.close() }
         for pod in ["a", "b", "c"] { try n.addPod(pod) }
         try n.addPod("client", serving: false)
-        let directory = n.directory + "/manifests"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try n.manifestDirectory()
         func write(_ services: [TestCluster.Service]) throws {
-            // Written aside and renamed over the old file, as kubectl and ConfigMap volumes do.
-            try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
-            #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
+            try n.writeManifests(services, to: directory)
         }
         let replace = write
         try write([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b", "c"].map(n.ip)),

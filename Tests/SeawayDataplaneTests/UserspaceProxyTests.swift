@@ -9,19 +9,13 @@ import Testing
 struct UserspaceProxyTests {
     typealias Agent = ProxyAgentTests.Agent
 
-    func write(_ services: [TestCluster.Service], to directory: String) throws {
-        try TestCluster.yaml(services).write(toFile: directory + "/.cluster.tmp", atomically: false, encoding: .utf8)
-        #expect(rename(directory + "/.cluster.tmp", directory + "/cluster.yaml") == 0)
-    }
-
     @Test func servicesCarryTrafficThroughTheProxy() throws {
         let n = try DataplaneNode()
         defer { n.close() }
         for pod in ["a", "b", "c"] { try n.addPod(pod) }
         try n.addPod("client", serving: false)
-        let directory = n.directory + "/manifests"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try write([
+        let directory = try n.manifestDirectory()
+        try n.writeManifests([
             .init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b", "c"].map(n.ip)),
             .init(name: "sticky", clusterIP: "10.96.0.12", endpoints: ["a", "b", "c"].map(n.ip), affinity: true),
             .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
@@ -97,15 +91,14 @@ struct UserspaceProxyTests {
         defer { n.close() }
         for pod in ["a", "b"] { try n.addPod(pod) }
         try n.addPod("client", serving: false)
-        let directory = n.directory + "/manifests"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try n.manifestDirectory()
         let client = n.pods["client"]!.ns.path
         func services(dns: [String], chat: [String]?) -> [TestCluster.Service] {
             var list: [TestCluster.Service] = [.init(name: "dns", clusterIP: "10.96.0.53", endpoints: dns.map(n.ip), udp: true)]
             if let chat { list.append(.init(name: "chat", clusterIP: "10.96.0.90", endpoints: chat.map(n.ip), lineEcho: true)) }
             return list
         }
-        try write(services(dns: ["a", "b"], chat: ["a", "b"]), to: directory)
+        try n.writeManifests(services(dns: ["a", "b"], chat: ["a", "b"]), to: directory)
         // Something else already holds the port chat's listener would take: it moves aside.
         let rendered = try n.seaway(["render", "--mode", "userspace", "--hostname-override", "node-a", directory]).output
         let line = try #require(rendered.split(separator: "\n").first { $0.contains("/tcp default/chat:chat ") })
@@ -137,7 +130,7 @@ struct UserspaceProxyTests {
         // The chat pod leaves the service (it keeps running); the resolver pod goes away.
         let remaining = chatter == "a" ? "b" : "a", liveResolver = resolver == "a" ? "b" : "a"
         n.udpServers[resolver]!.stop()
-        try write(services(dns: [liveResolver], chat: [remaining]), to: directory)
+        try n.writeManifests(services(dns: [liveResolver], chat: [remaining]), to: directory)
         try ProxyAgentTests.eventually("new chat connections reaching \(remaining) only") {
             try (0..<4).allSatisfy { _ in
                 try NamespaceSockets.HeldConnection(from: client, "10.96.0.90", port: 90).exchange("hi") == "\(remaining): hi"
@@ -149,7 +142,7 @@ struct UserspaceProxyTests {
         }
 
         // The chat service goes: no redirect any more, yet the open connection carries on.
-        try write(services(dns: [liveResolver], chat: nil), to: directory)
+        try n.writeManifests(services(dns: [liveResolver], chat: nil), to: directory)
         try ProxyAgentTests.eventually("the chat service gone") {
             (try? NamespaceSockets.HeldConnection(from: client, "10.96.0.90", port: 90, timeoutSeconds: 1).exchange("x")) == nil
         }

@@ -173,9 +173,11 @@ extension InformerTests {
         // History compacted while the watch is down: 410 Gone, a fresh list, and changes made
         // in between are there.
         let listsBefore = r.informer.status.lists
-        r.server.compact()
+        r.server.state.withLock { $0.holdWatches = true }
+        r.server.closeWatches()
         r.server.apply(.added, path: Self.slices, Self.slice("redis-4", ["10.244.1.50"]))
         r.server.compact()
+        r.server.releaseWatches()
         try await r.eventually("the relist after 410") { $0.endpointSlices.contains { $0.metadata.name == "redis-4" } }
         #expect(r.informer.status.relistsAfterGone >= 1 && r.informer.status.lists > listsBefore)
 

@@ -30,13 +30,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let kubeconfig = dir + "/config"
-        try """
-            apiVersion: v1
-            kind: Config
-            current-context: fake
-            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
-            contexts: [{name: fake, context: {cluster: fake, user: nobody}}]
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try server.writeKubeconfig(to: kubeconfig)
         let fixture = "Fixtures/trace"
         let node = ["--hostname-override", "node-a", "--cluster-cidr", "10.244.0.0/16"]
 

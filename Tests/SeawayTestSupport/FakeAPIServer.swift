@@ -31,6 +31,9 @@ public final class FakeAPIServer: @unchecked Sendable {
         public var requiredToken: String?
         public var dropNextEventHalfway = false
         public var pageSize = 2
+        /// While set, watch requests wait unanswered (until `releaseWatches()`).
+        public var holdWatches = false
+        var heldWatches: [() -> Void] = []
     }
 
     private let lock = NSLock()
@@ -78,6 +81,17 @@ public final class FakeAPIServer: @unchecked Sendable {
         try? group.syncShutdownGracefully()
     }
 
+    /// Writes a kubeconfig for this server (context `fake`, no credentials) to `path`.
+    public func writeKubeconfig(to path: String) throws {
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: fake
+            clusters: [{name: fake, cluster: {server: "\(url)"}}]
+            contexts: [{name: fake, context: {cluster: fake, user: nobody}}]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     // MARK: Changing the cluster
 
     public enum Change: String { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
@@ -121,6 +135,16 @@ public final class FakeAPIServer: @unchecked Sendable {
             return s.watchers
         }
         for w in watchers { end(w) }
+    }
+
+    /// Answers the watch requests held meanwhile, in the state the server is in now.
+    public func releaseWatches() {
+        let held = state.withLock { s -> [() -> Void] in
+            s.holdWatches = false
+            defer { s.heldWatches = [] }
+            return s.heldWatches
+        }
+        for h in held { h() }
     }
 
     /// Ends every open watch, as the API server does at its timeout or on a restart.
@@ -181,7 +205,17 @@ public final class FakeAPIServer: @unchecked Sendable {
                 return respond(context, .unauthorized, ["kind": "Status", "code": 401, "message": "Unauthorized"])
             }
             if fail { return respond(context, .internalServerError, ["kind": "Status", "code": 500, "message": "injected failure"]) }
-            if query["watch"] == "1" { watch(context, path, query) } else { list(context, path, query) }
+            if query["watch"] == "1" {
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let held = server.state.withLock { s -> Bool in
+                    guard s.holdWatches else { return false }
+                    s.heldWatches.append { bound.eventLoop.execute { bound.value.0.watch(bound.value.1, path, query) } }
+                    return true
+                }
+                if !held { watch(context, path, query) }
+            } else {
+                list(context, path, query)
+            }
         }
 
         private func list(_ context: ChannelHandlerContext, _ path: String, _ query: [String: String]) {

@@ -10,18 +10,7 @@ extension NamespaceSockets {
         private let thread: Thread
 
         public init(in namespace: String, port: UInt16, identity: String) throws {
-            let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
-                let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                guard s >= 0 else { throw .current("socket") }
-                var one: Int32 = 1
-                setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
-                var a = sockaddr_in()
-                a.sin_family = sa_family_t(AF_INET)
-                a.sin_port = port.bigEndian
-                let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                guard rc == 0, listen(s, 64) == 0 else { throw .current("bind/listen on port \(port)") }
-                return s
-            }
+            let fd = try NamespaceSockets.tcpListener(in: namespace, port: port)
             self.fd = fd
             thread = Thread {
                 while true {

@@ -18,26 +18,7 @@ public enum NamespaceSockets {
         private let thread: Thread
 
         public init(in namespace: String, port: UInt16, ipv6: Bool = false, identity: String? = nil) throws {
-            let fd = try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
-                let s = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                guard s >= 0 else { throw .current("socket") }
-                var one: Int32 = 1
-                setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
-                let rc: Int32
-                if ipv6 {
-                    var a = sockaddr_in6()
-                    a.sin6_family = sa_family_t(AF_INET6)
-                    a.sin6_port = port.bigEndian
-                    rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
-                } else {
-                    var a = sockaddr_in()
-                    a.sin_family = sa_family_t(AF_INET)
-                    a.sin_port = port.bigEndian
-                    rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                }
-                guard rc == 0, listen(s, 64) == 0 else { throw .current("bind/listen on port \(port)") }
-                return s
-            }
+            let fd = try NamespaceSockets.tcpListener(in: namespace, port: port, ipv6: ipv6)
             self.fd = fd
             thread = Thread {
                 while true {
@@ -91,6 +72,34 @@ public enum NamespaceSockets {
             guard !stopped else { return }
             stopped = true
             shutdown(fd, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// A listening TCP socket in `namespace` on `port`, every address.
+    static func tcpListener(in namespace: String, port: UInt16, ipv6: Bool = false) throws -> Int32 {
+        try NetworkNamespace(path: namespace).run { () throws(SystemError) -> Int32 in
+            let s = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard s >= 0 else { throw .current("socket") }
+            var one: Int32 = 1
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+            let rc: Int32
+            if ipv6 {
+                var a = sockaddr_in6()
+                a.sin6_family = sa_family_t(AF_INET6)
+                a.sin6_port = port.bigEndian
+                rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            } else {
+                var a = sockaddr_in()
+                a.sin_family = sa_family_t(AF_INET)
+                a.sin_port = port.bigEndian
+                rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            }
+            guard rc == 0, listen(s, 64) == 0 else {
+                let error = SystemError.current("bind/listen on port \(port)")
+                close(s)
+                throw error
+            }
+            return s
         }
     }
 

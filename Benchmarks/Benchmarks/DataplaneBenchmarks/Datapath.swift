@@ -57,13 +57,7 @@ final class DatapathNode: @unchecked Sendable {
     func connect(_ count: Int, to address: String, port: UInt16) {
         client.inside {
             for _ in 0..<count {
-                let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var a = sockaddr_in()
-                a.sin_family = sa_family_t(AF_INET)
-                a.sin_port = port.bigEndian
-                inet_pton(AF_INET, address, &a.sin_addr)
-                let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                if rc != 0 { fatalError("connect \(address):\(port): \(String(cString: strerror(errno)))") }
+                let s = connectedSocket(address, port)
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 setsockopt(s, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
                 close(s)
