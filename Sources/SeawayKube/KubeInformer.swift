@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SeawayModel
 import Synchronization
 
@@ -55,15 +56,18 @@ public final class KubeInformer: Sendable {
     let client: KubeClient
     public let resources: [KubeResource]
     let watchTimeoutSeconds: Int
+    /// How long a list page may take (a stalled API server is an error, retried).
+    let requestTimeout: Duration
     let onChange: @Sendable () -> Void
     let log: @Sendable (String) -> Void
     private let state = Mutex(State())
 
-    public init(client: KubeClient, resources: [KubeResource], watchTimeoutSeconds: Int = 300,
+    public init(client: KubeClient, resources: [KubeResource], watchTimeoutSeconds: Int = 300, requestTimeout: Duration = .seconds(60),
                 onChange: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
         self.resources = resources
         self.watchTimeoutSeconds = watchTimeoutSeconds
+        self.requestTimeout = requestTimeout
         self.onChange = onChange
         self.log = log
     }
@@ -177,7 +181,7 @@ public final class KubeInformer: Sendable {
         var token: String? = nil
         var resourceVersion = ""
         repeat {
-            let page = try await client.list(r, continue: token)
+            let page = try await client.list(r, continue: token, timeout: TimeAmount(requestTimeout))
             for o in page.items {
                 guard let fragment = decode(o, r) else { continue }
                 entries[o.key] = Entry(resourceVersion: o.resourceVersion, json: o.json, fragment: fragment)
@@ -234,4 +238,10 @@ struct Backoff {
     }
 
     mutating func reset() { attempt = 0 }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
 }

@@ -44,15 +44,18 @@ import Yams
         let task: Task<Void, Never>
         let logs = LogBox()
 
-        init(token: String? = nil, resources: [KubeResource] = KubeResource.all, prepare: (FakeAPIServer) throws -> Void = { _ in }) throws {
+        init(token: String? = nil, tokenFile: String? = nil, resources: [KubeResource] = KubeResource.all,
+             requestTimeout: Duration = .seconds(60), prepare: (FakeAPIServer) throws -> Void = { _ in }) throws {
             server = try FakeAPIServer()
             try InformerTests.seed(server)
             try prepare(server)
             var connection = APIServerConnection(server: server.url, origin: "test")
             if let token { connection.credentials = .token(token) }
+            if let tokenFile { connection.credentials = .tokenFile(tokenFile) }
             client = try KubeClient(connection)
             let logs = self.logs
-            informer = KubeInformer(client: client, resources: resources, watchTimeoutSeconds: 30, log: { logs.append($0) })
+            informer = KubeInformer(client: client, resources: resources, watchTimeoutSeconds: 30, requestTimeout: requestTimeout,
+                                    log: { logs.append($0) })
             let informer = self.informer
             task = Task { await informer.run() }
         }
@@ -200,5 +203,35 @@ extension InformerTests {
         #expect(await right.informer.waitUntilSynced(timeout: .seconds(60)))
         #expect(right.informer.snapshot()?.services.count == 5)
         await right.stop()
+    }
+
+    /// A token file rotated under the agent (the service account's bound token): once the
+    /// server stops taking the old token, requests fail with 401 until the file holds the new
+    /// one, which the next request reads.
+    @Test func anExpiredTokenRecoversWhenTheFileIsRotated() async throws {
+        let file = NSTemporaryDirectory() + "seaway-token-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try "first\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try await with(try Running(tokenFile: file, resources: [KubeResource.services]) { $0.state.withLock { $0.requiredToken = "first" } }) { r in
+            #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+            r.server.state.withLock { $0.requiredToken = "second" }
+            r.server.closeWatches()
+            #expect(await r.informer.failure(within: .seconds(60))?.contains("HTTP 401") == true)
+            try "second\n".write(toFile: file, atomically: true, encoding: .utf8)
+            r.server.apply(.added, path: KubeResource.services.path, ["metadata": ["name": "after", "namespace": "default"],
+                                                                      "spec": ["clusterIP": "10.96.9.9", "ports": [["port": 80]]]])
+            try await r.eventually("the watch with the new token") { $0.services.contains { $0.metadata.name == "after" } }
+        }
+    }
+
+    /// An API server that accepts the connection and never answers: the list times out, is
+    /// retried, and succeeds once the server answers again.
+    @Test func aStalledServerTimesOutAndIsRetried() async throws {
+        try await with(try Running(resources: [KubeResource.services], requestTimeout: .milliseconds(300)) { $0.state.withLock { $0.stallLists = true } }) { r in
+            #expect(await r.informer.failure(within: .seconds(60)) != nil)
+            #expect(r.informer.snapshot() == nil)
+            r.server.state.withLock { $0.stallLists = false }
+            #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+        }
     }
 }

@@ -31,6 +31,8 @@ public final class FakeAPIServer: @unchecked Sendable {
         public var requiredToken: String?
         public var dropNextEventHalfway = false
         public var pageSize = 2
+        /// While set, list requests are never answered (a stalled API server).
+        public var stallLists = false
         /// While set, watch requests wait unanswered (until `releaseWatches()`).
         public var holdWatches = false
         var heldWatches: [() -> Void] = []
@@ -213,7 +215,7 @@ public final class FakeAPIServer: @unchecked Sendable {
                     return true
                 }
                 if !held { watch(context, path, query) }
-            } else {
+            } else if !server.state.withLock({ $0.stallLists }) {
                 list(context, path, query)
             }
         }
