@@ -14,6 +14,13 @@ import Testing
         Issue.record("timed out waiting for \(what)")
     }
 
+    /// A gauge's value from the server's /metrics.
+    func metric(_ dns: DNSServerProcess, _ name: String) -> Double? {
+        guard let body = httpGet(port: dns.httpPort, "/metrics")?.body else { return nil }
+        for line in body.split(separator: "\n") where line.hasPrefix(name + " ") { return Double(line.split(separator: " ").last ?? "") }
+        return nil
+    }
+
     @Test func answersFollowTheWatch() throws {
         let api = try FakeAPIServer()
         defer { api.stop() }
@@ -24,14 +31,15 @@ import Testing
         try api.writeKubeconfig(to: kubeconfig)
         defer { try? FileManager.default.removeItem(atPath: kubeconfig) }
 
-        let dns = try DNSServerProcess(["--kubeconfig", kubeconfig], waitForLoad: false)
+        let dns = try DNSServerProcess(["--kubeconfig", kubeconfig], waitForLoad: false, http: true)
         defer { dns.stop() }
         try eventually("the first answer") { try dns.dig(["web.default.svc.cluster.local", "+short"]) == "10.96.0.10\n" }
         api.apply(.added, path: "/api/v1/services", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "fresh", "namespace": "default"],
                                                      "spec": ["clusterIP": "10.96.0.77", "ports": [["port": 80]]]])
         try eventually("the watched service") { try dns.dig(["fresh.default.svc.cluster.local", "+short"]) == "10.96.0.77\n" }
+        #expect(metric(dns, "seaway_dns_source_stale") == 0)
         api.stop()
-        usleep(300_000)
+        try eventually("staleness in the metrics") { metric(dns, "seaway_dns_source_stale") == 1 }
         #expect(try dns.dig(["fresh.default.svc.cluster.local", "+short"]) == "10.96.0.77\n")
         #expect(dns.stderr.contains("dns: watching \(api.url)"), "\(dns.stderr)")
     }
