@@ -1,6 +1,7 @@
 import ArgumentParser
 import SeawayDataplane
 import SeawayKernel
+import SeawayKube
 import SeawayLoader
 import SeawayModel
 import SeawayProxyCore
@@ -29,12 +30,16 @@ struct ApplyCommand: ParsableCommand {
     @Option(help: "How nftables rules reach the kernel: netlink (one libnftnl batch) or nft (nft -f of the same text).")
     var nftablesTransport: NFTablesApplier.Transport = .netlink
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (YAML or JSON); '-' reads stdin.")
-    var manifests: [String]
+    var manifests: [String] = []
+
+    func validate() throws { try source.validate(manifests: manifests) }
 
     func run() throws {
         try reportingErrors {
-            let cluster = try ManifestLoader().load(manifests)
+            let cluster = try source.load(manifests)
             let environment = ProcessIO.environment()
             var options = try proxy.resolve(mode: mode, cluster: cluster) {
                 try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)

@@ -130,11 +130,13 @@ struct DNSZoneFileCommand: ParsableCommand {
 
     @OptionGroup var zone: DNSZoneArguments
 
+    @OptionGroup var source: KubeSourceOptions
+
     @Argument(help: "Manifest files or directories (Services, EndpointSlices, Endpoints, Pods, Namespaces); '-' reads stdin.")
     var manifests: [String] = []
 
     func validate() throws {
-        if manifests.isEmpty { throw ValidationError("give at least one manifest file or directory") }
+        try source.validate(manifests: manifests)
         for a in serverAddress where IPAddress(a) == nil { throw ValidationError("--server-address '\(a)' is not an IP address") }
         if let origin {
             guard let name = DNSName(origin) else { throw ValidationError("'\(origin)' is not a domain name") }
@@ -148,7 +150,7 @@ struct DNSZoneFileCommand: ParsableCommand {
         let text = try reportingErrors { () throws -> String in
             var options = zone.options()
             options.localIPs = serverAddress.compactMap { IPAddress($0) }
-            let kubernetes = KubernetesZone(options: options, cluster: try ManifestLoader().load(manifests))
+            let kubernetes = KubernetesZone(options: options, cluster: try source.load(manifests, resources: KubeResource.dns))
             return ZoneFile.text(of: kubernetes, origin: origin.flatMap { DNSName($0) } ?? options.primaryZone)
         }
         FileHandle.standardOutput.write(Data(text.utf8))

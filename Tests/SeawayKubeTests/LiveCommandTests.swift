@@ -47,6 +47,12 @@ import Testing
         let dns = try Self.run(["dns", "lookup", "redis.cache.svc.cluster.local", "--kubeconfig", kubeconfig])
         #expect(dns.stdout.contains("redis.cache.svc.cluster.local.\t5\tIN\tA\t10.96.20.10"), "\(dns.stderr)")
 
+        // The SOA serial is the load time; every other line of the zone is the same.
+        let records = { (text: String) in text.split(separator: "\n").filter { !$0.contains("SOA") } }
+        let liveZone = try Self.run(["dns", "zone-file", "--kubeconfig", kubeconfig])
+        #expect(liveZone.status == 0, "\(liveZone.stderr)")
+        #expect(records(liveZone.stdout) == records(try Self.run(["dns", "zone-file", fixture]).stdout))
+
         // A snapshot is manifests: rendering it gives the same rules.
         let snapshot = try Self.run(["snapshot", "--kubeconfig", kubeconfig])
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
