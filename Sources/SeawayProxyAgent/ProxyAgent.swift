@@ -55,7 +55,6 @@ public final class ProxyAgent {
     private let conntrack = ConntrackCleaner(environment: ProcessIO.environment())
     private let health = HealthState()
     private let log: @Sendable (String) -> Void
-    private var feed: ClusterFeed?
 
     /// Shared with the HTTP thread.
     final class HealthState: Sendable {
@@ -98,7 +97,6 @@ public final class ProxyAgent {
                 throw DataplaneError("\(connection.origin): \(error)")
             }
         }
-        self.feed = feed
         log("proxy \(configuration.mode.rawValue) \(feed.description)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try serveHTTP(group)
