@@ -92,40 +92,19 @@ public final class KubeClient: Sendable {
     }
 
     /// A watch from `resourceVersion`, ended by the server after about `timeoutSeconds` (it
-    /// ends watches itself; so does a dropped connection: either way the stream finishes and
-    /// the caller watches again from its last resourceVersion).
-    public func watch(_ resource: KubeResource, from resourceVersion: String, timeoutSeconds: Int = 300) async throws -> AsyncThrowingStream<KubeWatchEvent, Error> {
+    /// ends watches itself; so does a dropped connection: either way the sequence finishes and
+    /// the caller watches again from its last resourceVersion). The events are read in the
+    /// caller's task, so they run where it runs.
+    public func watch(_ resource: KubeResource, from resourceVersion: String, timeoutSeconds: Int = 300) async throws -> KubeWatchStream {
         let query = [("watch", "1"), ("resourceVersion", resourceVersion), ("allowWatchBookmarks", "true"),
                      ("timeoutSeconds", "\(timeoutSeconds)")]
         let response = try await http.execute(try request(resource.url(query)), timeout: .seconds(Int64(timeoutSeconds) + 30))
         let status = Int(response.status.code)
-        if status == 404 && resource.optional {
-            return AsyncThrowingStream { $0.finish() }
-        }
+        if status == 404 && resource.optional { return KubeWatchStream(body: nil, resource: resource) }
         guard status == 200 else {
             throw Self.statusError(status, try await response.body.collect(upTo: 1 << 20), "watch \(resource)")
         }
-        let body = response.body
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var pending: [UInt8] = []
-                do {
-                    for try await chunk in body {
-                        pending += chunk.readableBytesView
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = Array(pending[..<newline])
-                            pending.removeSubrange(...newline)
-                            if !line.isEmpty { continuation.yield(Self.event(line, of: resource)) }
-                        }
-                    }
-                    // A last event without its newline is cut short: the connection dropped.
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        return KubeWatchStream(body: response.body, resource: resource)
     }
 
     static func event(_ line: [UInt8], of resource: KubeResource) -> KubeWatchEvent {
@@ -163,5 +142,37 @@ public final class KubeClient: Sendable {
     static func statusError(_ status: Int, _ body: ByteBuffer, _ what: String) -> KubeError {
         let message = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["message"] as? String
         return KubeError("\(what): HTTP \(status)\(message.map { ": \($0)" } ?? "")", status: status)
+    }
+}
+
+/// A watch's events, one per line of the response body; a last line without its newline was
+/// cut short (the connection dropped) and is discarded.
+public struct KubeWatchStream: AsyncSequence, Sendable {
+    public typealias Element = KubeWatchEvent
+    let body: HTTPClientResponse.Body?
+    let resource: KubeResource
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var chunks: HTTPClientResponse.Body.AsyncIterator?
+        let resource: KubeResource
+        var pending: [UInt8] = []
+
+        public mutating func next() async throws -> KubeWatchEvent? {
+            while true {
+                if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(pending[..<newline])
+                    pending.removeSubrange(...newline)
+                    if !line.isEmpty { return KubeClient.event(line, of: resource) }
+                    continue
+                }
+                guard var iterator = chunks, let chunk = try await iterator.next() else { return nil }
+                chunks = iterator
+                pending += chunk.readableBytesView
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: body?.makeAsyncIterator(), resource: resource)
     }
 }

@@ -93,6 +93,15 @@ public final class KubeInformer: Sendable {
         }
     }
 
+    /// Runs the informer on a thread of its own (see InformerExecutor) until the task is
+    /// cancelled.
+    public func start() -> Task<Void, Never> {
+        if #available(macOS 15.0, *) {
+            return Task(executorPreference: InformerExecutor(name: "seaway-informer")) { await self.run() }
+        }
+        return Task { await self.run() }
+    }
+
     /// Lists and watches every resource until the task is cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in

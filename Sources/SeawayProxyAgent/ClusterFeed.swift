@@ -64,7 +64,7 @@ final class InformerFeed: ClusterFeed, @unchecked Sendable {
         client = try KubeClient(connection)
         informer = KubeInformer(client: client, resources: KubeResource.proxy(node: node), log: log)
         let informer = self.informer
-        task = Task { await informer.run() }
+        task = informer.start()
     }
 
     func wait(milliseconds: Int32) throws -> Bool {

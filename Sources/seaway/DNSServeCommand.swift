@@ -120,7 +120,7 @@ struct DNSServeCommand: ParsableCommand {
             }, log: { printError("dns: \($0)") })
             informerBox.informer = informer
             printNotice("dns: watching \(connection.server) (\(connection.origin))")
-            Task.detached { await informer.run() }
+            _ = informer.start()
             // Staleness as a metric, not as unreadiness: CoreDNS keeps its replicas ready in
             // an API outage too, since all of them going unready would take DNS down with it.
             let stale = server.metrics.registry.makeGauge(name: "seaway_dns_source_stale",

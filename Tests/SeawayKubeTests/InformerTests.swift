@@ -57,7 +57,7 @@ import Yams
             informer = KubeInformer(client: client, resources: resources, watchTimeoutSeconds: 30, requestTimeout: requestTimeout,
                                     log: { logs.append($0) })
             let informer = self.informer
-            task = Task { await informer.run() }
+            task = informer.start()
         }
 
         func stop() async {

@@ -57,7 +57,7 @@ import Testing
     func informer(_ connection: APIServerConnection) async throws -> (KubeInformer, Task<Void, Never>, KubeClient) {
         let client = try KubeClient(connection)
         let informer = KubeInformer(client: client, resources: [.services], watchTimeoutSeconds: 30)
-        return (informer, Task { await informer.run() }, client)
+        return (informer, informer.start(), client)
     }
 
     @Test(.enabled(if: available, "SKIPPED LOUDLY: TLS tests need /usr/bin/openssl (scripts/setup installs it)"))
