@@ -30,14 +30,9 @@ public final class KubeInformer: Sendable {
         public init() {}
     }
 
-    struct Entry {
-        var resourceVersion: String
-        var json: Data
-        var fragment: ClusterState
-    }
-
     struct State {
-        var stores: [String: [String: Entry]] = [:]
+        /// Per resource path, per object key: the object as decoded.
+        var stores: [String: [String: ClusterState]] = [:]
         var status = Status()
         /// Resources whose last list or watch failed, with since when.
         var failing: [String: Double] = [:]
@@ -80,16 +75,9 @@ public final class KubeInformer: Sendable {
             guard s.status.synced else { return nil }
             var cluster = ClusterState()
             for r in resources {
-                for (_, e) in (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }) { cluster.append(e.fragment) }
+                for (_, fragment) in (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }) { cluster.append(fragment) }
             }
             return cluster
-        }
-    }
-
-    /// Every cached object's JSON, resource by resource (for `seaway snapshot`).
-    public func objects() -> [(KubeResource, [Data])] {
-        state.withLock { s in
-            resources.map { r in (r, (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }).map(\.value.json)) }
         }
     }
 
@@ -138,7 +126,7 @@ public final class KubeInformer: Sendable {
                         events += 1
                         switch event {
                         case let .added(o), let .modified(o):
-                            if let fragment = decode(o, r) { store(r) { $0[o.key] = Entry(resourceVersion: o.resourceVersion, json: o.json, fragment: fragment) } }
+                            if let fragment = decode(o, r) { store(r) { $0[o.key] = fragment } }
                             resourceVersion = o.resourceVersion
                         case let .deleted(o):
                             store(r) { $0[o.key] = nil }
@@ -186,14 +174,14 @@ public final class KubeInformer: Sendable {
 
     /// Lists every page, then replaces the resource's objects in one step.
     private func relist(_ r: KubeResource) async throws -> String {
-        var entries: [String: Entry] = [:]
+        var entries: [String: ClusterState] = [:]
         var token: String? = nil
         var resourceVersion = ""
         repeat {
             let page = try await client.list(r, continue: token, timeout: TimeAmount(requestTimeout))
             for o in page.items {
                 guard let fragment = decode(o, r) else { continue }
-                entries[o.key] = Entry(resourceVersion: o.resourceVersion, json: o.json, fragment: fragment)
+                entries[o.key] = fragment
             }
             token = page.continueToken
             resourceVersion = page.resourceVersion
@@ -210,7 +198,7 @@ public final class KubeInformer: Sendable {
         return resourceVersion
     }
 
-    private func store(_ r: KubeResource, _ edit: (inout [String: Entry]) -> Void) {
+    private func store(_ r: KubeResource, _ edit: (inout [String: ClusterState]) -> Void) {
         state.withLock { s in
             edit(&s.stores[r.path, default: [:]])
             s.status.generation += 1
