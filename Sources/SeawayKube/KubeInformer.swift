@@ -15,8 +15,6 @@ public final class KubeInformer: Sendable {
     public struct Status: Sendable {
         /// Every resource listed at least once.
         public var synced = false
-        /// Seconds since the epoch of the last change, list, or event of any kind.
-        public var lastContact: Double?
         public var lastError: String?
         public var lists = 0
         public var watches = 0
@@ -122,7 +120,6 @@ public final class KubeInformer: Sendable {
                     let stream = try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
                     state.withLock { $0.recovered(r.path) }
                     for try await event in stream {
-                        touch()
                         events += 1
                         switch event {
                         case let .added(o), let .modified(o):
@@ -192,7 +189,6 @@ public final class KubeInformer: Sendable {
             s.status.lists += 1
             s.status.generation += 1
             s.status.synced = resources.allSatisfy { s.stores[$0.path] != nil }
-            s.status.lastContact = Date().timeIntervalSince1970
         }
         onChange()
         return resourceVersion
@@ -204,10 +200,6 @@ public final class KubeInformer: Sendable {
             s.status.generation += 1
         }
         onChange()
-    }
-
-    private func touch() {
-        state.withLock { $0.status.lastContact = Date().timeIntervalSince1970 }
     }
 
     /// The object as the manifest decoder reads it; nil (logged, skipped) when it does not decode.

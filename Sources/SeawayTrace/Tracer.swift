@@ -18,11 +18,14 @@ public struct Tracer: Sendable {
     /// The source pod's node's proxy options (its node name, IPs, local-traffic detection).
     let options: ProxyOptions
     let dns: KubernetesDNSOptions
+    /// Indexed once for every endpoint the trace checks.
+    let policy: PolicyEvaluator
 
     public init(cluster: ClusterState, options: ProxyOptions, dns: KubernetesDNSOptions) {
         self.cluster = cluster
         self.options = options
         self.dns = dns
+        policy = PolicyEvaluator(cluster: cluster)
     }
 
     /// The pod `ns/name` the trace starts from.
@@ -147,10 +150,9 @@ public struct Tracer: Sendable {
     }
 
     private func reach(_ source: Pod, _ ip: IPAddress, _ port: Int, _ proto: L4Protocol) throws(TraceInputError) -> Trace.Reach {
-        let evaluator = PolicyEvaluator(cluster: cluster)
         do {
-            let to = try evaluator.endpoint(ip.description)
-            let verdict = try evaluator.check(from: .pod(source), to: to, port: .number(port), proto: proto)
+            let to = try policy.endpoint(ip.description)
+            let verdict = try policy.check(from: .pod(source), to: to, port: .number(port), proto: proto)
             var pod: String? = nil
             if case let .pod(p) = to { pod = p.key }
             return Trace.Reach(address: ip, port: port, pod: pod, policy: verdict)
