@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "SeawayKernel", targets: ["SeawayKernel"]),
         .library(name: "SeawayDataplane", targets: ["SeawayDataplane"]),
         .library(name: "SeawayUserspaceProxy", targets: ["SeawayUserspaceProxy"]),
+        // The tests' fake API server and namespaces, for the benchmarks (not an API).
+        .library(name: "SeawayTestSupport", targets: ["SeawayTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -154,6 +156,10 @@ let package = Package(
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
         .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", "SeawayTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+        // The agent's feeds without a kernel: the informer feed's deltas against a fake API server.
+        .testTarget(name: "SeawayProxyAgentTests", dependencies: [
+            "SeawayProxyAgent", "SeawayKube", "SeawayModel", "SeawayProxyCore", "SeawayTestSupport",
+        ]),
         // The API client against a fake API server (list/watch wire protocol, faults).
         .testTarget(name: "SeawayKubeTests", dependencies: [
             "SeawayKube", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",

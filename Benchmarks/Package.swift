@@ -61,6 +61,7 @@ let package = Package(
                 .product(name: "SeawayProxyCore", package: "Seaway"),
                 .product(name: "SeawayRender", package: "Seaway"),
                 .product(name: "SeawayUserspaceProxy", package: "Seaway"),
+                .product(name: "SeawayTestSupport", package: "Seaway"),
             ],
             path: "Benchmarks/DataplaneBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

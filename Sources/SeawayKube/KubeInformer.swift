@@ -34,6 +34,12 @@ public final class KubeInformer: Sendable {
         var status = Status()
         /// Resources whose last list or watch failed, with since when.
         var failing: [String: Double] = [:]
+        /// Per resource path, the keys changed since the last `takeUpdate()`; nil until that
+        /// is first called (nobody follows the changes then, so none are kept).
+        var journal: [String: Set<String>]? = nil
+        /// A resource was listed again since the last `takeUpdate()`: its objects were
+        /// replaced wholesale, so the next update is a snapshot.
+        var relisted = true
 
         mutating func failed(_ path: String) {
             failing[path] = failing[path] ?? Date().timeIntervalSince1970
@@ -69,14 +75,35 @@ public final class KubeInformer: Sendable {
 
     /// The cluster as cached, nil until every resource has been listed once.
     public func snapshot() -> ClusterState? {
-        state.withLock { s -> ClusterState? in
+        state.withLock { s in s.status.synced ? Self.cluster(s, resources) : nil }
+    }
+
+    /// What changed since the last call, nil until every resource has been listed once: the
+    /// first call, and the first after a relist, is the whole cluster (`snapshot()`); later
+    /// ones name the objects changed since, each as it is now (nil: deleted). Taken
+    /// atomically, so applying each update to the previous result gives `snapshot()`.
+    public func takeUpdate() -> InformerUpdate? {
+        state.withLock { s -> InformerUpdate? in
             guard s.status.synced else { return nil }
-            var cluster = ClusterState()
+            defer { s.journal = [:]; s.relisted = false }
+            guard !s.relisted, let journal = s.journal else { return .snapshot(Self.cluster(s, resources)) }
+            var deltas: [InformerDelta] = []
             for r in resources {
-                for (_, fragment) in (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }) { cluster.append(fragment) }
+                for key in (journal[r.path] ?? []).sorted() {
+                    deltas.append(InformerDelta(resource: r, key: key, object: s.stores[r.path]?[key]))
+                }
             }
-            return cluster
+            return .deltas(deltas)
         }
+    }
+
+    /// The stores as one cluster: resource by resource, objects in key order.
+    private static func cluster(_ s: State, _ resources: [KubeResource]) -> ClusterState {
+        var cluster = ClusterState()
+        for r in resources {
+            for (_, fragment) in (s.stores[r.path] ?? [:]).sorted(by: { $0.key < $1.key }) { cluster.append(fragment) }
+        }
+        return cluster
     }
 
     /// Runs the informer on a thread of its own (see InformerExecutor) until the task is
@@ -123,10 +150,10 @@ public final class KubeInformer: Sendable {
                         events += 1
                         switch event {
                         case let .added(o), let .modified(o):
-                            if let fragment = decode(o, r) { store(r) { $0[o.key] = fragment } }
+                            if let fragment = decode(o, r) { store(r, o.key, fragment) }
                             resourceVersion = o.resourceVersion
                         case let .deleted(o):
-                            store(r) { $0[o.key] = nil }
+                            store(r, o.key, nil)
                             resourceVersion = o.resourceVersion
                         case let .bookmark(rv):
                             resourceVersion = rv
@@ -185,6 +212,7 @@ public final class KubeInformer: Sendable {
         } while token != nil
         state.withLock { s in
             s.stores[r.path] = entries
+            s.relisted = true
             s.recovered(r.path)
             s.status.lists += 1
             s.status.generation += 1
@@ -194,9 +222,10 @@ public final class KubeInformer: Sendable {
         return resourceVersion
     }
 
-    private func store(_ r: KubeResource, _ edit: (inout [String: ClusterState]) -> Void) {
+    private func store(_ r: KubeResource, _ key: String, _ object: ClusterState?) {
         state.withLock { s in
-            edit(&s.stores[r.path, default: [:]])
+            s.stores[r.path, default: [:]][key] = object
+            s.journal?[r.path, default: []].insert(key)
             s.status.generation += 1
         }
         onChange()

@@ -104,7 +104,6 @@ public final class ProxyAgent {
         let clock = ContinuousClock()
         var lastSync: ContinuousClock.Instant? = nil
         var pendingSince: ContinuousClock.Instant? = clock.now
-        var cluster: ClusterState? = nil
         queued()
         while true {
             let now = clock.now
@@ -125,19 +124,18 @@ public final class ProxyAgent {
             metrics.sourceStale.set(Int64(feed.failingSince == nil ? 0 : 1))
             if let informer = (feed as? InformerFeed)?.informer { recordInformer(informer.status) }
             health.state.withLock { $0.sourceFailingSince = feed.failingSince }
-            if let loaded = feed.current() {
-                // `cluster` is what the last successful sync programmed, so these changes are
-                // the proxier's too (after a failed sync it does a full one and ignores them).
-                let changes = cluster?.changes(to: loaded)
-                for c in changes ?? [] {
+            if let update = feed.current() {
+                for c in update.changes ?? [] {
                     switch c {
                     case .upsertService, .deleteService: metrics.serviceChanges.increment()
                     case .upsertEndpointSlice, .deleteEndpointSlice: metrics.endpointChanges.increment()
                     }
                 }
-                if sync(loaded, changes: changes, started: started, clock: clock) {
-                    cluster = loaded
-                    if let since = pendingSince { metrics.networkProgramming.recordNanoseconds((clock.now - since).nanoseconds) }
+                // The changes are from the cluster handed out before; when the sync for that
+                // failed, the proxier does a full sync and ignores them.
+                if sync(update.cluster, changes: update.changes, started: started, clock: clock),
+                   let since = pendingSince {
+                    metrics.networkProgramming.recordNanoseconds((clock.now - since).nanoseconds)
                 }
             }
             pendingSince = nil

@@ -28,4 +28,30 @@ import Testing
         #expect(changes == ["upsert service b", "upsert service c", "upsert slice a-1"])
         #expect(new.changes(to: old).count == 3)  // b back, c deleted, a-1 deleted
     }
+
+    /// Object by object, in any order, a cluster ends where the sorted whole would be, and
+    /// each step reports what `changes(to:)` would.
+    @Test func replacingObjectByObjectKeepsKeyOrderAndReportsTheChange() {
+        var cluster = ClusterState()
+        var log: [String] = []
+        func note(_ change: ClusterChange?) {
+            switch change {
+            case nil: log.append("nothing")
+            case let .upsertService(s)?: log.append("upsert \(s.metadata.name)")
+            case let .deleteService(_, name)?: log.append("delete \(name)")
+            default: log.append("other")
+            }
+        }
+        for name in ["m", "c", "x", "a"] { note(cluster.replaceService(key: "ns/\(name)", with: service(name, ip: "10.96.0.1"))) }
+        note(cluster.replaceService(key: "ns/c", with: service("c", ip: "10.96.0.1")))   // the same again
+        note(cluster.replaceService(key: "ns/c", with: service("c", ip: "10.96.0.7")))   // changed
+        note(cluster.replaceService(key: "ns/m", with: nil))
+        note(cluster.replaceService(key: "ns/q", with: nil))                            // never there
+        #expect(log == ["upsert m", "upsert c", "upsert x", "upsert a", "nothing", "upsert c", "delete m", "nothing"])
+        #expect(cluster.services.map(\.metadata.name) == ["a", "c", "x"])
+        #expect(cluster.services[1].clusterIPs == [IPAddress("10.96.0.7")!])
+        var sorted = ClusterState()
+        sorted.services = cluster.services.shuffled().sorted { $0.key < $1.key }
+        #expect(sorted == cluster)
+    }
 }

@@ -118,6 +118,23 @@ public final class FakeAPIServer: @unchecked Sendable {
         for w in watchers { send(line, to: w, dropHalfway: drop) }
     }
 
+    /// Stores `objects` under `path` as if they had been there before anyone watched (no
+    /// events): a large cluster to list, for benchmarks.
+    public func seed(path: String, _ objects: [[String: Any]]) {
+        state.withLock { s in
+            var stored = s.objects[path] ?? [:]
+            for object in objects {
+                s.resourceVersion += 1
+                var o = object
+                var metadata = o["metadata"] as? [String: Any] ?? [:]
+                metadata["resourceVersion"] = "\(s.resourceVersion)"
+                o["metadata"] = metadata
+                stored[Self.key(o)] = o
+            }
+            s.objects[path] = stored
+        }
+    }
+
     public func bookmark() {
         let (watchers, rv) = state.withLock { ($0.watchers, $0.resourceVersion) }
         for w in watchers {

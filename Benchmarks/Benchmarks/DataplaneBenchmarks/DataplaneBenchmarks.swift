@@ -75,6 +75,9 @@ enum Cache {
         values[key] = v
         return v
     }
+
+    /// Every value of type `T` made so far.
+    static func all<T>(_ type: T.Type) -> [T] { values.values.compactMap { $0 as? T } }
 }
 
 /// The same cluster twice, one endpoint of service 0 apart, and the change between them.
@@ -288,4 +291,5 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     userspaceBenchmarks()
+    watchToRulesBenchmarks()
 }
