@@ -25,6 +25,7 @@ let package = Package(
             .product(name: "SeawayProxyCore", package: "Seaway"),
             .product(name: "SeawayRender", package: "Seaway"),
             .product(name: "SeawayDNS", package: "Seaway"),
+            .product(name: "SeawayDataplane", package: "Seaway"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(

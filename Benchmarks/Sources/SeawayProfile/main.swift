@@ -4,6 +4,7 @@
 // Runs one phase in a loop so `perf record` sees only it, or prints the synthetic cluster.
 import Foundation
 import NIOCore
+import SeawayDataplane
 import SeawayDNS
 import SeawayModel
 import SeawayProxyCore
@@ -25,6 +26,34 @@ if phase == "policy-yaml" {
     print(SyntheticPolicyCluster.yaml(namespaces: 100, pods: services, policies: services * 2 / 5), terminator: "")
 } else if phase == "yaml" {
     print(SyntheticCluster.yaml(services: services, endpoints: 10), terminator: "")
+} else if phase == "proxy-memory" {
+    // Where `seaway proxy`'s memory goes at SERVICES x 10, piece by piece (resident MB after
+    // each, malloc_trim first so freed memory does not count).
+    func residentMB() -> Int {
+        _ = malloc_trim(0)
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    var last = residentMB()
+    func step(_ what: String) {
+        let now = residentMB()
+        print("\(what): +\(now - last) MB (resident \(now) MB)")
+        last = now
+    }
+    let cluster = SyntheticCluster.state(services: services, endpoints: 10)
+    step("cluster state")
+    var compact = options
+    compact.nftablesCompactEndpointSelection = args.count > 4 && args[4] == "compact"
+    let state = ProxyState(cluster: cluster, options: compact, family: .ipv4)
+    step("proxy state (service map, endpoints)")
+    let sync = NFTablesSync(state.serviceMap)
+    step("nftables ruleset kept for partial syncs (\(compact.nftablesCompactEndpointSelection ? "compact" : "kube-proxy") shape)")
+    let bytes = NFTablesApplier.transaction([sync.ruleset])
+    step("full-load text (\(bytes.count >> 20) MB)")
+    let transaction = try NFTScript.transaction(bytes)
+    step("parsed transaction (\(transaction.operations.count) operations)")
+    withExtendedLifetime((cluster, state, sync, bytes, transaction)) {}
 } else if phase == "dns" {
     // What the DNS zone keeps in memory, and what answering costs without the server.
     func residentMB() -> Int {
