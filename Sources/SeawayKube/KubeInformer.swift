@@ -20,6 +20,8 @@ public final class KubeInformer: Sendable {
         public var watches = 0
         public var relistsAfterGone = 0
         public var malformedEvents = 0
+        /// Watches abandoned because they outlived the server's timeout (a stalled stream).
+        public var stalledWatches = 0
         /// Moves on every change of the cache.
         public var generation = 0
         /// Since when some resource has been failing (nil: every list and watch is fine).
@@ -55,17 +57,23 @@ public final class KubeInformer: Sendable {
     let client: KubeClient
     public let resources: [KubeResource]
     let watchTimeoutSeconds: Int
+    /// How long past its timeout a watch may stay open: the server ends every watch at its
+    /// timeout, so one still open after this has stalled (a dead peer that never reset the
+    /// connection, a proxy holding it) and is abandoned for a new one.
+    let watchGrace: Duration
     /// How long a list page may take (a stalled API server is an error, retried).
     let requestTimeout: Duration
     let onChange: @Sendable () -> Void
     let log: @Sendable (String) -> Void
     private let state = Mutex(State())
 
-    public init(client: KubeClient, resources: [KubeResource], watchTimeoutSeconds: Int = 300, requestTimeout: Duration = .seconds(60),
+    public init(client: KubeClient, resources: [KubeResource], watchTimeoutSeconds: Int = 300, watchGrace: Duration = .seconds(30),
+                requestTimeout: Duration = .seconds(60),
                 onChange: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
         self.resources = resources
         self.watchTimeoutSeconds = watchTimeoutSeconds
+        self.watchGrace = watchGrace
         self.requestTimeout = requestTimeout
         self.onChange = onChange
         self.log = log
@@ -146,28 +154,25 @@ public final class KubeInformer: Sendable {
                     var events = 0
                     let stream = try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
                     state.withLock { $0.recovered(r.path) }
-                    for try await event in stream {
-                        events += 1
-                        switch event {
-                        case let .added(o), let .modified(o):
-                            if let fragment = decode(o, r) { store(r, o.key, fragment) }
-                            resourceVersion = o.resourceVersion
-                        case let .deleted(o):
-                            store(r, o.key, nil)
-                            resourceVersion = o.resourceVersion
-                        case let .bookmark(rv):
-                            resourceVersion = rv
-                        case let .error(code, message) where code == 410:
-                            log("watch \(r): \(message) (410 Gone): listing again")
-                            state.withLock { $0.status.relistsAfterGone += 1 }
-                            break watching
-                        case let .error(code, message):
-                            throw KubeError("watch \(r): \(message)", status: code)
-                        case let .malformed(line):
-                            state.withLock { $0.status.malformedEvents += 1 }
-                            log("watch \(r): skipped a malformed event: \(line.prefix(200))")
-                        }
+                    // The HTTP client's deadline ends with the response head; the body gets
+                    // one of its own here.
+                    let limit = Duration.seconds(watchTimeoutSeconds) + watchGrace, from = resourceVersion
+                    let outcome = try await withThrowingTaskGroup(of: WatchOutcome?.self) { group in
+                        group.addTask { try await self.follow(stream, r, from: from) }
+                        group.addTask { try await Task.sleep(for: limit); return nil }
+                        defer { group.cancelAll() }
+                        return try await group.next()!
                     }
+                    guard let outcome else {
+                        // Resuming from where this watch began replays what it applied
+                        // (the same objects again) or, if that is too old, relists.
+                        log("watch \(r): still open \(limit) after it began, past the server's timeout: abandoned, watching again")
+                        state.withLock { $0.status.stalledWatches += 1 }
+                        continue watching
+                    }
+                    events = outcome.events
+                    resourceVersion = outcome.resourceVersion
+                    if outcome.gone { break watching }
                     // The stream ended (the server's timeout, or the connection dropped):
                     // watch again from the last resourceVersion; at once, unless it ended
                     // straight away with nothing, which would spin.
@@ -194,6 +199,43 @@ public final class KubeInformer: Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// What one watch did: events read, the resourceVersion to resume from, and whether it
+    /// ended in 410 Gone (list again).
+    private struct WatchOutcome: Sendable {
+        var events = 0
+        var resourceVersion: String
+        var gone = false
+    }
+
+    /// Applies a watch's events to the cache until the stream ends.
+    private func follow(_ stream: KubeWatchStream, _ r: KubeResource, from resourceVersion: String) async throws -> WatchOutcome {
+        var outcome = WatchOutcome(resourceVersion: resourceVersion)
+        for try await event in stream {
+            outcome.events += 1
+            switch event {
+            case let .added(o), let .modified(o):
+                if let fragment = decode(o, r) { store(r, o.key, fragment) }
+                outcome.resourceVersion = o.resourceVersion
+            case let .deleted(o):
+                store(r, o.key, nil)
+                outcome.resourceVersion = o.resourceVersion
+            case let .bookmark(rv):
+                outcome.resourceVersion = rv
+            case let .error(code, message) where code == 410:
+                log("watch \(r): \(message) (410 Gone): listing again")
+                state.withLock { $0.status.relistsAfterGone += 1 }
+                outcome.gone = true
+                return outcome
+            case let .error(code, message):
+                throw KubeError("watch \(r): \(message)", status: code)
+            case let .malformed(line):
+                state.withLock { $0.status.malformedEvents += 1 }
+                log("watch \(r): skipped a malformed event: \(line.prefix(200))")
+            }
+        }
+        return outcome
     }
 
     /// Lists every page, then replaces the resource's objects in one step.

@@ -45,7 +45,7 @@ import Yams
         let logs = LogBox()
 
         init(token: String? = nil, tokenFile: String? = nil, resources: [KubeResource] = KubeResource.all,
-             requestTimeout: Duration = .seconds(60), prepare: (FakeAPIServer) throws -> Void = { _ in }) throws {
+             requestTimeout: Duration = .seconds(60), watchTimeoutSeconds: Int = 30, watchGrace: Duration = .seconds(30), prepare: (FakeAPIServer) throws -> Void = { _ in }) throws {
             server = try FakeAPIServer()
             try InformerTests.seed(server)
             try prepare(server)
@@ -54,7 +54,8 @@ import Yams
             if let tokenFile { connection.credentials = .tokenFile(tokenFile) }
             client = try KubeClient(connection)
             let logs = self.logs
-            informer = KubeInformer(client: client, resources: resources, watchTimeoutSeconds: 30, requestTimeout: requestTimeout,
+            informer = KubeInformer(client: client, resources: resources, watchTimeoutSeconds: watchTimeoutSeconds, watchGrace: watchGrace,
+                                    requestTimeout: requestTimeout,
                                     log: { logs.append($0) })
             let informer = self.informer
             task = informer.start()
@@ -232,6 +233,22 @@ extension InformerTests {
             #expect(r.informer.snapshot() == nil)
             r.server.state.withLock { $0.stallLists = false }
             #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+        }
+    }
+
+    /// A watch that goes silent after its headers (events sent to it are lost) is abandoned
+    /// once it outlives the server's timeout, and the next watch brings what it missed. The
+    /// fake server never ends a watch by itself, so here every watch outlives its 1 s timeout.
+    @Test func aSilentWatchIsAbandonedAndTheNextBringsWhatItMissed() async throws {
+        try await with(try Running(resources: [KubeResource.services], watchTimeoutSeconds: 1, watchGrace: .milliseconds(500))) { r in
+            #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+            r.server.state.withLock { $0.muteWatches = true }
+            r.server.apply(.added, path: KubeResource.services.path, ["metadata": ["name": "missed", "namespace": "default"],
+                                                                      "spec": ["clusterIP": "10.96.9.8", "ports": [["port": 80]]]])
+            r.server.state.withLock { $0.muteWatches = false }
+            try await r.eventually("the missed event, from the next watch") { $0.services.contains { $0.metadata.name == "missed" } }
+            #expect(r.informer.status.stalledWatches >= 1)
+            #expect(r.logs.lines.contains { $0.contains("abandoned, watching again") })
         }
     }
 }

@@ -10,7 +10,9 @@ import NIOSSL
 /// watches as chunked streams of `{"type":...,"object":...}` lines from a resourceVersion,
 /// BOOKMARK events on request, and `ERROR` with a 410 Status for a resourceVersion older
 /// than the last compaction. Faults on request: a watch dropped in the middle of an event, a
-/// malformed line, requests failing with 500, a required bearer token.
+/// malformed line, requests failing with 500, a required bearer token, stalled lists, held
+/// watch requests, silent watch streams. (It never ends a watch at its timeoutSeconds by
+/// itself: `closeWatches()` does.)
 public final class FakeAPIServer: @unchecked Sendable {
     public struct Watcher {
         public let id: Int
@@ -35,6 +37,9 @@ public final class FakeAPIServer: @unchecked Sendable {
         public var stallLists = false
         /// While set, watch requests wait unanswered (until `releaseWatches()`).
         public var holdWatches = false
+        /// While set, open watches get no events (a stream gone silent: a dead peer, a proxy
+        /// holding the connection); watches opened later get the backlog as usual.
+        public var muteWatches = false
         var heldWatches: [() -> Void] = []
     }
 
@@ -113,7 +118,7 @@ public final class FakeAPIServer: @unchecked Sendable {
             s.log.append((s.resourceVersion, path, line))
             let drop = s.dropNextEventHalfway
             s.dropNextEventHalfway = false
-            return (s.watchers.filter { $0.path == path }, line, drop)
+            return (s.muteWatches ? [] : s.watchers.filter { $0.path == path }, line, drop)
         }
         for w in watchers { send(line, to: w, dropHalfway: drop) }
     }
