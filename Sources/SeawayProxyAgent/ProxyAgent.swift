@@ -195,6 +195,7 @@ public final class ProxyAgent {
         metrics.apiLists.increment(by: Int64(status.lists - informerSeen.lists))
         metrics.apiRelistsAfterGone.increment(by: Int64(status.relistsAfterGone - informerSeen.relistsAfterGone))
         metrics.apiMalformedEvents.increment(by: Int64(status.malformedEvents - informerSeen.malformedEvents))
+        metrics.apiStalledWatches.increment(by: Int64(status.stalledWatches - informerSeen.stalledWatches))
         informerSeen = status
     }
 

@@ -28,6 +28,7 @@ public final class ProxyMetrics: Sendable {
     let apiLists: Counter
     let apiRelistsAfterGone: Counter
     let apiMalformedEvents: Counter
+    let apiStalledWatches: Counter
 
     public init(mode: String) {
         syncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
@@ -55,6 +56,8 @@ public final class ProxyMetrics: Sendable {
                                                    help: "Lists again because the watch's resourceVersion was too old (410 Gone)")
         apiMalformedEvents = registry.makeCounter(name: "seaway_proxy_api_malformed_events_total",
                                                   help: "Watch events or objects skipped because they could not be read")
+        apiStalledWatches = registry.makeCounter(name: "seaway_proxy_api_stalled_watches_total",
+                                                 help: "Watches abandoned because they stayed open past the server's timeout (a silent stream)")
         sourceStale = registry.makeGauge(name: "seaway_proxy_source_stale",
                                          help: "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's")
     }
