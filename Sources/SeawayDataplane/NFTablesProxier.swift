@@ -86,9 +86,7 @@ public final class NFTablesProxier {
 
     private func send(_ script: [UInt8]) throws(DataplaneError) -> (Int, Duration) {
         guard !script.isEmpty else { return (0, .zero) }
-        let transaction: NFTTransaction
-        do { transaction = try NFTScript.transaction(script) } catch { throw DataplaneError("\(error)") }
-        do { try socket.apply(transaction) } catch { throw DataplaneError("nftables transaction refused, nothing changed", error) }
-        return (transaction.operations.count, socket.lastKernelTime)
+        let operations = try NFTablesApplier.send(script, over: socket)
+        return (operations, socket.lastKernelTime)
     }
 }

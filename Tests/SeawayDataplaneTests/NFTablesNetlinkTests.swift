@@ -140,7 +140,8 @@ struct NFTablesNetlinkTests {
         let bad = "add table ip kube-proxy\ndelete table ip kube-proxy\nadd table ip kube-proxy\nadd chain ip kube-proxy b\n"
             + "add rule ip kube-proxy b accept\nadd rule ip kube-proxy b jump missing\nadd rule ip kube-proxy b drop\n"
         let error = #expect(throws: DataplaneError.self) { try Self.loadWithNetlink(bad, into: ns) }
-        #expect(error?.description.contains("add rule ip kube-proxy b") == true, "\(String(describing: error))")
+        // The script line the refused operation came from, quoted.
+        #expect(error?.description.contains("line 6 of the transaction: add rule ip kube-proxy b jump missing") == true, "\(String(describing: error))")
         #expect(error?.description.contains("No such file or directory") == true, "\(String(describing: error))")
         let after = try Self.holdings(ns)
         #expect(after.listing == before.listing)

@@ -21,6 +21,13 @@ public struct NFTScript: Sendable {
 
     /// Compiles `text`, appending to this script's transaction.
     public mutating func compile(_ text: [UInt8]) throws(NFTScriptError) {
+        try compile(text) { _, _ in }
+    }
+
+    /// Compiles `text`, handing the operations to `drain` line by line (with the number of
+    /// the line that made them; grouped elements come with a later line), so that a big
+    /// script never exists whole as operations.
+    public mutating func compile(_ text: [UInt8], drain: (inout NFTTransaction, Int) -> Void) throws(NFTScriptError) {
         var start = 0
         while start < text.count {
             var end = start
@@ -35,10 +42,12 @@ public struct NFTScript: Sendable {
                 } catch {
                     throw NFTScriptError(line: lineNumber, text: line, reason: error)
                 }
+                drain(&transaction, lineNumber)
             }
             start = end + 1
         }
         flushElements()
+        drain(&transaction, lineNumber)
     }
 
     /// Compiles a whole script into one transaction.
@@ -46,6 +55,26 @@ public struct NFTScript: Sendable {
         var script = NFTScript()
         try script.compile(text)
         return script.transaction
+    }
+
+    /// Compiles a whole script straight into `batch`, each operation tagged with its line.
+    public static func compile(_ text: [UInt8], into batch: inout NFTBatch) throws(NFTScriptError) {
+        var script = NFTScript()
+        try script.compile(text) { transaction, line in
+            for operation in transaction.operations { batch.append(operation, tag: UInt32(line)) }
+            transaction.removeAll()
+        }
+    }
+
+    /// Line `number` of `text` (1-based), for an error naming what the kernel refused.
+    public static func line(_ number: Int, of text: [UInt8]) -> String {
+        var n = 1, start = 0
+        for (i, byte) in text.enumerated() where byte == UInt8(ascii: "\n") {
+            if n == number { return String(decoding: text[start..<i], as: UTF8.self) }
+            n += 1
+            start = i + 1
+        }
+        return n == number ? String(decoding: text[start...], as: UTF8.self) : ""
     }
 
     // MARK: Commands

@@ -3,31 +3,51 @@ import CNftables
 import Glibc
 
 /// An nfnetlink batch being written: BEGIN, one message per operation (each built by
-/// libnftnl straight into this buffer), END.
-struct NFTBatchBuffer {
-    private(set) var bytes: [UInt8]
+/// libnftnl straight into this buffer), END. The buffer is malloc's: a big one is mapped
+/// pages that cost memory only once written, and grows by realloc, which moves mapped
+/// pages instead of copying them (a 10,000-service batch is about 100 MB).
+struct NFTBatchBuffer: ~Copyable {
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
     private var used = 0
+    /// Where the last message written starts.
+    private var lastMessage = 0
 
     /// Room every message gets before it is written (the biggest rule is far smaller).
     private static let messageRoom = 16384
 
-    init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
+    init(capacity: Int) {
+        self.capacity = max(capacity, NFTBatchBuffer.messageRoom)
+        base = malloc(self.capacity)!
+    }
+
+    deinit { free(base) }
 
     /// Writes one message at the end with `build`, which returns the header it built.
     private mutating func write(_ build: (UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<nlmsghdr>) {
-        // Doubling keeps the cost of growing linear in the batch size.
-        if bytes.count - used < NFTBatchBuffer.messageRoom {
-            bytes += [UInt8](repeating: 0, count: max(bytes.count, NFTBatchBuffer.messageRoom))
+        if capacity - used < NFTBatchBuffer.messageRoom {
+            capacity = max(capacity * 2, NFTBatchBuffer.messageRoom)
+            base = realloc(base, capacity)!
         }
-        let length = bytes.withUnsafeMutableBytes { raw -> Int in
-            let start = (raw.baseAddress! + used).assumingMemoryBound(to: CChar.self)
-            return Int(build(start).pointee.nlmsg_len)
-        }
-        used += (length + 3) & ~3
+        // libmnl writes every byte of a message, attribute padding included; only a gap up
+        // to the next 4-byte boundary (none in practice) is left, and zeroed here.
+        let length = Int(build((base + used).assumingMemoryBound(to: CChar.self)).pointee.nlmsg_len)
+        let aligned = (length + 3) & ~3
+        if aligned > length { memset(base + used + length, 0, aligned - length) }
+        lastMessage = used
+        used += aligned
     }
 
-    /// The finished batch.
-    var batch: ArraySlice<UInt8> { bytes[0..<used] }
+    /// Asks the kernel to answer the last message written even when it succeeds (for a
+    /// batch built before its last message was known).
+    mutating func acknowledgeLast() {
+        (base + lastMessage).assumingMemoryBound(to: nlmsghdr.self).pointee.nlmsg_flags |= UInt16(NLM_F_ACK)
+    }
+
+    /// The batch written so far.
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws(SystemError) -> T) throws(SystemError) -> T {
+        try body(UnsafeRawBufferPointer(start: base, count: used))
+    }
 
     mutating func begin(_ seq: UInt32) { write { nftnl_batch_begin($0, seq) } }
     mutating func end(_ seq: UInt32) { write { nftnl_batch_end($0, seq) } }

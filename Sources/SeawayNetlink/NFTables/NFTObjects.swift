@@ -196,4 +196,6 @@ public struct NFTTransaction: Sendable {
     public mutating func delete(ruleWithHandle handle: UInt64, in chain: NFTChain) { operations.append(.deleteRule(chain, handle: handle)) }
     public mutating func delete(_ table: NFTTable) { operations.append(.deleteTable(table)) }
     public mutating func append(_ operation: Operation) { operations.append(operation) }
+    /// Empties the transaction, keeping its storage (for one drained as it is compiled).
+    public mutating func removeAll() { operations.removeAll(keepingCapacity: true) }
 }
