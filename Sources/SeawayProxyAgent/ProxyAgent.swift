@@ -98,6 +98,7 @@ public final class ProxyAgent {
             }
         }
         log("proxy \(configuration.mode.rawValue) \(feed.description)")
+        Heap.keepBigAllocationsApart()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         try serveHTTP(group)
 
@@ -172,7 +173,7 @@ public final class ProxyAgent {
             }
             // A full sync's text and batch (about 150 MB at 10,000 services) are freed now:
             // give the pages back, so the agent's resident size is its state's, not its peak's.
-            if full { _ = malloc_trim(0) }
+            if full { Heap.returnFreedMemory() }
             // Only now do the rules no longer lead to the removed endpoints.
             for (entry, error) in conntrack.delete(stale) {
                 log("could not clear stale UDP conntrack entries (\(entry)): \(error)")

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import SeawayDNS
 import SeawayDNSServer
+import SeawayKernel
 import SeawayKube
 import SeawayLoader
 import Synchronization
@@ -53,7 +54,7 @@ struct DNSServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        keepBigAllocationsApart()
+        Heap.keepBigAllocationsApart()
         let (config, options) = try reportingErrors { try serverConfiguration() }
         var logger = Logger(label: "seaway.dns")
         logger.logLevel = .info
@@ -70,7 +71,7 @@ struct DNSServeCommand: ParsableCommand {
                 store.replace(KubernetesZone(options: o, cluster: cluster))
                 // Parsing manifests takes several times the memory the zone keeps; give the
                 // freed pages back (glibc keeps them in the loading thread's arena otherwise).
-                returnFreedMemory()
+                Heap.returnFreedMemory()
                 printNotice("dns: loaded \(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
@@ -115,7 +116,7 @@ struct DNSServeCommand: ParsableCommand {
                     var o = options
                     o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
                     store.replace(KubernetesZone(options: o, cluster: cluster))
-                    returnFreedMemory()
+                    Heap.returnFreedMemory()
                 }
             }, log: { printError("dns: \($0)") })
             informerBox.informer = informer
@@ -221,20 +222,6 @@ extension IPAddress {
     var isUnspecified: Bool { high == 0 && low == 0 }
 }
 
-#if canImport(Glibc)
-// glibc's malloc_trim(3) and mallopt(3), which Swift's Glibc module does not expose (they
-// are in <malloc.h>).
-@_silgen_name("malloc_trim") private func malloc_trim(_ pad: Int) -> Int32
-@_silgen_name("mallopt") private func mallopt(_ param: Int32, _ value: Int32) -> Int32
-private func returnFreedMemory() { _ = malloc_trim(0) }
-/// Big buffers (the precompiled answers, the parser's) always get pages of their own, which
-/// go back to the system when freed; glibc's default raises this threshold after the first
-/// big free and then carves big buffers out of the heap, where they leave holes.
-private func keepBigAllocationsApart() { _ = mallopt(-3 /* M_MMAP_THRESHOLD */, 128 << 10) }
-#else
-private func returnFreedMemory() {}
-private func keepBigAllocationsApart() {}
-#endif
 
 /// The informer, for its own change callback (set once, before the informer runs).
 private final class InformerBox: @unchecked Sendable {
