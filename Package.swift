@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "SeawayPolicy", targets: ["SeawayPolicy"]),
         .library(name: "SeawayDNS", targets: ["SeawayDNS"]),
         .library(name: "SeawayKernel", targets: ["SeawayKernel"]),
+        .library(name: "SeawayNetlink", targets: ["SeawayNetlink"]),
         .library(name: "SeawayDataplane", targets: ["SeawayDataplane"]),
         .library(name: "SeawayUserspaceProxy", targets: ["SeawayUserspaceProxy"]),
         // The tests' fake API server and namespaces, for the benchmarks (not an API).

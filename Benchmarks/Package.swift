@@ -26,6 +26,7 @@ let package = Package(
             .product(name: "SeawayRender", package: "Seaway"),
             .product(name: "SeawayDNS", package: "Seaway"),
             .product(name: "SeawayDataplane", package: "Seaway"),
+            .product(name: "SeawayNetlink", package: "Seaway"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(

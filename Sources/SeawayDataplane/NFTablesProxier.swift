@@ -49,7 +49,8 @@ public final class NFTablesProxier {
         case .full:
             let rulesets = state.families.map(\.renderer.ruleset)
             var result = Sync(full: true)
-            (result.operations, result.kernel) = try send(NFTablesApplier.transaction(rulesets))
+            result.operations = try NFTablesApplier.send(rulesets, over: socket)
+            result.kernel = socket.lastKernelTime
             result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
             chains = result.chainsAdded
             flushedLastTime = [:]

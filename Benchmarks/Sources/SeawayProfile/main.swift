@@ -5,6 +5,7 @@
 import Foundation
 import NIOCore
 import SeawayDataplane
+import SeawayNetlink
 import SeawayDNS
 import SeawayModel
 import SeawayProxyCore
@@ -51,9 +52,13 @@ if phase == "policy-yaml" {
     step("nftables ruleset kept for partial syncs (\(compact.nftablesCompactEndpointSelection ? "compact" : "kube-proxy") shape)")
     let bytes = NFTablesApplier.transaction([sync.ruleset])
     step("full-load text (\(bytes.count >> 20) MB)")
-    let transaction = try NFTScript.transaction(bytes)
-    step("parsed transaction (\(transaction.operations.count) operations)")
-    withExtendedLifetime((cluster, state, sync, bytes, transaction)) {}
+    // What a sync sends: the text compiled straight into one netlink batch.
+    let socket = try NFTablesNetlink()
+    var batch = socket.makeBatch(expectedOperations: bytes.count / 100)
+    try NFTScript.compile(bytes, into: &batch)
+    step("netlink batch (\(batch.count) operations, \(batch.byteCount >> 20) MB)")
+    withExtendedLifetime((cluster, state, sync, bytes)) {}
+    _ = consume batch
 } else if phase == "dns" {
     // What the DNS zone keeps in memory, and what answering costs without the server.
     func residentMB() -> Int {

@@ -60,7 +60,13 @@ public struct NFTScript: Sendable {
     /// Compiles a whole script straight into `batch`, each operation tagged with its line.
     public static func compile(_ text: [UInt8], into batch: inout NFTBatch) throws(NFTScriptError) {
         var script = NFTScript()
-        try script.compile(text) { transaction, line in
+        try script.compile(text, into: &batch)
+    }
+
+    /// Compiles `text` (the next part of a script) straight into `batch`, each operation
+    /// tagged with its line number in the script so far.
+    public mutating func compile(_ text: [UInt8], into batch: inout NFTBatch) throws(NFTScriptError) {
+        try compile(text) { transaction, line in
             for operation in transaction.operations { batch.append(operation, tag: UInt32(line)) }
             transaction.removeAll()
         }

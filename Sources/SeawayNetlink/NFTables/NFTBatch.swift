@@ -19,6 +19,8 @@ public struct NFTBatch: ~Copyable {
     }
 
     public var count: Int { tags.count }
+    /// The messages' size so far.
+    public var byteCount: Int { buffer.size }
 
     public mutating func append(_ operation: NFTTransaction.Operation, tag: UInt32) {
         tags.append(tag)

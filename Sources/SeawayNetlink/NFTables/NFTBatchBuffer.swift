@@ -44,6 +44,9 @@ struct NFTBatchBuffer: ~Copyable {
         (base + lastMessage).assumingMemoryBound(to: nlmsghdr.self).pointee.nlmsg_flags |= UInt16(NLM_F_ACK)
     }
 
+    /// Bytes written so far.
+    var size: Int { used }
+
     /// The batch written so far.
     func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws(SystemError) -> T) throws(SystemError) -> T {
         try body(UnsafeRawBufferPointer(start: base, count: used))

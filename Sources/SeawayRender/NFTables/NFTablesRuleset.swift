@@ -51,29 +51,39 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public internal(set) var containers: [Container]
 
     public var bytes: [UInt8] {
-        let prefix = "\(nftFamily) \(table)"
         var out: [UInt8] = []
         out.reserveCapacity(chains.reduce(0) { $0 + $1.ruleLines.bytes.count + 64 }
             + containers.reduce(0) { $0 + $1.elementLines.bytes.count + 128 })
-        out.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
+        forEachPart { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// The text in order, in parts: the table, chain and set declarations, then each
+    /// chain's rules and each set's elements as kept (not copied). `bytes` is their
+    /// concatenation; a consumer that reads them one by one never needs the whole text
+    /// (50 MB at 10,000 services).
+    public func forEachPart<E: Error>(_ body: ([UInt8]) throws(E) -> Void) throws(E) {
+        let prefix = "\(nftFamily) \(table)"
+        var declarations: [UInt8] = []
+        declarations.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
         for c in chains {
-            out.appendUTF8("add chain ")
-            out.appendUTF8(prefix)
-            out.append(UInt8(ascii: " "))
-            out.appendUTF8(c.name)
+            declarations.appendUTF8("add chain ")
+            declarations.appendUTF8(prefix)
+            declarations.append(UInt8(ascii: " "))
+            declarations.appendUTF8(c.name)
             if let base = c.base {
-                out.appendUTF8(" { \(base) ; }")
+                declarations.appendUTF8(" { \(base) ; }")
             } else if let comment = c.comment {
-                out.appendUTF8(" { comment \"\(comment)\" ; }")
+                declarations.appendUTF8(" { comment \"\(comment)\" ; }")
             }
-            out.append(UInt8(ascii: "\n"))
+            declarations.append(UInt8(ascii: "\n"))
         }
         for s in containers {
-            out.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
+            declarations.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
-        for c in chains { out.append(contentsOf: c.ruleLines.bytes) }
-        for s in containers { out.append(contentsOf: s.elementLines.bytes) }
-        return out
+        try body(declarations)
+        for c in chains where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
+        for s in containers where !s.elementLines.bytes.isEmpty { try body(s.elementLines.bytes) }
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
