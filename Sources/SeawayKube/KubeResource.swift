@@ -46,8 +46,12 @@ public struct KubeResource: Sendable, Hashable, CustomStringConvertible {
     /// headless services, this node, and the ServiceCIDRs.
     public static func proxy(node: String) -> [KubeResource] {
         [services.selecting(labels: "!service.kubernetes.io/service-proxy-name"),
-         endpointSlices.selecting(labels: "!service.kubernetes.io/headless"),
-         nodes.selecting(fields: "metadata.name=\(node)"), serviceCIDRs]
+         endpointSlices.selecting(labels: "!service.kubernetes.io/headless")] + proxyNodeSettings(node: node)
+    }
+
+    /// What the node's proxy settings are resolved from: this node and the ServiceCIDRs.
+    public static func proxyNodeSettings(node: String) -> [KubeResource] {
+        [nodes.selecting(fields: "metadata.name=\(node)"), serviceCIDRs]
     }
 
     /// What CoreDNS's kubernetes plugin watches (pods for `pods verified`).

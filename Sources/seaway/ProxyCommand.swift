@@ -58,26 +58,7 @@ struct ProxyCommand: ParsableCommand {
             guard minSyncPeriod >= 0, syncPeriod > 0 else { throw ValidationError("sync periods must be positive") }
             guard udpTimeout > 0 else { throw ValidationError("--udp-timeout must be positive") }
             let environment = ProcessIO.environment()
-            let agentSource: ProxyAgent.Source
-            let cluster: ClusterState
-            switch (watch, source.isLive) {
-            case let (directory?, false):
-                cluster = try ManifestLoader().load([directory])
-                agentSource = .directory(directory)
-            case (nil, true):
-                // What kube-proxy watches, read once to resolve the node's settings first.
-                let connection = try source.connection()
-                let node = proxy.hostnameOverride ?? Self.hostname()
-                cluster = try blocking { try await LiveCluster.read(connection, resources: KubeResource.proxy(node: node)).cluster }
-                agentSource = .apiServer(connection)
-            default:
-                throw ValidationError("give --watch DIR or --kubeconfig/--context/--in-cluster (one of them)")
-            }
-            var options = try proxy.resolve(mode: mode, cluster: cluster) {
-                try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
-            }
-            options.nfacctCounters = Set(NodeProbe.ensureCounters(NFAcctCounter.all.filter(options.nfacctCounters.contains),
-                                                                  environment: environment))
+            let (agentSource, options) = try sourceAndOptions(environment)
             var config = ProxyAgent.Configuration(mode: mode, source: agentSource, options: options)
             config.minSyncPeriod = .milliseconds(Int64(minSyncPeriod * 1000))
             config.syncPeriod = .milliseconds(Int64(syncPeriod * 1000))
@@ -97,6 +78,34 @@ struct ProxyCommand: ParsableCommand {
 }
 
 extension ProxyCommand {
+    /// Where the agent reads the cluster from, and the node's settings resolved against what
+    /// it reads there now. (A function of its own so that the cluster read for the settings
+    /// is freed before the agent runs: at 10,000 services a manifest directory's is 35 MB.)
+    private func sourceAndOptions(_ environment: [String: String]) throws -> (ProxyAgent.Source, ProxyOptions) {
+        let agentSource: ProxyAgent.Source
+        let cluster: ClusterState
+        switch (watch, source.isLive) {
+        case let (directory?, false):
+            cluster = try ManifestLoader().load([directory])
+            agentSource = .directory(directory)
+        case (nil, true):
+            // The node and the ServiceCIDRs, read once to resolve the node's settings first
+            // (the services come with the agent's own watch).
+            let connection = try source.connection()
+            let node = proxy.hostnameOverride ?? Self.hostname()
+            cluster = try blocking { try await LiveCluster.read(connection, resources: KubeResource.proxyNodeSettings(node: node)).cluster }
+            agentSource = .apiServer(connection)
+        default:
+            throw ValidationError("give --watch DIR or --kubeconfig/--context/--in-cluster (one of them)")
+        }
+        var options = try proxy.resolve(mode: mode, cluster: cluster) {
+            try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
+        }
+        options.nfacctCounters = Set(NodeProbe.ensureCounters(NFAcctCounter.all.filter(options.nfacctCounters.contains),
+                                                              environment: environment))
+        return (agentSource, options)
+    }
+
     /// The node name kube-proxy assumes without --hostname-override: the host's name.
     static func hostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

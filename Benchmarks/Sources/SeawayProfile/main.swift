@@ -50,14 +50,13 @@ if phase == "policy-yaml" {
     step("proxy state (service map, endpoints)")
     let sync = NFTablesSync(state.serviceMap)
     step("nftables ruleset kept for partial syncs (\(compact.nftablesCompactEndpointSelection ? "compact" : "kube-proxy") shape)")
-    let bytes = NFTablesApplier.transaction([sync.ruleset])
-    step("full-load text (\(bytes.count >> 20) MB)")
-    // What a sync sends: the text compiled straight into one netlink batch.
+    // What a full sync sends: the ruleset compiled part by part into one netlink batch.
     let socket = try NFTablesNetlink()
-    var batch = socket.makeBatch(expectedOperations: bytes.count / 100)
-    try NFTScript.compile(bytes, into: &batch)
+    var batch = socket.makeBatch(expectedOperations: 0)
+    var script = NFTScript()
+    try sync.ruleset.forEachPart { (part: [UInt8]) throws(NFTScriptError) in try script.compile(part, into: &batch) }
     step("netlink batch (\(batch.count) operations, \(batch.byteCount >> 20) MB)")
-    withExtendedLifetime((cluster, state, sync, bytes)) {}
+    withExtendedLifetime((cluster, state, sync)) {}
     _ = consume batch
 } else if phase == "dns" {
     // What the DNS zone keeps in memory, and what answering costs without the server.
