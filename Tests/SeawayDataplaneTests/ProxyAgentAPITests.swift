@@ -41,24 +41,30 @@ struct ProxyAgentAPITests {
         try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys]).write(to: URL(fileURLWithPath: file))
     }
 
-    @Test func theAgentFollowsTheAPIServerAndKeepsItsRulesWhenItGoesAway() throws {
-        let n = try DataplaneNode()
-        defer { n.close() }
-        for pod in ["a", "b"] { try n.addPod(pod) }
-        try n.addPod("client", serving: false)
-        // The API server listens inside the node, where the agent runs.
+    /// A fake API server listening inside the node (where the agent runs) with the node's
+    /// Node and `web` (10.96.0.10) on `endpoints`, and a kubeconfig for it.
+    static func serverInNode(_ n: DataplaneNode, web endpoints: [String]) throws -> (server: FakeAPIServer, kubeconfig: String) {
         var made: Result<FakeAPIServer, Error>? = nil
         try NetworkNamespace(path: n.node.path).run { () throws(SystemError) in
             made = Result { try FakeAPIServer() }
         }
         let server = try made!.get()
-        defer { server.stop() }
         server.apply(.added, path: "/api/v1/nodes", ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "node-a"],
                                                       "status": ["addresses": [["type": "InternalIP", "address": "192.168.77.1"]]]])
-        server.apply(.added, path: "/api/v1/services", Self.service("web", "10.96.0.10"))
-        server.apply(.added, path: "/apis/discovery.k8s.io/v1/endpointslices", Self.slice("web", [n.ip("a"), n.ip("b")]))
+        server.apply(.added, path: "/api/v1/services", service("web", "10.96.0.10"))
+        server.apply(.added, path: "/apis/discovery.k8s.io/v1/endpointslices", slice("web", endpoints.map(n.ip)))
         let kubeconfig = n.directory + "/kubeconfig"
         try server.writeKubeconfig(to: kubeconfig)
+        return (server, kubeconfig)
+    }
+
+    @Test func theAgentFollowsTheAPIServerAndKeepsItsRulesWhenItGoesAway() throws {
+        let n = try DataplaneNode()
+        defer { n.close() }
+        for pod in ["a", "b"] { try n.addPod(pod) }
+        try n.addPod("client", serving: false)
+        let (server, kubeconfig) = try Self.serverInNode(n, web: ["a", "b"])
+        defer { server.stop() }
 
         let agent = try ProxyAgentTests.Agent(n, source: ["--kubeconfig", kubeconfig], extra: ["--sync-period", "1"])
         defer { if agent.process.isRunning { _ = agent.stop() } }
@@ -104,19 +110,9 @@ struct ProxyAgentAPITests {
         defer { n.close() }
         for pod in ["a", "b", "c"] { try n.addPod(pod) }
         try n.addPod("client", serving: false)
-        var made: Result<FakeAPIServer, Error>? = nil
-        try NetworkNamespace(path: n.node.path).run { () throws(SystemError) in
-            made = Result { try FakeAPIServer() }
-        }
-        let server = try made!.get()
+        let (server, kubeconfig) = try Self.serverInNode(n, web: ["a", "b"])
         defer { server.stop() }
         let slices = "/apis/discovery.k8s.io/v1/endpointslices", services = "/api/v1/services"
-        server.apply(.added, path: "/api/v1/nodes", ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "node-a"],
-                                                      "status": ["addresses": [["type": "InternalIP", "address": "192.168.77.1"]]]])
-        server.apply(.added, path: services, Self.service("web", "10.96.0.10"))
-        server.apply(.added, path: slices, Self.slice("web", [n.ip("a"), n.ip("b")]))
-        let kubeconfig = n.directory + "/kubeconfig"
-        try server.writeKubeconfig(to: kubeconfig)
         let syncPeriod = 3.0
         let agent = try ProxyAgentTests.Agent(n, source: ["--kubeconfig", kubeconfig], extra: ["--sync-period", "\(Int(syncPeriod))"])
         defer { if agent.process.isRunning { _ = agent.stop() } }
