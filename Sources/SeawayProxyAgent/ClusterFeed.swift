@@ -82,6 +82,9 @@ final class InformerFeed: ClusterFeed, @unchecked Sendable {
         task = informer.start()
     }
 
+    /// The kinds whose objects the feed's copy follows one by one.
+    static let followedKinds: Set<String> = ["Service", "EndpointSlice", "Node", "ServiceCIDR"]
+
     func wait(milliseconds: Int32) throws -> Bool {
         let deadline = DispatchTime.now() + .milliseconds(Int(milliseconds))
         repeat {
@@ -97,22 +100,30 @@ final class InformerFeed: ClusterFeed, @unchecked Sendable {
         case nil:
             return nil
         case let .snapshot(new):
-            defer { cluster = new }
-            return ClusterUpdate(cluster: new, changes: cluster?.changes(to: new))
+            return replacingCluster(with: new)
         case let .deltas(deltas):
             guard cluster != nil else { return nil }  // a snapshot always comes first
+            // A kind the copy is not kept for (none of kube-proxy's resources): diff the whole.
+            guard deltas.allSatisfy({ Self.followedKinds.contains($0.resource.kind) }) else {
+                return informer.snapshot().flatMap(replacingCluster)
+            }
             var changes: [ClusterChange] = []
             for d in deltas {
                 switch d.resource.kind {
                 case "Service": cluster!.replaceService(key: d.key, with: d.object?.services.first).map { changes.append($0) }
                 case "EndpointSlice": cluster!.replaceEndpointSlice(key: d.key, with: d.object?.endpointSlices.first).map { changes.append($0) }
                 case "Node": cluster!.replaceNode(key: d.key, with: d.object?.nodes.first)
-                case "ServiceCIDR": cluster!.replaceServiceCIDR(key: d.key, with: d.object?.serviceCIDRs.first)
-                default: preconditionFailure("the proxy's informer watches \(d.resource)")
+                default: cluster!.replaceServiceCIDR(key: d.key, with: d.object?.serviceCIDRs.first)
                 }
             }
             return ClusterUpdate(cluster: cluster!, changes: changes)
         }
+    }
+
+    /// `new` as the feed's cluster, with the changes from the one before.
+    private func replacingCluster(with new: ClusterState) -> ClusterUpdate {
+        defer { cluster = new }
+        return ClusterUpdate(cluster: new, changes: cluster?.changes(to: new))
     }
 
     var failingSince: Double? { informer.status.failingSince }
