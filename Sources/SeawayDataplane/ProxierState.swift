@@ -40,7 +40,8 @@ struct ProxierState<Renderer: PartialSyncRenderer> {
         case partial(payloads: [Renderer.Payload], staleConntrack: [StaleConntrack])
     }
 
-    let options: ProxyOptions
+    /// The node's settings; the service CIDRs follow the cluster's ServiceCIDR objects.
+    private(set) var options: ProxyOptions
     private(set) var families: [Family] = []
     /// The cluster the kernel holds `families` for; nil while a sync is on its way or after
     /// one failed.
@@ -50,8 +51,13 @@ struct ProxierState<Renderer: PartialSyncRenderer> {
 
     /// Moves the state to `new` and says what takes the kernel there.
     mutating func plan(to new: ClusterState, changes known: [ClusterChange]?) -> Plan {
+        // kube-proxy follows the ServiceCIDRs as they change (its rule dropping traffic to
+        // unallocated ClusterIPs); they shape the fixed chains, so a change is a full sync.
+        let serviceCIDRs = new.serviceCIDRs.flatMap(\.cidrs)
+        let cidrsChanged = serviceCIDRs != options.serviceCIDRs
+        options.serviceCIDRs = serviceCIDRs
         let wanted = ServiceMap.families(cluster: new, options: options)
-        guard let old = landedCluster, wanted == families.map(\.state.family) else {
+        guard !cidrsChanged, let old = landedCluster, wanted == families.map(\.state.family) else {
             landedCluster = nil
             families = wanted.map { Family(ProxyState(cluster: new, options: options, family: $0)) }
             return .full

@@ -140,6 +140,14 @@ struct ProxyAgentAPITests {
             server.apply(.added, path: services, Self.service("api", "10.96.0.20"))
             server.apply(.added, path: slices, Self.slice("api", [n.ip("b")]))
         } _: { (try? n.answers(from: "client", to: "10.96.0.20", port: 80, count: 3)) == ["b": 3] }
+        try step("a ServiceCIDR: traffic to its unallocated addresses dropped, as kube-proxy does") {
+            server.apply(.added, path: "/apis/networking.k8s.io/v1/servicecidrs",
+                         ["apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": ["name": "kubernetes"],
+                          "spec": ["cidrs": ["10.96.0.0/16"]]])
+        } _: {
+            try n.node.exec(["nft", "list", "chain", "ip", "kube-proxy", "cluster-ips-check"]).output.contains("ip daddr 10.96.0.0/16 drop")
+                && (try web()) == ["a"]
+        }
         try step("an event cut in half by a dropped watch, delivered again") {
             server.state.withLock { $0.dropNextEventHalfway = true }
             server.apply(.modified, path: slices, Self.slice("web", [n.ip("c")]))

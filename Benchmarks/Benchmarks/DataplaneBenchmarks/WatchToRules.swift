@@ -107,6 +107,7 @@ final class LiveNode: @unchecked Sendable {
         server = namespace.inside { try FakeAPIServer() }
         server.state.withLock { $0.pageSize = 500 }
         server.seed(path: SyntheticAPIObjects.nodesPath, [SyntheticAPIObjects.node])
+        server.seed(path: SyntheticAPIObjects.serviceCIDRsPath, [SyntheticAPIObjects.serviceCIDR])
         server.seed(path: SyntheticAPIObjects.servicesPath, (0..<services).map(SyntheticAPIObjects.service))
         server.seed(path: SyntheticAPIObjects.slicesPath, (0..<services).map { SyntheticAPIObjects.slice($0, endpoints: 10) })
         let directory = NSTemporaryDirectory() + namespace.name

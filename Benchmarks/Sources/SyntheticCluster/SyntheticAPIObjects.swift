@@ -6,6 +6,12 @@ public enum SyntheticAPIObjects {
     public static let servicesPath = "/api/v1/services"
     public static let slicesPath = "/apis/discovery.k8s.io/v1/endpointslices"
     public static let nodesPath = "/api/v1/nodes"
+    public static let serviceCIDRsPath = "/apis/networking.k8s.io/v1/servicecidrs"
+
+    /// The cluster's service CIDR (`SyntheticCluster.nodeOptions`).
+    public static var serviceCIDR: [String: Any] {
+        ["apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": ["name": "kubernetes"], "spec": ["cidrs": ["10.96.0.0/12"]]]
+    }
 
     public static func service(_ i: Int) -> [String: Any] {
         let ip = IPAddress(v4: 0x0A60_0000 + UInt32(i)).description

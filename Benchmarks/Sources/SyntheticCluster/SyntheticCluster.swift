@@ -18,6 +18,8 @@ public enum SyntheticCluster {
 
     public static func state(services: Int, endpoints: Int) -> ClusterState {
         var state = ClusterState()
+        // The node's service CIDR (nodeOptions), as the cluster's ServiceCIDR says it.
+        state.serviceCIDRs = [ServiceCIDR(metadata: ObjectMeta(name: "kubernetes"), cidrs: [CIDR("10.96.0.0/12")!])]
         state.services.reserveCapacity(services)
         state.endpointSlices.reserveCapacity(services)
         for i in 0..<services {
