@@ -94,7 +94,12 @@ import Testing
         #expect(try #require(feed.current()).changes?.isEmpty == true)
 
         // History compacted under a dropped watch: 410 Gone, a relist, and the update after it
-        // is the new snapshot diffed against the feed's cluster.
+        // is the new snapshot diffed against the feed's cluster. (The slices' watch must be
+        // open first: one still being made would see the change live and need no relist.)
+        let deadline = Date().addingTimeInterval(60)
+        while !server.state.withLock({ $0.watchers.contains { $0.path == Self.slices } }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         server.state.withLock { $0.holdWatches = true }
         server.closeWatches()
         server.apply(.modified, path: Self.slices, Self.slice("api", ["10.244.1.7"]))
