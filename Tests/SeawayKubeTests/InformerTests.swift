@@ -242,6 +242,10 @@ extension InformerTests {
     @Test func aSilentWatchIsAbandonedAndTheNextBringsWhatItMissed() async throws {
         try await with(try Running(resources: [KubeResource.services], watchTimeoutSeconds: 1, watchGrace: .milliseconds(500))) { r in
             #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+            // The watch must be open before it goes silent (one made later gets the backlog).
+            try await r.eventually("the services' watch") { _ in
+                r.server.state.withLock { $0.watchers.contains { $0.path == KubeResource.services.path } }
+            }
             r.server.state.withLock { $0.muteWatches = true }
             r.server.apply(.added, path: KubeResource.services.path, ["metadata": ["name": "missed", "namespace": "default"],
                                                                       "spec": ["clusterIP": "10.96.9.8", "ports": [["port": 80]]]])
