@@ -31,14 +31,14 @@ public struct NFTablesApplier {
     }
 
     /// That transaction in parts, in order (each ruleset's parts after the replacing lines).
-    static func forEachPart<E: Error>(_ rulesets: [NFTablesRuleset], _ body: ([UInt8]) throws(E) -> Void) throws(E) {
+    static func forEachPart(_ rulesets: [NFTablesRuleset], _ body: ([UInt8]) -> Void) {
         var replacing: [UInt8] = []
         for r in rulesets {
             let family = r.family == .ipv4 ? "ip" : "ip6"
             replacing.append(contentsOf: "add table \(family) \(r.table)\ndelete table \(family) \(r.table)\n".utf8)
         }
-        try body(replacing)
-        for r in rulesets { try r.forEachPart(body) }
+        body(replacing)
+        for r in rulesets { r.forEachPart(body) }
     }
 
     public func apply(_ rulesets: [NFTablesRuleset]) throws(DataplaneError) {
@@ -75,35 +75,32 @@ public struct NFTablesApplier {
     /// A line the compiler refuses fails before anything is sent; an operation the kernel
     /// refuses fails the whole batch, and the error quotes the script line it came from.
     static func send(_ script: [UInt8], over socket: NFTablesNetlink) throws(DataplaneError) -> Int {
-        try send(over: socket, expectedBytes: script.count, text: { script }) { (compile: ([UInt8]) throws(NFTScriptError) -> Void) throws(NFTScriptError) in
-            try compile(script)
-        }
+        try send(parts: [script], over: socket)
     }
 
     /// The transaction replacing the tables with `rulesets`, compiled part by part into one
-    /// batch: neither the whole text nor its operations are ever held.
+    /// batch (the parts are the ruleset's own arrays): neither the whole text nor its
+    /// operations are ever held.
     static func send(_ rulesets: [NFTablesRuleset], over socket: NFTablesNetlink) throws(DataplaneError) -> Int {
-        let bytes = rulesets.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.ruleLines.bytes.count } }
-        return try send(over: socket, expectedBytes: bytes, text: { transaction(rulesets) }) { (compile: ([UInt8]) throws(NFTScriptError) -> Void) throws(NFTScriptError) in
-            try forEachPart(rulesets, compile)
-        }
+        var parts: [[UInt8]] = []
+        forEachPart(rulesets) { parts.append($0) }
+        return try send(parts: parts, over: socket)
     }
 
-    /// `parts` hands each piece of the script to the compiler in order; `text` makes the
-    /// whole script again, only to quote the line of an operation the kernel refused.
-    private static func send(over socket: NFTablesNetlink, expectedBytes: Int, text: () -> [UInt8],
-                             parts: (([UInt8]) throws(NFTScriptError) -> Void) throws(NFTScriptError) -> Void) throws(DataplaneError) -> Int {
+    /// The script `parts` make in order, compiled into one batch and sent.
+    private static func send(parts: [[UInt8]], over socket: NFTablesNetlink) throws(DataplaneError) -> Int {
         // About one operation per 100 bytes of text: room reserved, not yet memory used.
-        var batch = socket.makeBatch(expectedOperations: expectedBytes / 100)
+        var batch = socket.makeBatch(expectedOperations: parts.reduce(0) { $0 + $1.count } / 100)
         var script = NFTScript()
         do {
-            try parts { (part: [UInt8]) throws(NFTScriptError) in try script.compile(part, into: &batch) }
+            for part in parts { try script.compile(part, into: &batch) }
         } catch {
             throw DataplaneError("\(error)")
         }
         let count = batch.count
         do {
-            try socket.apply(batch) { "line \($0) of the transaction: \(NFTScript.line(Int($0), of: text()))" }
+            // The whole text is made again only to quote the refused operation's line.
+            try socket.apply(batch) { "line \($0) of the transaction: \(NFTScript.line(Int($0), of: Array(parts.joined())))" }
         } catch {
             throw DataplaneError("nftables transaction refused, nothing changed", error)
         }

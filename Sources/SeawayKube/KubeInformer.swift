@@ -151,7 +151,6 @@ public final class KubeInformer: Sendable {
                 watching: while !Task.isCancelled {
                     state.withLock { $0.status.watches += 1 }
                     let started = ContinuousClock.now
-                    var events = 0
                     let stream = try await client.watch(r, from: resourceVersion, timeoutSeconds: watchTimeoutSeconds)
                     state.withLock { $0.recovered(r.path) }
                     // The HTTP client's deadline ends with the response head; the body gets
@@ -170,13 +169,12 @@ public final class KubeInformer: Sendable {
                         state.withLock { $0.status.stalledWatches += 1 }
                         continue watching
                     }
-                    events = outcome.events
                     resourceVersion = outcome.resourceVersion
                     if outcome.gone { break watching }
                     // The stream ended (the server's timeout, or the connection dropped):
                     // watch again from the last resourceVersion; at once, unless it ended
                     // straight away with nothing, which would spin.
-                    if events == 0 && ContinuousClock.now - started < .seconds(1) {
+                    if outcome.events == 0 && ContinuousClock.now - started < .seconds(1) {
                         try await Task.sleep(for: backoff.next())
                     } else {
                         backoff.reset()

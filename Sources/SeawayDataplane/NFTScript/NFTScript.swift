@@ -10,7 +10,8 @@ import SeawayNetlink
 /// renderer writes, and refuses anything else by line, so a renderer change that it cannot
 /// carry fails loudly in tests rather than programming something else.
 public struct NFTScript: Sendable {
-    public private(set) var transaction = NFTTransaction()
+    /// Operations compiled and not yet drained.
+    private var transaction = NFTTransaction()
     /// Ids for sets created in this transaction (anonymous ones are found by id only).
     private var nextSetID: UInt32 = 1
     /// `add element` lines for one set, gathered into messages of several elements.
@@ -19,15 +20,10 @@ public struct NFTScript: Sendable {
 
     public init() {}
 
-    /// Compiles `text`, appending to this script's transaction.
-    public mutating func compile(_ text: [UInt8]) throws(NFTScriptError) {
-        try compile(text) { _, _ in }
-    }
-
     /// Compiles `text`, handing the operations to `drain` line by line (with the number of
     /// the line that made them; grouped elements come with a later line), so that a big
     /// script never exists whole as operations.
-    public mutating func compile(_ text: [UInt8], drain: (inout NFTTransaction, Int) -> Void) throws(NFTScriptError) {
+    private mutating func compile(_ text: [UInt8], drain: (inout NFTTransaction, Int) -> Void) throws(NFTScriptError) {
         var start = 0
         while start < text.count {
             var end = start
@@ -48,19 +44,6 @@ public struct NFTScript: Sendable {
         }
         flushElements()
         drain(&transaction, lineNumber)
-    }
-
-    /// Compiles a whole script into one transaction.
-    public static func transaction(_ text: [UInt8]) throws(NFTScriptError) -> NFTTransaction {
-        var script = NFTScript()
-        try script.compile(text)
-        return script.transaction
-    }
-
-    /// Compiles a whole script straight into `batch`, each operation tagged with its line.
-    public static func compile(_ text: [UInt8], into batch: inout NFTBatch) throws(NFTScriptError) {
-        var script = NFTScript()
-        try script.compile(text, into: &batch)
     }
 
     /// Compiles `text` (the next part of a script) straight into `batch`, each operation
