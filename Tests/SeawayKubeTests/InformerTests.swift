@@ -78,6 +78,11 @@ import Yams
             }
             Issue.record("timed out waiting for \(what); log: \(logs.lines.joined(separator: "\n"))")
         }
+
+        /// Waits until the informer's watch of `path` is open on the server.
+        func watching(_ path: String) async throws {
+            try await eventually("the watch of \(path)") { _ in server.isWatching(path) }
+        }
     }
 
     final class LogBox: @unchecked Sendable {
@@ -150,6 +155,7 @@ extension InformerTests {
         #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
 
         // A bookmark moves the resourceVersion the next watch starts from.
+        try await r.watching(Self.slices)
         r.server.bookmark()
         try await Task.sleep(for: .milliseconds(100))
         let bookmarked = r.server.state.withLock { $0.resourceVersion }
@@ -215,6 +221,9 @@ extension InformerTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         try await with(try Running(tokenFile: file, resources: [KubeResource.services]) { $0.state.withLock { $0.requiredToken = "first" } }) { r in
             #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
+            // Open before the token changes: a watch still being made would be let in with the
+            // old token and stay open, so nothing would fail.
+            try await r.watching(KubeResource.services.path)
             r.server.state.withLock { $0.requiredToken = "second" }
             r.server.closeWatches()
             #expect(await r.informer.failure(within: .seconds(60))?.contains("HTTP 401") == true)
@@ -243,9 +252,7 @@ extension InformerTests {
         try await with(try Running(resources: [KubeResource.services], watchTimeoutSeconds: 1, watchGrace: .milliseconds(500))) { r in
             #expect(await r.informer.waitUntilSynced(timeout: .seconds(60)))
             // The watch must be open before it goes silent (one made later gets the backlog).
-            try await r.eventually("the services' watch") { _ in
-                r.server.state.withLock { $0.watchers.contains { $0.path == KubeResource.services.path } }
-            }
+            try await r.watching(KubeResource.services.path)
             r.server.state.withLock { $0.muteWatches = true }
             r.server.apply(.added, path: KubeResource.services.path, ["metadata": ["name": "missed", "namespace": "default"],
                                                                       "spec": ["clusterIP": "10.96.9.8", "ports": [["port": 80]]]])

@@ -80,7 +80,7 @@ import Testing
         server.apply(.modified, path: Self.services, Self.service("web", "10.96.0.10"))  // the same Service again
         server.apply(.modified, path: KubeResource.nodes.path, Self.node(zone: "b"))
         let second = try Self.update(feed) { s in
-            s.services.count == 2 && s.endpointSlices.count == 2 && s.nodes.first?.metadata.labels["topology.kubernetes.io/zone"] == "b"
+            s.services.map(\.key) == ["default/api", "default/web"] && s.endpointSlices.map(\.key) == ["default/api-1", "default/web-1"] && s.nodes.first?.metadata.labels["topology.kubernetes.io/zone"] == "b"
                 && s.endpointSlices.contains { $0.endpoints.contains { $0.addresses == ["10.244.1.5"] } }
         }
         #expect(second.cluster == feed.informer.snapshot())
@@ -97,9 +97,8 @@ import Testing
         // is the new snapshot diffed against the feed's cluster. (The slices' watch must be
         // open first: one still being made would see the change live and need no relist.)
         let deadline = Date().addingTimeInterval(60)
-        while !server.state.withLock({ $0.watchers.contains { $0.path == Self.slices } }) && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        while !server.isWatching(Self.slices) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let listsBefore = feed.informer.status.lists
         server.state.withLock { $0.holdWatches = true }
         server.closeWatches()
         server.apply(.modified, path: Self.slices, Self.slice("api", ["10.244.1.7"]))
@@ -107,6 +106,7 @@ import Testing
         server.releaseWatches()
         let third = try Self.update(feed) { s in s.endpointSlices.contains { $0.endpoints.contains { $0.addresses == ["10.244.1.7"] } } }
         #expect(feed.informer.status.relistsAfterGone >= 1)
+        #expect(feed.informer.status.lists > listsBefore)
         #expect(third.cluster == feed.informer.snapshot())
         #expect(Self.describe(third.changes) == ["upsert EndpointSlice default/api-1 [\"10.244.1.7\"]"])
     }

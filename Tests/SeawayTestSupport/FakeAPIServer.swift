@@ -171,6 +171,11 @@ public final class FakeAPIServer: @unchecked Sendable {
         for h in held { h() }
     }
 
+    /// Whether a watch of `path` is open (a fault aimed at open watches needs one first).
+    public func isWatching(_ path: String) -> Bool {
+        state.withLock { $0.watchers.contains { $0.path == path } }
+    }
+
     /// Ends every open watch, as the API server does at its timeout or on a restart.
     public func closeWatches() {
         for w in state.withLock({ $0.watchers }) { end(w) }
@@ -270,6 +275,10 @@ public final class FakeAPIServer: @unchecked Sendable {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Transfer-Encoding", value: "chunked")
+            // The connection is closed when the watch ends (closeWatches, compact): said up
+            // front, so the client never sends its next request on it (it would fail with the
+            // connection closed under it, and the informer relist without the 410 under test).
+            headers.add(name: "Connection", value: "close")
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             let channel = context.channel
             let backlog: [[UInt8]]? = server.state.withLock { s in
