@@ -56,9 +56,26 @@ public struct UserspacePlan: Sendable, Hashable {
         public var verdict: Verdict
     }
 
+    /// A load balancer's `loadBalancerSourceRanges`: new connections to `vips` on `port`
+    /// from any other source are dropped before the redirect (kube-proxy's firewall chains).
+    public struct Firewall: Sendable, Hashable {
+        public var name: ServicePortName
+        public var proto: L4Protocol
+        public var vips: [IPAddress]
+        public var port: Int
+        /// The ranges, then the VIPs themselves when a range holds the node's IP: a VIP bound
+        /// locally makes the node's own connections arrive from the VIP.
+        public var allowedSources: [CIDR]
+    }
+
     public var family: IPFamily
     /// Sorted by key.
     public var portals: [Portal] = []
+    /// In service-port order.
+    public var firewalls: [Firewall] = []
+    /// The local addresses that take NodePort traffic (`--nodeport-addresses`); nil: every
+    /// local address does.
+    public var nodePortIPs: [IPAddress]? = nil
     /// In service-port order, addresses before the node port.
     public var refused: [Refused] = []
     /// Ports the userspace proxy cannot carry (SCTP, as kube-proxy's userspace mode).
@@ -72,6 +89,10 @@ public struct UserspacePlan: Sendable, Hashable {
     /// The plan for `map`; `allocator` keeps the ports it gave earlier listeners.
     public init(_ map: ServiceMap, allocator: inout ProxyPortAllocator) throws(ProxyPortAllocator.Exhausted) {
         family = map.family
+        if !map.nodePortAddresses.matchAll {
+            nodePortIPs = map.nodePortAddresses.nodeIPs(interfaceAddresses: map.options.interfaceAddresses)
+        }
+        let nodeIP = map.options.primaryIP(map.family)
         struct Draft {
             var name: ServicePortName, key: String, addresses: [IPAddress], nodePort: Int
             var endpoints: [EndpointInfo], affinity: Int?, servicePort: Int
@@ -90,6 +111,15 @@ public struct UserspacePlan: Sendable, Hashable {
             let externalAddresses = info.externalIPs + info.loadBalancerVIPs
             let refusal: Refused.Verdict = sp.endpoints.hasAnyEndpoints ? .drop : .reject
 
+            // As kube-proxy's nftables mode: with or without endpoints.
+            if !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty {
+                var allowed = info.loadBalancerSourceRanges
+                if let nodeIP, allowed.contains(where: { $0.contains(nodeIP) }) {
+                    allowed += info.loadBalancerVIPs.map { CIDR(host: $0) }
+                }
+                firewalls.append(Firewall(name: info.name, proto: info.proto, vips: info.loadBalancerVIPs,
+                                          port: info.port, allowedSources: allowed))
+            }
             func refuse(_ address: IPAddress?, _ port: Int) {
                 refused.append(Refused(name: info.name, proto: info.proto, address: address, port: port, verdict: refusal))
             }

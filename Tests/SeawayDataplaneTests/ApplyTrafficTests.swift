@@ -126,6 +126,64 @@ struct ApplyTrafficTests {
         #expect(local.allSatisfy { $0.peer.hasSuffix("192.168.77.2") }, "client IP kept: \(Set(local.map(\.peer)))")
     }
 
+    /// loadBalancerSourceRanges admit only their sources (others are dropped before any
+    /// DNAT or redirect), and with --nodeport-addresses only the matching node IPs take
+    /// NodePort traffic. The userspace proxy enforces both in its own table.
+    @Test(arguments: ["iptables", "nftables", "userspace"])
+    func sourceRangesAndNodePortAddressesAdmitOnlyWhatTheySay(_ mode: String) throws {
+        let n = try DataplaneNode()
+        defer { n.close() }
+        for pod in ["a", "b"] { try n.addPod(pod) }
+        try n.addPod("client", serving: false)
+        let services: [TestCluster.Service] = [
+            // The outside namespace (192.168.77.2) is in range; the pods are not.
+            .init(name: "open-lb", clusterIP: "10.96.0.30", endpoints: ["a", "b"].map(n.ip), nodePort: 30090,
+                  loadBalancerIP: "192.168.80.10", sourceRanges: ["192.168.77.0/24"]),
+            .init(name: "closed-lb", clusterIP: "10.96.0.31", endpoints: ["a", "b"].map(n.ip), nodePort: 30091,
+                  loadBalancerIP: "192.168.80.11", sourceRanges: ["203.0.113.0/24"]),
+        ]
+        let nodePortAddresses = ["--nodeport-addresses", "192.168.77.0/24"]
+        let directory = try n.manifestDirectory()
+        var agent: ProxyAgentTests.Agent? = nil
+        defer { _ = agent?.stop() }
+        if mode == "userspace" {
+            try n.writeManifests(services, to: directory)
+            agent = try ProxyAgentTests.Agent(n, source: ["--watch", directory], mode: mode, extra: nodePortAddresses)
+        } else {
+            let applied = try n.seaway(["apply", "--mode", mode] + nodePortAddresses, manifests: TestCluster.yaml(services))
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+        try ProxyAgentTests.eventually("the rules in place") {
+            (try? n.answers(from: "outside", to: "192.168.80.10", port: 80, count: 1))?.count == 1
+        }
+        /// Why a connection failed; nil when it was answered. A dropped SYN leaves connect
+        /// to its send timeout (EINPROGRESS); a refused one reports the reset.
+        func refused(from pod: String, _ address: String, port: UInt16) -> String? {
+            let path = pod == "outside" ? n.outside.path : n.pods[pod]!.ns.path
+            do {
+                _ = try NamespaceSockets.ask(from: path, address, port: port, timeoutSeconds: 1)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+
+        // In range: served, by both endpoints. Out of range: dropped (a timeout, no reset).
+        #expect(Set(try n.exchanges(from: "outside", to: "192.168.80.10", port: 80, count: 20).map(\.name)) == ["a", "b"])
+        let fromPod = refused(from: "client", "192.168.80.10", port: 80)
+        #expect(fromPod?.contains("in progress") == true, "\(String(describing: fromPod))")
+        let closed = refused(from: "outside", "192.168.80.11", port: 80)
+        #expect(closed?.contains("in progress") == true, "\(String(describing: closed))")
+        // The ClusterIP of a firewalled service is not subject to its ranges.
+        #expect(try n.answers(from: "client", to: "10.96.0.31", port: 80, count: 4).values.reduce(0, +) == 4)
+
+        // NodePorts: on the uplink's address, yes; on the bridge's (10.244.1.1), nothing
+        // takes them, so the node's own stack refuses.
+        #expect(try n.answers(from: "outside", to: "192.168.77.1", port: 30090, count: 4).values.reduce(0, +) == 4)
+        let bridge = refused(from: "client", "10.244.1.1", port: 30090)
+        #expect(bridge?.contains("Connection refused") == true, "\(String(describing: bridge))")
+    }
+
     @Test func cleanupRemovesWhatApplyMade() throws {
         let (n, manifests) = try node()
         defer { n.close() }

@@ -35,6 +35,7 @@ final class DataplaneNode: @unchecked Sendable {
         try outside.exec(["ip", "addr", "add", "192.168.77.2/24", "dev", "eth0"])
         try outside.exec(["ip", "link", "set", "eth0", "up"])
         try outside.exec(["ip", "route", "add", "10.244.0.0/16", "via", "192.168.77.1"])
+        try outside.exec(["ip", "route", "add", "192.168.80.0/24", "via", "192.168.77.1"])
     }
 
     /// What `apply` reads from this node, written as a `--host` file for `render`.
@@ -151,6 +152,10 @@ enum TestCluster {
         var udp = false
         /// A TCP service on port 90 to the pods' line echo on 9090 (connections stay open).
         var lineEcho = false
+        /// A LoadBalancer service with this ingress IP (in 192.168.80.0/24, which the
+        /// outside namespace routes to the node), admitting only `sourceRanges` if any.
+        var loadBalancerIP: String? = nil
+        var sourceRanges: [String] = []
 
         /// (port name, service port, target port, protocol).
         var port: (name: String, port: Int, target: Int, proto: String) {
@@ -176,9 +181,11 @@ enum TestCluster {
             spec:
               clusterIP: \(s.clusterIP)
               \(s.affinity ? "sessionAffinity: ClientIP" : "")
-              \(s.nodePort == nil ? "" : "type: NodePort")
+              \(s.loadBalancerIP != nil ? "type: LoadBalancer" : s.nodePort == nil ? "" : "type: NodePort")
+              \(s.sourceRanges.isEmpty ? "" : "loadBalancerSourceRanges: [\(s.sourceRanges.joined(separator: ", "))]")
               \(s.externalTrafficPolicyLocal ? "externalTrafficPolicy: Local" : "")
               ports: [{name: \(s.port.name), port: \(s.port.port), targetPort: \(s.port.target), protocol: \(s.port.proto)\(s.nodePort.map { ", nodePort: \($0)" } ?? "")}]
+            \(s.loadBalancerIP.map { "status: {loadBalancer: {ingress: [{ip: \($0)}]}}" } ?? "")
 
             """
             guard !(s.endpoints + s.remoteEndpoints).isEmpty else { continue }

@@ -47,7 +47,8 @@ import Testing
 }
 
 @Suite struct UserspacePlanTests {
-    private func plan(_ edit: (inout Service) -> Void, endpoints: [(String, String)]) throws -> UserspacePlan {
+    private func plan(_ edit: (inout Service) -> Void, endpoints: [(String, String)],
+                      options: (inout ProxyOptions) -> Void = { _ in }) throws -> UserspacePlan {
         var s = Service(metadata: ObjectMeta(name: "web", namespace: "ns"), clusterIPs: [IPAddress("10.96.0.5")!],
                         ports: [.init(name: "http", port: 80)])
         edit(&s)
@@ -62,6 +63,7 @@ import Testing
         var o = ProxyOptions()
         o.nodeName = "me"
         o.nodeIPs = [IPAddress("192.168.0.2")!]
+        options(&o)
         var ports = ProxyPortAllocator(range: o.userspacePortRange)
         return try UserspacePlan(ServiceMap(cluster: cluster, options: o, family: .ipv4), allocator: &ports)
     }
@@ -100,5 +102,29 @@ import Testing
     @Test func sctpIsNotProxied() throws {
         let p = try plan({ $0.ports[0].proto = .sctp }, endpoints: [("10.1.0.1", "me")])
         #expect(p.portals.isEmpty && p.unsupported.map(\.description) == ["ns/web:http"])
+    }
+
+    @Test func sourceRangesFirewallEveryVIPWithOrWithoutEndpoints() throws {
+        func loadBalancer(_ ranges: [String]) -> (inout Service) -> Void {
+            { $0.type = .loadBalancer; $0.loadBalancerSourceRanges = ranges.map { CIDR($0)! }
+              $0.loadBalancerIngress = [.init(ip: IPAddress("198.51.100.7")), .init(ip: IPAddress("198.51.100.8"))] }
+        }
+        let far = try plan(loadBalancer(["203.0.113.0/24"]), endpoints: [])
+        #expect(far.firewalls.map { "\($0.name) \($0.proto.lowercased) \($0.port) \($0.vips) \($0.allowedSources)" }
+                == ["ns/web:http tcp 80 [198.51.100.7, 198.51.100.8] [203.0.113.0/24]"])
+        // A range holding the node's IP lets the VIPs themselves through as sources.
+        let near = try plan(loadBalancer(["192.168.0.0/24"]), endpoints: [("10.1.0.1", "me")])
+        #expect(near.firewalls.first?.allowedSources.map(\.description) == ["192.168.0.0/24", "198.51.100.7/32", "198.51.100.8/32"])
+        #expect(try plan(loadBalancer([]), endpoints: [("10.1.0.1", "me")]).firewalls.isEmpty)
+    }
+
+    @Test func nodePortAddressesNameTheNodeIPsThatTakeNodePorts() throws {
+        let all = try plan({ $0.type = .nodePort; $0.ports[0].nodePort = 30080 }, endpoints: [("10.1.0.1", "me")])
+        #expect(all.nodePortIPs == nil)
+        let some = try plan({ $0.type = .nodePort; $0.ports[0].nodePort = 30080 }, endpoints: [("10.1.0.1", "me")]) {
+            $0.nodePortAddresses = ["192.168.0.0/16"]
+            $0.interfaceAddresses = ["127.0.0.1", "10.244.1.1", "192.168.0.2", "192.168.5.5"].map { IPAddress($0)! }
+        }
+        #expect(some.nodePortIPs?.map(\.description) == ["192.168.0.2", "192.168.5.5"])
     }
 }

@@ -32,16 +32,35 @@ public struct UserspaceRenderer: Sendable {
 
         for hook in ["nat-prerouting", "nat-output"] { rule(hook, "jump portals") }
         for hook in ["filter-input", "filter-forward", "filter-output"] { rule(hook, "ct state new jump refused") }
+        // Source ranges are checked before the redirect rewrites the destination.
+        for hook in ["filter-prerouting-pre-dnat", "filter-output-pre-dnat"] { rule(hook, "ct state new jump firewall-check") }
+        // With --nodeport-addresses only the matching node IPs take NodePort traffic.
+        let nodePortMatch = plan.nodePortIPs == nil ? "fib daddr type local" : "\(ipX) daddr @nodeport-ips"
         // A redirect needs its protocol matched first; the maps' keys carry it too.
         for proto in ["tcp", "udp"] {
             rule("portals", "meta l4proto \(proto) redirect to : \(ipX) daddr . meta l4proto . th dport map @portal-ips")
         }
         for proto in ["tcp", "udp"] {
-            rule("portals", "fib daddr type local meta l4proto \(proto) redirect to : meta l4proto . th dport map @portal-nodeports")
+            rule("portals", "\(nodePortMatch) meta l4proto \(proto) redirect to : meta l4proto . th dport map @portal-nodeports")
         }
         rule("refused", "\(ipX) daddr . meta l4proto . th dport vmap @no-endpoint-services")
-        rule("refused", "fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports")
+        rule("refused", "\(nodePortMatch) meta l4proto . th dport vmap @no-endpoint-nodeports")
         rule("reject-chain", "reject")
+        rule("firewall-check", "\(ipX) daddr . meta l4proto . th dport vmap @firewall-ips")
+
+        var firewallChains: [String] = []
+        for f in plan.firewalls {
+            let chain = NFTablesName.firewall(f.name)
+            firewallChains.append(chain)
+            let sources = f.allowedSources.map { $0.prefixLength == $0.family.bitLength ? $0.network.description : $0.description }
+            rule(chain, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+            for vip in f.vips {
+                element("firewall-ips", "\(vip) . \(f.proto.lowercased) . \(f.port) comment \"\(f.name.description)\" : goto \(chain)")
+            }
+        }
+        for ip in plan.nodePortIPs ?? [] {
+            elements["nodeport-ips", default: LineBlock()].append("add element \(prefix) nodeport-ips { \(ip) }")
+        }
 
         for p in plan.portals {
             let proto = p.proto.lowercased
@@ -62,6 +81,8 @@ public struct UserspaceRenderer: Sendable {
         }
 
         let base: [(String, String)] = [
+            ("filter-prerouting-pre-dnat", "type filter hook prerouting priority -110"),
+            ("filter-output-pre-dnat", "type filter hook output priority -110"),
             ("filter-input", "type filter hook input priority 0"),
             ("filter-forward", "type filter hook forward priority 0"),
             ("filter-output", "type filter hook output priority 0"),
@@ -69,17 +90,21 @@ public struct UserspaceRenderer: Sendable {
             ("nat-output", "type nat hook output priority -100"),
         ]
         let chains = base.map { NFTablesRuleset.Chain(name: $0.0, base: $0.1, comment: nil, ruleLines: rules[$0.0] ?? LineBlock()) }
-            + ["portals", "refused", "reject-chain"].map {
+            + (["firewall-check", "portals", "refused", "reject-chain"] + firewallChains).map {
                 NFTablesRuleset.Chain(name: $0, base: nil, comment: nil, ruleLines: rules[$0] ?? LineBlock())
             }
-        let containers: [(String, String)] = [
-            ("no-endpoint-nodeports", "type inet_proto . inet_service : verdict ; comment \"NodePorts with no endpoints\" ;"),
-            ("no-endpoint-services", "type \(addrType) . inet_proto . inet_service : verdict ; comment \"Service IPs with no endpoints\" ;"),
-            ("portal-ips", "type \(addrType) . inet_proto . inet_service : inet_service ; comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic: the proxy's listener ports\" ;"),
-            ("portal-nodeports", "type inet_proto . inet_service : inet_service ; comment \"NodePort traffic: the proxy's listener ports\" ;"),
+        var containers: [(isMap: Bool, name: String, spec: String)] = [
+            (true, "firewall-ips", "type \(addrType) . inet_proto . inet_service : verdict ; comment \"destinations that are subject to LoadBalancerSourceRanges\" ;"),
+            (true, "no-endpoint-nodeports", "type inet_proto . inet_service : verdict ; comment \"NodePorts with no endpoints\" ;"),
+            (true, "no-endpoint-services", "type \(addrType) . inet_proto . inet_service : verdict ; comment \"Service IPs with no endpoints\" ;"),
+            (true, "portal-ips", "type \(addrType) . inet_proto . inet_service : inet_service ; comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic: the proxy's listener ports\" ;"),
+            (true, "portal-nodeports", "type inet_proto . inet_service : inet_service ; comment \"NodePort traffic: the proxy's listener ports\" ;"),
         ]
+        if plan.nodePortIPs != nil {
+            containers.insert((false, "nodeport-ips", "type \(addrType) ; comment \"IPs that accept NodePort traffic\" ;"), at: 3)
+        }
         var ruleset = NFTablesRuleset(family: plan.family, chains: chains, containers: containers.map {
-            NFTablesRuleset.Container(isMap: true, name: $0.0, spec: $0.1, elementLines: elements[$0.0] ?? LineBlock())
+            NFTablesRuleset.Container(isMap: $0.isMap, name: $0.name, spec: $0.spec, elementLines: elements[$0.name] ?? LineBlock())
         })
         ruleset.table = Self.table
         ruleset.tableComment = "rules for seaway's userspace proxy"
