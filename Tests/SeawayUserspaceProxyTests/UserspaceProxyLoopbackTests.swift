@@ -9,12 +9,13 @@ import Testing
 /// families on one port, and a port something else holds.
 @Suite(.serialized) struct UserspaceProxyLoopbackTests {
     /// A loopback TCP or UDP server thread; TCP: `identity` then close (or, with `echo`,
-    /// `identity: data` per read, kept open); UDP: `identity` per datagram.
+    /// `identity: data` per read, kept open; with `collect`, everything up to the client's
+    /// half-close, then `identity: all of it` and close); UDP: `identity` per datagram.
     final class Server: @unchecked Sendable {
         let fd: Int32
         let port: UInt16
 
-        init(_ identity: String, udp: Bool = false, echo: Bool = false, ipv6: Bool = false) {
+        init(_ identity: String, udp: Bool = false, echo: Bool = false, collect: Bool = false, ipv6: Bool = false) {
             let family = ipv6 ? AF_INET6 : AF_INET
             fd = socket(family, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
             port = Self.bind(fd, ipv6: ipv6, port: 0)
@@ -33,6 +34,15 @@ import Testing
                     }
                     let c = accept(fd, nil, nil)
                     if c < 0 { return }
+                    if collect {
+                        Thread.detachNewThread {
+                            var all = Array("\(identity): ".utf8), b = [UInt8](repeating: 0, count: 512)
+                            while case let n = recv(c, &b, 512, 0), n > 0 { all += b[0..<n] }
+                            _ = send(c, all, all.count, Int32(MSG_NOSIGNAL))
+                            close(c)
+                        }
+                        continue
+                    }
                     if !echo {
                         _ = send(c, identity, identity.utf8.count, Int32(MSG_NOSIGNAL))
                         close(c)
@@ -164,6 +174,29 @@ import Testing
         #expect(Set(try (0..<6).map { _ in try Self.ask(sticky) }).count == 1)
         // Every dial refused: the client's connection is closed, unanswered.
         #expect(try Self.ask(dead) == "")
+    }
+
+    /// The proxy reads a client's first bytes while it is still dialling; they, and a
+    /// half-close that came right behind them, must reach the endpoint that finally takes
+    /// the connection, also after a refused dial.
+    @Test func bytesAndAHalfCloseSentBeforeTheDialReachTheEndpoint() throws {
+        let collector = Server("c", collect: true)
+        let proxy = UserspaceProxy(threads: 2)
+        defer { proxy.shutdown() }
+        let port = Self.freePort()
+        _ = try proxy.open([Self.plan([
+            Self.portal("eager", port: port, endpoints: [("127.0.0.1", Self.deadPort()), ("127.0.0.1", Int(collector.port))]),
+        ])])
+        // Round robin starts each connection at the other endpoint: half of them are refused first.
+        for _ in 0..<4 {
+            let fd = try Self.connect(port)
+            defer { close(fd) }
+            for part in ["hello ", "world"] { #expect(send(fd, part, part.utf8.count, Int32(MSG_NOSIGNAL)) == part.utf8.count) }
+            shutdown(fd, Int32(SHUT_WR))
+            var reply: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 512)
+            while case let n = recv(fd, &buffer, 512, 0), n > 0 { reply += buffer[0..<n] }
+            #expect(String(decoding: reply, as: UTF8.self) == "c: hello world")
+        }
     }
 
     @Test func endpointUpdatesLeaveOpenConnectionsAlone() throws {
