@@ -17,20 +17,52 @@ public enum IPVSApplier {
         }
     }
 
-    /// The generic netlink messages that program `rulesets`' virtual servers and their real
-    /// servers (NAT, kube-proxy's only forwarding method), for the IPVS family id `family`:
-    /// each service, then its destinations. What `apply` would send on a kernel with IPVS.
-    public static func messages(_ rulesets: [IPVSRuleset], family: UInt16) -> [[UInt8]] {
+    /// The generic netlink messages that move the kernel's virtual servers from `old` (what
+    /// the last sync programmed; empty for the first) to `new`, for the IPVS family id
+    /// `family`. Only differences are sent, so an endpoint change costs a message or two
+    /// whatever the cluster's size (kube-proxy's IPVS proxier reaches the same state by
+    /// listing the kernel's services every sync). New services come with their real servers
+    /// (NAT, kube-proxy's only forwarding method); a changed scheduler or persistence is
+    /// one SET_SERVICE; added real servers come before removed ones, so a service is never
+    /// left empty in between; a removed service takes its real servers with it.
+    /// kube-proxy drains a removed real server (weight 0 until its connections end); Seaway
+    /// removes it at once. Real servers always weigh 1 (as kube-proxy's), so no weight
+    /// changes in place.
+    public static func messages(from old: [IPVSRuleset] = [], to new: [IPVSRuleset], family: UInt16) -> [[UInt8]] {
+        struct Key: Hashable {
+            var address: IPAddress, port: Int, proto: L4Protocol
+            init(_ vs: IPVSRuleset.VirtualServer) { (address, port, proto) = (vs.address, vs.port, vs.proto) }
+        }
+        struct Destination: Hashable {
+            var address: IPAddress, port: Int
+            init(_ rs: IPVSRuleset.RealServer) { (address, port) = (rs.address, rs.port) }
+        }
+        func destination(_ rs: IPVSRuleset.RealServer) -> IPVSDestination {
+            IPVSDestination(address: rs.address, port: UInt16(rs.port), weight: UInt32(rs.weight))
+        }
+        var before: [Key: IPVSRuleset.VirtualServer] = [:]
+        for vs in old.flatMap(\.virtualServers) { before[Key(vs)] = vs }
         var out: [[UInt8]] = []
-        for ruleset in rulesets {
-            for vs in ruleset.virtualServers {
-                let service = IPVSApplier.service(vs)
+        var kept: Set<Key> = []
+        for vs in new.flatMap(\.virtualServers) {
+            let key = Key(vs), service = IPVSApplier.service(vs)
+            kept.insert(key)
+            guard let was = before[key] else {
                 out.append(IPVSMessages.newService(service, family: family))
-                for rs in vs.realServers {
-                    out.append(IPVSMessages.newDestination(IPVSDestination(address: rs.address, port: UInt16(rs.port), weight: UInt32(rs.weight)),
-                                                           of: service, family: family))
-                }
+                for rs in vs.realServers { out.append(IPVSMessages.newDestination(destination(rs), of: service, family: family)) }
+                continue
             }
+            if IPVSApplier.service(was) != service { out.append(IPVSMessages.setService(service, family: family)) }
+            let had = Set(was.realServers.map(Destination.init)), has = Set(vs.realServers.map(Destination.init))
+            for rs in vs.realServers where !had.contains(Destination(rs)) {
+                out.append(IPVSMessages.newDestination(destination(rs), of: service, family: family))
+            }
+            for rs in was.realServers where !has.contains(Destination(rs)) {
+                out.append(IPVSMessages.deleteDestination(destination(rs), of: service, family: family))
+            }
+        }
+        for vs in old.flatMap(\.virtualServers) where !kept.contains(Key(vs)) {
+            out.append(IPVSMessages.deleteService(IPVSApplier.service(vs), family: family))
         }
         return out
     }

@@ -44,15 +44,17 @@ import Testing
 
     static func attribute(_ list: [Attribute], _ type: Int) -> Attribute? { list.first { $0.type == type } }
 
-    /// The demo-style cluster: a ClusterIP service with ClientIP affinity and two endpoints.
-    func rendered(scheduler: String) throws -> [IPVSRuleset] {
-        let yaml = """
+    /// The demo-style cluster: a ClusterIP service with ClientIP affinity and (by default) two
+    /// endpoints; with `service: false`, no service at all.
+    func rendered(scheduler: String, endpoints: [String] = ["10.244.1.5", "10.244.2.7"], affinity: Bool = true,
+                  service: Bool = true) throws -> [IPVSRuleset] {
+        let yaml = !service ? "" : """
             apiVersion: v1
             kind: Service
             metadata: {name: web, namespace: shop}
             spec:
               clusterIP: 10.96.0.10
-              sessionAffinity: ClientIP
+              sessionAffinity: \(affinity ? "ClientIP" : "None")
               ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
             ---
             apiVersion: discovery.k8s.io/v1
@@ -61,8 +63,7 @@ import Testing
             addressType: IPv4
             ports: [{name: http, port: 8080, protocol: TCP}]
             endpoints:
-              - {addresses: [10.244.1.5], conditions: {ready: true}}
-              - {addresses: [10.244.2.7], conditions: {ready: true}}
+            \(endpoints.map { "  - {addresses: [\($0)], conditions: {ready: true}}" }.joined(separator: "\n"))
             """
         let file = NSTemporaryDirectory() + "seaway-ipvs-\(getpid()).yaml"
         try yaml.write(toFile: file, atomically: true, encoding: .utf8)
@@ -76,7 +77,7 @@ import Testing
     }
 
     @Test func aServiceAndItsRealServersAreTheMessagesIpvsadmWouldSend() throws {
-        let messages = IPVSApplier.messages(try rendered(scheduler: "rr"), family: 0x1234)
+        let messages = IPVSApplier.messages(to: try rendered(scheduler: "rr"), family: 0x1234)
         #expect(messages.count == 3)
 
         let service = Self.decode(messages[0])
@@ -111,10 +112,44 @@ import Testing
     }
 
     @Test func maglevHashesTheSourcePortAsKubeProxyAsks() throws {
-        let messages = IPVSApplier.messages(try rendered(scheduler: "mh"), family: 7)
+        let messages = IPVSApplier.messages(to: try rendered(scheduler: "mh"), family: 7)
         let svc = try #require(Self.attribute(Self.decode(messages[0]).attributes, 1)).nested
         #expect(Self.attribute(svc, 6)?.payload == Array("mh".utf8) + [0])
         // IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2 (mh-port)
         #expect(Self.attribute(svc, 7)?.payload.prefix(4).elementsEqual([0x11, 0, 0, 0]) == true)
+    }
+
+    /// Later syncs send only the difference from what the last one programmed.
+    @Test func aSyncSendsOnlyWhatChanged() throws {
+        let first = try rendered(scheduler: "rr")
+        #expect(IPVSApplier.messages(from: first, to: first, family: 7).isEmpty)
+
+        // One endpoint replaced: its destination added, then the old one removed.
+        let moved = IPVSApplier.messages(from: first, to: try rendered(scheduler: "rr", endpoints: ["10.244.1.5", "10.244.3.9"]), family: 7)
+            .map(Self.decode)
+        #expect(moved.map(\.command) == [5, 7])  // IPVS_CMD_NEW_DEST, IPVS_CMD_DEL_DEST
+        let added = try #require(Self.attribute(moved[0].attributes, 2)).nested
+        #expect(Self.attribute(added, 1)?.payload.prefix(4).elementsEqual([10, 244, 3, 9]) == true)
+        let removed = try #require(Self.attribute(moved[1].attributes, 2)).nested
+        #expect(Self.attribute(removed, 1)?.payload.prefix(4).elementsEqual([10, 244, 2, 7]) == true)
+        #expect(Self.attribute(removed, 4) == nil)  // a deletion names the destination, nothing more
+
+        // A new scheduler, or affinity turned off: one SET_SERVICE with the new settings.
+        let rescheduled = IPVSApplier.messages(from: first, to: try rendered(scheduler: "lc"), family: 7).map(Self.decode)
+        #expect(rescheduled.map(\.command) == [2])  // IPVS_CMD_SET_SERVICE
+        let svc = try #require(Self.attribute(rescheduled[0].attributes, 1)).nested
+        #expect(Self.attribute(svc, 6)?.payload == Array("lc".utf8) + [0])
+        let unpinned = IPVSApplier.messages(from: first, to: try rendered(scheduler: "rr", affinity: false), family: 7).map(Self.decode)
+        #expect(unpinned.map(\.command) == [2])
+        let unpinnedService = try #require(Self.attribute(unpinned[0].attributes, 1)).nested
+        let flags = try #require(Self.attribute(unpinnedService, 7))
+        #expect(flags.payload.prefix(4).elementsEqual([0, 0, 0, 0]))
+
+        // The service gone: one DEL_SERVICE, which takes its destinations with it.
+        let gone = IPVSApplier.messages(from: first, to: try rendered(scheduler: "rr", service: false), family: 7).map(Self.decode)
+        #expect(gone.map(\.command) == [3])
+        let deleted = try #require(Self.attribute(gone[0].attributes, 1)).nested
+        #expect(Self.attribute(deleted, 3)?.payload.prefix(4).elementsEqual([10, 96, 0, 10]) == true)
+        #expect(Self.attribute(deleted, 6) == nil)
     }
 }

@@ -41,12 +41,17 @@ public struct IPVSDestination: Sendable, Equatable {
 /// socket so their layout can be tested on a kernel without IPVS.
 public enum IPVSMessages {
     public enum Command: UInt8, Sendable {
-        case newService = 1, deleteService = 3, newDestination = 5, deleteDestination = 7, flush = 17
+        case newService = 1, setService = 2, deleteService = 3, newDestination = 5, deleteDestination = 7, flush = 17
     }
 
     /// `IPVS_CMD_NEW_SERVICE` for `service`.
     public static func newService(_ service: IPVSService, family: UInt16) -> [UInt8] {
         message(.newService, family: family) { m in serviceAttributes(m, service, full: true) }
+    }
+
+    /// `IPVS_CMD_SET_SERVICE`: an existing service's scheduler, flags and persistence changed.
+    public static func setService(_ service: IPVSService, family: UInt16) -> [UInt8] {
+        message(.setService, family: family) { m in serviceAttributes(m, service, full: true) }
     }
 
     public static func deleteService(_ service: IPVSService, family: UInt16) -> [UInt8] {
@@ -55,7 +60,12 @@ public enum IPVSMessages {
 
     /// `IPVS_CMD_NEW_DEST`: `destination` added to `service`.
     public static func newDestination(_ destination: IPVSDestination, of service: IPVSService, family: UInt16) -> [UInt8] {
-        message(.newDestination, family: family) { m in
+        destinationMessage(.newDestination, destination, of: service, family: family)
+    }
+
+    private static func destinationMessage(_ command: Command, _ destination: IPVSDestination, of service: IPVSService,
+                                           family: UInt16) -> [UInt8] {
+        message(command, family: family) { m in
             serviceAttributes(m, service, full: false)
             destinationAttributes(m, destination) {
                 put(m, Int32(IPVS_DEST_ATTR_FWD_METHOD), UInt32(IP_VS_CONN_F_MASQ))
