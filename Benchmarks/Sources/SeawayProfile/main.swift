@@ -1,6 +1,7 @@
 // Usage: SeawayProfile servicemap|iptables|nftables|load|dns SERVICES [ITERATIONS]
 //        SeawayProfile yaml SERVICES > cluster.yaml
 //        SeawayProfile policy-yaml PODS > policy-cluster.yaml   (100 namespaces, PODS / 2.5 policies)
+//        SeawayProfile nft-commit [ITERATIONS] < transaction.nft   (inside a namespace holding the table)
 // Runs one phase in a loop so `perf record` sees only it, or prints the synthetic cluster.
 import Foundation
 import NIOCore
@@ -27,6 +28,22 @@ if phase == "policy-yaml" {
     print(SyntheticPolicyCluster.yaml(namespaces: 100, pods: services, policies: services * 2 / 5), terminator: "")
 } else if phase == "yaml" {
     print(SyntheticCluster.yaml(services: services, endpoints: 10), terminator: "")
+} else if phase == "nft-commit" {
+    // How long the kernel takes to commit one transaction (nft syntax on stdin) sent over
+    // netlink as the applier sends it, without the nft CLI's own cost (it lists the whole
+    // ruleset first). Each iteration sends the same transaction; write it so it can repeat
+    // (e.g. an element added, then deleted).
+    var text: [UInt8] = []
+    while let line = readLine(strippingNewline: false) { text += Array(line.utf8) }
+    let socket = try NFTablesNetlink()
+    for _ in 0..<(args.count > 2 ? Int(args[2])! : 5) {
+        var batch = socket.makeBatch()
+        var script = NFTScript()
+        try script.compile(text, into: &batch)
+        let started = clock.now
+        try socket.apply(batch) { "operation \($0)" }
+        print("commit: \(clock.now - started)")
+    }
 } else if phase == "proxy-memory" {
     // Where `seaway proxy`'s memory goes at SERVICES x 10, piece by piece (resident MB after
     // each, malloc_trim first so freed memory does not count).
