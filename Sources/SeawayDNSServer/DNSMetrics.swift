@@ -78,44 +78,60 @@ public final class DNSMetrics: Sendable {
 }
 
 /// One socket's handles on the metrics: registry lookups (a lock and a hash of the labels)
-/// happen once per label set, not once per query.
+/// happen once per label set, not once per query, and the handles a query needs are found
+/// by array index (its type's slot, its rcode), with no hashing on the way.
 struct MetricsRecorder {
     let metrics: DNSMetrics
-    private var requestCounters: [RequestKey: Counter] = [:]
-    private var responseCounters: [ResponseKey: Counter] = [:]
-    private var durations: [DNSType: DurationHistogram] = [:]
-    private var hits: [Bool: Counter] = [:]
+    /// The socket's transport, CoreDNS's `proto` label.
+    let proto: String
+    /// By `family slot * typeSlots + type slot`.
+    private var requestCounters: [Counter?]
+    /// Answers of the kubernetes plugin (the zone) by rcode; other plugins and extended
+    /// rcodes (upstream answers, rarer) by key.
+    private var zoneResponses: [Counter?]
+    private var otherResponses: [ResponseKey: Counter] = [:]
+    private var durations: [DurationHistogram?]
+    private var hits: [Counter?] = [nil, nil]
     private lazy var misses = metrics.cacheMisses
-
-    private struct RequestKey: Hashable {
-        var proto: String
-        var ipv6: Bool
-        var type: DNSType
-    }
 
     private struct ResponseKey: Hashable {
         var rcode: DNSResponseCode
         var plugin: String
     }
 
-    init(_ metrics: DNSMetrics) { self.metrics = metrics }
+    /// Slot 0 is "other"; each of CoreDNS's counted types has its own, by type code.
+    private static let typeSlots = DNSMetrics.countedTypes.count + 1
+    private static let slotOfType: [UInt8] = {
+        var table = [UInt8](repeating: 0, count: 256)
+        for (i, t) in DNSMetrics.countedTypes.sorted(by: { $0.rawValue < $1.rawValue }).enumerated() {
+            table[Int(t.rawValue)] = UInt8(i + 1)
+        }
+        return table
+    }()
 
-    mutating func request(proto: String, ipv6: Bool, type: DNSType) {
-        let key = RequestKey(proto: proto, ipv6: ipv6, type: DNSMetrics.countedTypes.contains(type) ? type : DNSType(rawValue: 0))
-        if let c = requestCounters[key] { c.increment(); return }
+    private static func slot(_ type: DNSType) -> Int {
+        type.rawValue < 256 ? Int(slotOfType[Int(type.rawValue)]) : 0
+    }
+
+    init(_ metrics: DNSMetrics, proto: String) {
+        self.metrics = metrics
+        self.proto = proto
+        requestCounters = Array(repeating: nil, count: 2 * Self.typeSlots)
+        zoneResponses = Array(repeating: nil, count: 16)
+        durations = Array(repeating: nil, count: Self.typeSlots)
+    }
+
+    mutating func request(ipv6: Bool, type: DNSType) {
+        let i = (ipv6 ? Self.typeSlots : 0) + Self.slot(type)
+        if let c = requestCounters[i] { c.increment(); return }
         let c = metrics.requests(proto: proto, family: ipv6 ? "2" : "1", type: type)
-        requestCounters[key] = c
+        requestCounters[i] = c
         c.increment()
     }
 
     mutating func response(rcode: DNSResponseCode, plugin: String, type: DNSType, elapsed: Duration) {
-        let key = ResponseKey(rcode: rcode, plugin: plugin)
-        if let c = responseCounters[key] { c.increment() } else {
-            let c = metrics.responses(rcode: rcode, plugin: plugin)
-            responseCounters[key] = c
-            c.increment()
-        }
-        let t = DNSMetrics.countedTypes.contains(type) ? type : DNSType(rawValue: 0)
+        responseCounter(rcode: rcode, plugin: plugin).increment()
+        let t = Self.slot(type)
         if let h = durations[t] { h.record(elapsed) } else {
             let h = metrics.duration(type: type)
             durations[t] = h
@@ -123,11 +139,26 @@ struct MetricsRecorder {
         }
     }
 
+    private mutating func responseCounter(rcode: DNSResponseCode, plugin: String) -> Counter {
+        if plugin == "kubernetes", rcode.rawValue < 16 {
+            if let c = zoneResponses[Int(rcode.rawValue)] { return c }
+            let c = metrics.responses(rcode: rcode, plugin: plugin)
+            zoneResponses[Int(rcode.rawValue)] = c
+            return c
+        }
+        let key = ResponseKey(rcode: rcode, plugin: plugin)
+        if let c = otherResponses[key] { return c }
+        let c = metrics.responses(rcode: rcode, plugin: plugin)
+        otherResponses[key] = c
+        return c
+    }
+
     mutating func cache(hit: Bool, denial: Bool) {
         if !hit { misses.increment(); return }
-        if let c = hits[denial] { c.increment(); return }
+        let i = denial ? 1 : 0
+        if let c = hits[i] { c.increment(); return }
         let c = metrics.cacheHits(denial: denial)
-        hits[denial] = c
+        hits[i] = c
         c.increment()
     }
 }

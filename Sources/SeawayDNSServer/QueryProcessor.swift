@@ -20,29 +20,33 @@ struct QueryProcessor {
     let logQueries: Bool
     var cache = AnswerCache()
     var metrics: MetricsRecorder
+    /// The zone this socket answers from until the store has a newer one.
+    private var zone: ZoneStore.Snapshot
 
     init(store: ZoneStore, forwarder: Forwarder?, transport: Transport, metrics: DNSMetrics, logger: Logger, logQueries: Bool) {
         self.store = store
         self.forwarder = forwarder
         self.transport = transport
-        self.metrics = MetricsRecorder(metrics)
+        self.metrics = MetricsRecorder(metrics, proto: transport.rawValue)
         self.logger = logger
         self.logQueries = logQueries
+        zone = store.current
     }
 
     /// The reply to `packet` from `peer`, now or later. UDP replies are cut to the client's size.
     mutating func process(_ packet: ByteBuffer, from peer: SocketAddress, on loop: any EventLoop) -> Outcome {
         let started = NIODeadline.now()
         let ipv6 = peer.protocol == .inet6
-        let current = store.current
+        if store.generation != zone.generation { zone = store.current }
+        let current = zone
         if let (reply, type, rcode) = current.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
-            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)
+            metrics.request(ipv6: ipv6, type: type)
             metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
             return .now(reply)
         }
         if let cached = cache.answer(for: packet, generation: current.generation) {
             let type = QueryProcessor.questionType(packet)
-            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)
+            metrics.request(ipv6: ipv6, type: type)
             let rcode = DNSResponseCode(rawValue: UInt16(cached.getInteger(at: cached.readerIndex + 3, as: UInt8.self)! & 0xF))
             metrics.cache(hit: true, denial: rcode == .nameError)
             metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
@@ -53,7 +57,7 @@ struct QueryProcessor {
             return .none
         case let .reply(reply):
             let type = reply.questions.first?.type ?? DNSType(rawValue: 0)
-            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)
+            metrics.request(ipv6: ipv6, type: type)
             metrics.cache(hit: false, denial: false)
             let bytes = write(reply, limitFor: reply)
             // Only whole, well-formed questions are worth keeping.
@@ -62,7 +66,7 @@ struct QueryProcessor {
             return .now(bytes)
         case let .forward(request):
             let type = request.questions[0].type
-            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: type)
+            metrics.request(ipv6: ipv6, type: type)
             guard let forwarder else {
                 // Nothing after the kubernetes zones: CoreDNS's end of the plugin chain.
                 let reply = DNSMessage.reply(to: request, rcode: .serverFailure)
@@ -71,7 +75,7 @@ struct QueryProcessor {
             }
             return .later(forwardAndWrite(request, forwarder: forwarder, started: started, on: loop))
         case let .chase(reply, questions):
-            metrics.request(proto: transport.rawValue, ipv6: ipv6, type: reply.questions[0].type)
+            metrics.request(ipv6: ipv6, type: reply.questions[0].type)
             guard let forwarder else {
                 finish(reply, plugin: "kubernetes", started: started, peer: peer)
                 return .now(write(reply, limitFor: reply))

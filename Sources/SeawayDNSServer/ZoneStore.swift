@@ -1,28 +1,45 @@
 import NIOConcurrencyHelpers
 import SeawayDNS
+import Synchronization
 
 /// The zone every socket answers from, swapped whole when the cluster state (re)loads. Each
 /// swap bumps `generation`, which tells per-socket answer caches to start over.
 public final class ZoneStore: Sendable {
-    public struct Current: Sendable {
-        public var generation: Int
-        public var responder: DNSResponder
+    /// One loaded zone, never changed after it is made. A class: handing it to a socket costs
+    /// one reference count, where copying the responder's parts cost one per part.
+    public final class Snapshot: Sendable {
+        public let generation: Int
+        public let responder: DNSResponder
+
+        init(generation: Int, responder: DNSResponder) {
+            self.generation = generation
+            self.responder = responder
+        }
     }
 
-    private let box: NIOLockedValueBox<Current>
+    private let box: NIOLockedValueBox<Snapshot>
+    /// `box`'s generation, readable without the lock: a socket keeps its snapshot and takes
+    /// the lock only when this has moved on, not once per query.
+    private let published = Atomic<Int>(0)
 
     /// Starts unsynced: names in the zones are SERVFAIL until `replace` is called.
     public init(options: KubernetesDNSOptions) {
-        box = NIOLockedValueBox(Current(generation: 0, responder: DNSResponder(zone: .unsynced(options: options))))
+        box = NIOLockedValueBox(Snapshot(generation: 0, responder: DNSResponder(zone: .unsynced(options: options))))
     }
 
-    public var current: Current { box.withLockedValue { $0 } }
+    public var current: Snapshot { box.withLockedValue { $0 } }
+
+    /// The generation `current` has now.
+    public var generation: Int { published.load(ordering: .acquiring) }
 
     public var isLoaded: Bool { current.responder.zone.synced }
 
     /// Precompiles the new zone's answers on the caller's thread, then swaps it in.
     public func replace(_ zone: KubernetesZone) {
         let responder = DNSResponder(zone: zone)
-        box.withLockedValue { $0 = Current(generation: $0.generation + 1, responder: responder) }
+        box.withLockedValue {
+            $0 = Snapshot(generation: $0.generation + 1, responder: responder)
+            published.store($0.generation, ordering: .releasing)
+        }
     }
 }
