@@ -38,13 +38,12 @@ struct QueryProcessor {
         let started = NIODeadline.now()
         let ipv6 = peer.protocol == .inet6
         if store.generation != zone.generation { zone = store.current }
-        let current = zone
-        if let (reply, type, rcode) = current.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
+        if let (reply, type, rcode) = zone.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
             metrics.request(ipv6: ipv6, type: type)
             metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
             return .now(reply)
         }
-        if let cached = cache.answer(for: packet, generation: current.generation) {
+        if let cached = cache.answer(for: packet, generation: zone.generation) {
             let type = QueryProcessor.questionType(packet)
             metrics.request(ipv6: ipv6, type: type)
             let rcode = DNSResponseCode(rawValue: UInt16(cached.getInteger(at: cached.readerIndex + 3, as: UInt8.self)! & 0xF))
@@ -52,7 +51,7 @@ struct QueryProcessor {
             metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
             return .now(cached)
         }
-        switch current.responder.decide(packet) {
+        switch zone.responder.decide(packet) {
         case .drop:
             return .none
         case let .reply(reply):
@@ -61,7 +60,7 @@ struct QueryProcessor {
             metrics.cache(hit: false, denial: false)
             let bytes = write(reply, limitFor: reply)
             // Only whole, well-formed questions are worth keeping.
-            if !reply.questions.isEmpty { cache.store(bytes, for: packet, generation: current.generation) }
+            if !reply.questions.isEmpty { cache.store(bytes, for: packet, generation: zone.generation) }
             finish(reply, plugin: reply.authoritative ? "kubernetes" : "", started: started, peer: peer)
             return .now(bytes)
         case let .forward(request):

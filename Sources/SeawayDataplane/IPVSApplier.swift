@@ -40,8 +40,9 @@ public enum IPVSApplier {
         func destination(_ rs: IPVSRuleset.RealServer) -> IPVSDestination {
             IPVSDestination(address: rs.address, port: UInt16(rs.port), weight: UInt32(rs.weight))
         }
+        let oldServers = old.flatMap(\.virtualServers)
         var before: [Key: IPVSRuleset.VirtualServer] = [:]
-        for vs in old.flatMap(\.virtualServers) { before[Key(vs)] = vs }
+        for vs in oldServers { before[Key(vs)] = vs }
         var out: [[UInt8]] = []
         var kept: Set<Key> = []
         for vs in new.flatMap(\.virtualServers) {
@@ -61,7 +62,7 @@ public enum IPVSApplier {
                 out.append(IPVSMessages.deleteDestination(destination(rs), of: service, family: family))
             }
         }
-        for vs in old.flatMap(\.virtualServers) where !kept.contains(Key(vs)) {
+        for vs in oldServers where !kept.contains(Key(vs)) {
             out.append(IPVSMessages.deleteService(IPVSApplier.service(vs), family: family))
         }
         return out

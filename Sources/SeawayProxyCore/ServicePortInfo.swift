@@ -30,6 +30,14 @@ public struct ServicePortInfo: Sendable, Hashable {
 
     public var usesLocalEndpoints: Bool { internalPolicyLocal || (externalPolicyLocal && externallyAccessible) }
 
+    /// Whether the load-balancer firewall lets the VIPs themselves through as sources: when
+    /// a source range holds the node's IP, since a VIP bound locally makes the node's own
+    /// connections to it arrive from the VIP (kube-proxy's rule in every mode).
+    public func sourceRangesAdmitVIPs(nodeIP: IPAddress?) -> Bool {
+        guard let nodeIP else { return false }
+        return loadBalancerSourceRanges.contains { $0.contains(nodeIP) }
+    }
+
     /// The service-port infos kube-proxy's ServiceChangeTracker derives from `service` for
     /// `family`; empty when kube-proxy would not proxy it (headless, ExternalName, no
     /// ClusterIP of the family, or handled by another proxy).

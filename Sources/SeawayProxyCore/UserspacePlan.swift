@@ -63,9 +63,9 @@ public struct UserspacePlan: Sendable, Hashable {
         public var proto: L4Protocol
         public var vips: [IPAddress]
         public var port: Int
-        /// The ranges, then the VIPs themselves when a range holds the node's IP: a VIP bound
-        /// locally makes the node's own connections arrive from the VIP.
-        public var allowedSources: [CIDR]
+        public var sourceRanges: [CIDR]
+        /// The VIPs are allowed as sources too (`ServicePortInfo.sourceRangesAdmitVIPs`).
+        public var admitsVIPs: Bool
     }
 
     public var family: IPFamily
@@ -113,12 +113,9 @@ public struct UserspacePlan: Sendable, Hashable {
 
             // As kube-proxy's nftables mode: with or without endpoints.
             if !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty {
-                var allowed = info.loadBalancerSourceRanges
-                if let nodeIP, allowed.contains(where: { $0.contains(nodeIP) }) {
-                    allowed += info.loadBalancerVIPs.map { CIDR(host: $0) }
-                }
-                firewalls.append(Firewall(name: info.name, proto: info.proto, vips: info.loadBalancerVIPs,
-                                          port: info.port, allowedSources: allowed))
+                firewalls.append(Firewall(name: info.name, proto: info.proto, vips: info.loadBalancerVIPs, port: info.port,
+                                          sourceRanges: info.loadBalancerSourceRanges,
+                                          admitsVIPs: info.sourceRangesAdmitVIPs(nodeIP: nodeIP)))
             }
             func refuse(_ address: IPAddress?, _ port: Int) {
                 refused.append(Refused(name: info.name, proto: info.proto, address: address, port: port, verdict: refusal))

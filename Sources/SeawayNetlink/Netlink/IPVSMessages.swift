@@ -60,12 +60,7 @@ public enum IPVSMessages {
 
     /// `IPVS_CMD_NEW_DEST`: `destination` added to `service`.
     public static func newDestination(_ destination: IPVSDestination, of service: IPVSService, family: UInt16) -> [UInt8] {
-        destinationMessage(.newDestination, destination, of: service, family: family)
-    }
-
-    private static func destinationMessage(_ command: Command, _ destination: IPVSDestination, of service: IPVSService,
-                                           family: UInt16) -> [UInt8] {
-        message(command, family: family) { m in
+        message(.newDestination, family: family) { m in
             serviceAttributes(m, service, full: false)
             destinationAttributes(m, destination) {
                 put(m, Int32(IPVS_DEST_ATTR_FWD_METHOD), UInt32(IP_VS_CONN_F_MASQ))

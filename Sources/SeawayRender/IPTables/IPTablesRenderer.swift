@@ -148,14 +148,10 @@ struct IPTablesFragment: Sendable {
             let fw = names.firewall
             var rules = LineBlock()
             let head: RuleLine = "-A \(fw) -m comment --comment \"\(name) loadbalancer IP\""
-            var allowFromNode = false
             for cidr in info.loadBalancerSourceRanges {
                 rules.append("\(head) -s \(cidr) -j \(names.external)")
-                if let ip = s.nodeIP, cidr.contains(ip) { allowFromNode = true }
             }
-            // A VIP bound locally makes node-to-VIP traffic loop back with the VIP as its
-            // source; let it through.
-            if allowFromNode {
+            if info.sourceRangesAdmitVIPs(nodeIP: s.nodeIP) {
                 for ip in info.loadBalancerVIPs { rules.append("\(head) -s \(ip) -j \(names.external)") }
             }
             rules.append("-A \(fw) -m comment --comment \"other traffic to \(name) will be dropped by KUBE-PROXY-FIREWALL\"")

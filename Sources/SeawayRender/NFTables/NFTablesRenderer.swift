@@ -152,8 +152,7 @@ struct NFTablesFragment: Sendable {
 
         if usesFW {
             var sources = info.loadBalancerSourceRanges.map(\.description)
-            if let nodeIP = s.options.primaryIP(s.family), info.loadBalancerSourceRanges.contains(where: { $0.contains(nodeIP) }) {
-                // A VIP bound locally makes node-to-VIP traffic arrive from the VIP itself.
+            if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
                 sources += info.loadBalancerVIPs.map(\.description)
             }
             rule(.firewall, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")

@@ -52,7 +52,7 @@ public struct UserspaceRenderer: Sendable {
         for f in plan.firewalls {
             let chain = NFTablesName.firewall(f.name)
             firewallChains.append(chain)
-            let sources = f.allowedSources.map { $0.prefixLength == $0.family.bitLength ? $0.network.description : $0.description }
+            let sources = f.sourceRanges.map(\.description) + (f.admitsVIPs ? f.vips.map(\.description) : [])
             rule(chain, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
             for vip in f.vips {
                 element("firewall-ips", "\(vip) . \(f.proto.lowercased) . \(f.port) comment \"\(f.name.description)\" : goto \(chain)")
