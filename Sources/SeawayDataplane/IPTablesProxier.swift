@@ -36,14 +36,14 @@ public final class IPTablesProxier {
             let plans = try applier.apply(rulesets)
             for r in rulesets { written[r.family] = r.fixedChains }
             state.landed(new)
-            return Sync(full: true, chainsWritten: plans.reduce(0) { $0 + $1.ruleset.nat.chains.count + $1.ruleset.filter.chains.count })
+            return Sync(full: true, chainsWritten: plans.reduce(0) { $0 + $1.ruleset.nat.chainCount + $1.ruleset.filter.chainCount })
         case let .partial(payloads, stale):
             var result = Sync(full: false, staleConntrack: stale)
             for full in payloads {
                 let payload = full.omitting(written: written[full.family] ?? [:])
                 try applier.restore(payload)
                 written[full.family, default: [:]].merge(payload.fixedChains) { $1 }
-                result.chainsWritten += payload.nat.chains.count + payload.filter.chains.count
+                result.chainsWritten += payload.nat.chainCount + payload.filter.chainCount
                 result.chainsDeleted += payload.nat.deletedChains.count + payload.filter.deletedChains.count
             }
             state.landed(new)

@@ -34,11 +34,23 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// Parses `text`; returns nil when it is not an address.
+    public init?(_ text: String) {
+        // IPv4 straight from the text's bytes (endpoints parse 100,000 of these).
+        var text = text
+        guard let v4 = text.withUTF8({ IPAddress.parseV4($0) }) else {
+            self.init(notV4: Array(text.utf8))
+            return
+        }
+        self.init(v4: v4)
+    }
+
+    /// Parses `text`; returns nil when it is not an address.
     public init?(_ text: some StringProtocol) {
-        let utf8 = Array(text.utf8)
-        if let v4 = IPAddress.parseV4(utf8[...]) {
-            self.init(v4: v4)
-        } else if let (h, l) = IPAddress.parseV6(utf8) {
+        self.init(String(text))
+    }
+
+    private init?(notV4 utf8: [UInt8]) {
+        if let (h, l) = IPAddress.parseV6(utf8) {
             // Go treats ::ffff:a.b.c.d as IPv4 (To4() succeeds), and so does kube-proxy.
             if h == 0 && (l >> 32) == 0xffff {
                 self.init(v4: UInt32(truncatingIfNeeded: l))
@@ -126,7 +138,7 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
 
     // MARK: parsing
 
-    static func parseV4(_ bytes: ArraySlice<UInt8>) -> UInt32? {
+    static func parseV4(_ bytes: some Sequence<UInt8>) -> UInt32? {
         var value: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0

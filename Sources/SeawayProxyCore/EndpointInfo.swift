@@ -9,11 +9,15 @@ public struct EndpointInfo: Sendable, Hashable {
     public var ready: Bool
     public var serving: Bool
     public var terminating: Bool
-    /// Topology hints; nil when the endpoint carries none.
-    public var zoneHints: Set<String>?
-    public var nodeHints: Set<String>?
+    /// Topology hints, rare in practice: one reference (usually nil) rather than two sets
+    /// in every endpoint, which is copied many times on the way to the rules.
+    private let hints: TopologyHints?
     /// `ip:port`, `[ip]:port` for IPv6: the identity kube-proxy hashes and sorts by.
     public let description: String
+
+    /// Topology hints; nil when the endpoint carries none.
+    public var zoneHints: Set<String>? { hints?.zones }
+    public var nodeHints: Set<String>? { hints?.nodes }
 
     public init(ip: IPAddress, port: Int, isLocal: Bool, ready: Bool, serving: Bool, terminating: Bool,
                 zoneHints: Set<String>? = nil, nodeHints: Set<String>? = nil) {
@@ -23,8 +27,25 @@ public struct EndpointInfo: Sendable, Hashable {
         self.ready = ready
         self.serving = serving
         self.terminating = terminating
-        self.zoneHints = zoneHints
-        self.nodeHints = nodeHints
+        hints = zoneHints == nil && nodeHints == nil ? nil : TopologyHints(zones: zoneHints, nodes: nodeHints)
         self.description = ip.joined(port: port)
+    }
+}
+
+/// The zone and node hints of one endpoint.
+private final class TopologyHints: Sendable, Hashable {
+    let zones: Set<String>?
+    let nodes: Set<String>?
+
+    init(zones: Set<String>?, nodes: Set<String>?) {
+        self.zones = zones
+        self.nodes = nodes
+    }
+
+    static func == (l: TopologyHints, r: TopologyHints) -> Bool { l.zones == r.zones && l.nodes == r.nodes }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(zones)
+        hasher.combine(nodes)
     }
 }

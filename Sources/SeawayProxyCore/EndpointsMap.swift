@@ -9,15 +9,20 @@ public enum EndpointsMap {
         -> [ServicePortName: [EndpointInfo]]
     {
         // kube-proxy's informer skips headless and other-proxy slices by label selector.
-        let relevant = slices.filter { s in
-            s.addressType.family == family && s.serviceName?.isEmpty == false
+        // Indexes are filtered and sorted, not slices (copying a slice costs a dozen retains).
+        let relevant = slices.indices.filter { i in
+            let s = slices[i]
+            return s.addressType.family == family && s.serviceName?.isEmpty == false
                 && s.metadata.labels["service.kubernetes.io/headless"] == nil
                 && s.metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
-        }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+        }.sorted { a, b in
+            (slices[a].metadata.namespace, slices[a].metadata.name) < (slices[b].metadata.namespace, slices[b].metadata.name)
+        }
 
         // Each slice converts on its own (on any core); merging keeps slice order.
-        let perSlice = relevant.concurrentMap { slice -> [(ServicePortName, [EndpointInfo])] in
-            slice.ports.compactMap { port in
+        let perSlice = relevant.concurrentMap { i -> [(ServicePortName, [EndpointInfo])] in
+            let slice = slices[i]
+            return slice.ports.compactMap { port in
                 // kube-proxy ignores ports with a nil name or a nil/zero number.
                 guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { return nil }
                 let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
@@ -39,14 +44,20 @@ public enum EndpointsMap {
         var lists: [ServicePortName: [EndpointInfo]] = [:]
         lists.reserveCapacity(perSlice.count)
         for ports in perSlice {
-            for (key, endpoints) in ports { lists[key, default: []].append(contentsOf: endpoints) }
+            for (key, endpoints) in ports {
+                // A service port's first slice is taken as it is (most have only one).
+                if let i = lists.index(forKey: key) {
+                    lists.values[i].append(contentsOf: endpoints)
+                } else {
+                    lists[key] = endpoints
+                }
+            }
         }
-        let keys = Array(lists.keys)
-        let gathered = lists
-        let unique = keys.concurrentMap { deduplicated(gathered[$0]!) }
+        let gathered = Array(lists)
+        let unique = gathered.concurrentMap { deduplicated($0.value) }
         var result: [ServicePortName: [EndpointInfo]] = [:]
-        result.reserveCapacity(keys.count)
-        for (key, endpoints) in zip(keys, unique) where !endpoints.isEmpty { result[key] = endpoints }
+        result.reserveCapacity(gathered.count)
+        for ((key, _), endpoints) in zip(gathered, unique) where !endpoints.isEmpty { result[key] = endpoints }
         return result
     }
 

@@ -70,7 +70,7 @@ final class SharedBalancer: Sendable {
 
 extension SocketAddress {
     /// The address part, in Seaway's type.
-    var seawayIP: IPAddress? { ipAddress.flatMap(IPAddress.init) }
+    var seawayIP: IPAddress? { ipAddress.flatMap { IPAddress($0) } }
 
     init(_ endpoint: EndpointInfo) throws {
         self = try SocketAddress(ipAddress: endpoint.ip.description, port: endpoint.port)

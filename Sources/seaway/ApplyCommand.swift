@@ -55,7 +55,7 @@ struct ApplyCommand: ParsableCommand {
                 let plans = try IPTablesApplier(environment: environment).apply(tables)
                 for plan in plans {
                     let r = plan.ruleset
-                    printNotice("applied iptables (\(r.family.rawValue)): \(r.filter.chains.count + r.nat.chains.count) chains, "
+                    printNotice("applied iptables (\(r.family.rawValue)): \(r.filter.chainCount + r.nat.chainCount) chains, "
                                 + "\(plan.missingJumps.count) jump rules added, \(r.filter.deletedChains.count + r.nat.deletedChains.count) stale chains deleted")
                 }
             case .nftables:

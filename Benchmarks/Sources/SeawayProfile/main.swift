@@ -152,6 +152,7 @@ if phase == "policy-yaml" {
     }
 } else {
     let cluster = SyntheticCluster.state(services: services, endpoints: 10)
+    let prebuiltMap = ServiceMap(cluster: cluster, options: options, family: .ipv4)
     for _ in 0..<iterations {
         let start = clock.now
         switch phase {
@@ -166,6 +167,10 @@ if phase == "policy-yaml" {
             print("  assemble \(clock.now - t)"); t = clock.now
             let bytes = ruleset.bytes
             print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
+        case "iptables-sync", "nftables-sync":
+            // Only the fragments (and what a sync keeps), from a service map built once.
+            _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
+                : NFTablesSync(prebuiltMap).ruleset.chainCount
         case "servicemap":
             _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
         default:

@@ -15,20 +15,18 @@ public enum ChainHash {
         SHA256.hash(data: bytes).withUnsafeBytes { writeBase32($0, characters: length, into: out) }
     }
 
-    /// `label` followed by base32(sha256(prefix + suffix)), built in one string without
-    /// joining the inputs (this runs once per endpoint).
-    public static func name(_ label: StaticString, hashing prefix: String, _ suffix: String, length: Int) -> String {
+    /// Writes `label` followed by base32(sha256(prefix + suffix)) truncated to `length` into
+    /// `out`, without joining the inputs (this runs once per endpoint); returns how many bytes.
+    static func writeName(_ label: StaticString, hashing prefix: String, _ suffix: String, length: Int,
+                          into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var hasher = SHA256()
         var p = prefix, s = suffix
         p.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         s.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         return hasher.finalize().withUnsafeBytes { digest in
-            String(unsafeUninitializedCapacity: label.utf8CodeUnitCount + length) { out in
-                let l = label.utf8CodeUnitCount
-                for i in 0..<l { out[i] = label.utf8Start[i] }
-                let written = writeBase32(digest, characters: length, into: UnsafeMutableBufferPointer(rebasing: out[l...]))
-                return l + written
-            }
+            let l = label.utf8CodeUnitCount
+            for i in 0..<l { out[i] = label.utf8Start[i] }
+            return l + writeBase32(digest, characters: length, into: UnsafeMutableBufferPointer(rebasing: out[l...]))
         }
     }
 

@@ -11,16 +11,14 @@ struct FragmentStore<Fragment: Sendable>: Sendable {
     }
 
     private(set) var order: [ServicePortName]
-    private var fragments: [ServicePortName: Fragment]
+    /// The fragment of each name in `order`, at the same index.
+    private(set) var inOrder: [Fragment]
 
     /// Renders every port of `map` (on every core).
     init(_ map: ServiceMap, render: @Sendable (ProxyServicePort) -> Fragment) {
-        let rendered = map.ports.concurrentMap(render)
+        inOrder = map.ports.concurrentMap(render)
         order = map.ports.map(\.info.name)
-        fragments = Dictionary(uniqueKeysWithValues: zip(order, rendered))
     }
-
-    var inOrder: [Fragment] { order.map { fragments[$0]! } }
 
     /// Renders the `changed` ports of `state` again. Changes come in name order, each `at` the
     /// index it has once the changes before it are applied.
@@ -32,17 +30,17 @@ struct FragmentStore<Fragment: Sendable>: Sendable {
             switch (state.ports[name], index) {
             case let (port?, index?):
                 let new = render(port)
-                changes.append(.replaced(at: index, old: fragments[name]!, new: new))
-                fragments[name] = new
+                changes.append(.replaced(at: index, old: inOrder[index], new: new))
+                inOrder[index] = new
             case let (port?, nil):
                 let new = render(port)
                 let at = order.renderInsertionIndex(for: name)
                 order.insert(name, at: at)
-                fragments[name] = new
+                inOrder.insert(new, at: at)
                 changes.append(.added(at: at, new))
             case let (nil, index?):
                 order.remove(at: index)
-                changes.append(.removed(at: index, old: fragments.removeValue(forKey: name)!))
+                changes.append(.removed(at: index, old: inOrder.remove(at: index)))
             case (nil, nil):
                 break
             }

@@ -7,12 +7,18 @@ enum TextPiece: Sendable {
     case block([UInt8])
     /// `prefix` + `name` + `suffix`, written without formatting a string per chain.
     case wrapped(StaticString, String, StaticString)
+    /// `prefix` + name + `suffix` for every chain of a block.
+    case declarations(StaticString, ChainBlock, StaticString)
+    /// Every rule of every chain of a block.
+    case rules(ChainBlock)
 
     var count: Int {
         switch self {
         case let .text(s): return s.utf8.count
         case let .block(b): return b.count
         case let .wrapped(p, s, q): return p.utf8CodeUnitCount + s.utf8.count + q.utf8CodeUnitCount
+        case let .declarations(p, b, q): return b.declarationsByteCount(p, q)
+        case let .rules(b): return b.rules.count
         }
     }
 
@@ -40,6 +46,10 @@ enum TextPiece: Sendable {
                         let middle = at + p.utf8CodeUnitCount
                         let n = s.withUTF8 { middle.update(from: $0.baseAddress!, count: $0.count); return $0.count }
                         (middle + n).update(from: q.utf8Start, count: q.utf8CodeUnitCount)
+                    case let .declarations(p, b, q):
+                        _ = b.writeDeclarations(p, q, into: at)
+                    case let .rules(b):
+                        b.rules.withUnsafeBufferPointer { if let base = $0.baseAddress { at.update(from: base, count: $0.count) } }
                     }
                 }
             }

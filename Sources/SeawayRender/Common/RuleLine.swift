@@ -25,6 +25,9 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         public mutating func appendLiteral(_ literal: String) { bytes.appendUTF8(literal) }
         public mutating func appendInterpolation(_ s: String) { bytes.appendUTF8(s) }
         public mutating func appendInterpolation(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
+        /// Text already in bytes (a chain name from a `ChainBlock`, say).
+        public mutating func appendInterpolation(_ text: ArraySlice<UInt8>) { bytes.append(contentsOf: text) }
+        public mutating func appendInterpolation(_ text: [UInt8]) { bytes.append(contentsOf: text) }
         public mutating func appendInterpolation(_ n: Int) { bytes.appendDecimal(n) }
         public mutating func appendInterpolation(_ ip: IPAddress) { bytes.appendAddress(ip) }
         public mutating func appendInterpolation(_ cidr: CIDR) {

@@ -33,9 +33,13 @@ public enum IPTablesChain {
             firewall = "KUBE-FW-" + hash
         }
 
-        /// `KUBE-SEP-` + hash of port name, protocol and `ip:port`.
-        public func endpoint(_ endpoint: EndpointInfo) -> String {
-            ChainHash.name("KUBE-SEP-", hashing: hashPrefix, endpoint.description, length: 16)
+        /// The length of every endpoint chain name.
+        static let endpointNameLength = 9 + 16
+
+        /// Writes `KUBE-SEP-` + hash of port name, protocol and `ip:port` (`endpointNameLength`
+        /// bytes) into `out`.
+        func writeEndpoint(_ endpoint: EndpointInfo, into out: UnsafeMutableBufferPointer<UInt8>) {
+            _ = ChainHash.writeName("KUBE-SEP-", hashing: hashPrefix, endpoint.description, length: 16, into: out)
         }
     }
 }

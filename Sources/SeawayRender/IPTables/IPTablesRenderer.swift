@@ -26,14 +26,24 @@ struct IPTablesFragment: Sendable {
     var filterProxyFirewall = LineBlock()
     var natServices = LineBlock()
     var natNodePorts = LineBlock()
-    var chains: [IPTablesRuleset.Chain] = []
+    /// The nat chains the port owns.
+    var chains = ChainBlock()
 
     static let topLevelCount = 6
 
     /// The lines for the shared chains: filter KUBE-SERVICES, KUBE-EXTERNAL-SERVICES,
     /// KUBE-NODEPORTS, KUBE-PROXY-FIREWALL, then nat KUBE-SERVICES and KUBE-NODEPORTS.
-    var topLevel: [LineBlock] {
-        [filterServices, filterExternalServices, filterNodePorts, filterProxyFirewall, natServices, natNodePorts]
+    var topLevel: [LineBlock] { (0..<Self.topLevelCount).map(topLevel) }
+
+    func topLevel(_ part: Int) -> LineBlock {
+        switch part {
+        case 0: return filterServices
+        case 1: return filterExternalServices
+        case 2: return filterNodePorts
+        case 3: return filterProxyFirewall
+        case 4: return natServices
+        default: return natNodePorts
+        }
     }
 
     init(_ sp: ProxyServicePort, _ s: IPTablesSettings) {
@@ -141,70 +151,74 @@ struct IPTablesFragment: Sendable {
             if hasExternal {
                 rules.append("-A \(ext) -j \(externalPolicyChain)")
             }
-            chains.append(.init(name: ext, rules: rules))
+            chains.startChain(ext)
+            chains.append(rules)
         }
 
         if usesFW {
             let fw = names.firewall
-            var rules = LineBlock()
+            chains.startChain(fw)
             let head: RuleLine = "-A \(fw) -m comment --comment \"\(name) loadbalancer IP\""
             for cidr in info.loadBalancerSourceRanges {
-                rules.append("\(head) -s \(cidr) -j \(names.external)")
+                chains.append("\(head) -s \(cidr) -j \(names.external)")
             }
             if info.sourceRangesAdmitVIPs(nodeIP: s.nodeIP) {
-                for ip in info.loadBalancerVIPs { rules.append("\(head) -s \(ip) -j \(names.external)") }
+                for ip in info.loadBalancerVIPs { chains.append("\(head) -s \(ip) -j \(names.external)") }
             }
-            rules.append("-A \(fw) -m comment --comment \"other traffic to \(name) will be dropped by KUBE-PROXY-FIREWALL\"")
-            chains.append(.init(name: fw, rules: rules))
+            chains.append("-A \(fw) -m comment --comment \"other traffic to \(name) will be dropped by KUBE-PROXY-FIREWALL\"")
         }
 
         // Endpoint chain names are needed by the policy chains and the endpoint chains alike.
-        let endpointChains = EndpointChainNames(sp.endpoints.allReachable, names)
+        let reachable = sp.endpoints.allReachable
+        let endpointChains = EndpointChainNames(reachable, names)
 
         if sp.usesClusterPolicyChain {
-            var rules = info.internalPolicyLocal ? LineBlock() : internalRules
-            writeServiceToEndpointRules(&rules, sp, names.cluster, sp.endpoints.cluster, endpointChains, s.largeCluster)
-            chains.append(.init(name: names.cluster, rules: rules))
+            chains.startChain(names.cluster)
+            if !info.internalPolicyLocal { chains.append(internalRules) }
+            writeServiceToEndpointRules(&chains, sp, names.cluster, sp.endpoints.cluster,
+                                        reachable.indexes(of: sp.endpoints.cluster), endpointChains, s.largeCluster)
         }
         if sp.usesLocalPolicyChain {
-            var rules = info.internalPolicyLocal ? internalRules : LineBlock()
-            writeServiceToEndpointRules(&rules, sp, names.local, sp.endpoints.local, endpointChains, s.largeCluster)
-            chains.append(.init(name: names.local, rules: rules))
+            chains.startChain(names.local)
+            if info.internalPolicyLocal { chains.append(internalRules) }
+            writeServiceToEndpointRules(&chains, sp, names.local, sp.endpoints.local,
+                                        reachable.indexes(of: sp.endpoints.local), endpointChains, s.largeCluster)
         }
 
-        for (ep, chain) in zip(sp.endpoints.allReachable, endpointChains.all) {
-            var rules = LineBlock()
+        for (i, ep) in reachable.enumerated() {
+            let chain = endpointChains[i]
+            chains.startChain(chain)
             // Large clusters drop these comments: 40% less text for iptables-restore.
             let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-            rules.append("\(head) -s \(ep.ip) -j \(markMasq)")
-            let affinity = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
-            rules.append("\(head)\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
-            chains.append(.init(name: chain, rules: rules))
+            chains.append("\(head) -s \(ep.ip) -j \(markMasq)")
+            let affinity: RuleLine = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
+            chains.append("\(head)\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
         }
     }
 }
 
-/// Session-affinity checks, then one rule per endpoint with probability 1/(n-i).
-private func writeServiceToEndpointRules(_ rules: inout LineBlock, _ sp: ProxyServicePort, _ chain: String,
-                                         _ endpoints: [EndpointInfo], _ endpointChains: EndpointChainNames,
-                                         _ largeCluster: Bool) {
-    let chainNames = endpointChains.names(for: endpoints)
+/// Session-affinity checks, then one rule per endpoint with probability 1/(n-i), into the
+/// chain started last. `indexes` place `endpoints` among the names in `endpointChains`.
+private func writeServiceToEndpointRules(_ rules: inout ChainBlock, _ sp: ProxyServicePort, _ chain: String,
+                                         _ endpoints: [EndpointInfo], _ indexes: [Int],
+                                         _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
     let name = sp.info.name.description
     func head(_ ep: EndpointInfo) -> RuleLine {
         largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.description)\""
     }
     if sp.info.sessionAffinityClientIP {
-        for (ep, epChain) in zip(endpoints, chainNames) {
+        for (ep, i) in zip(endpoints, indexes) {
+            let epChain = endpointChains[i]
             rules.append("\(head(ep)) -m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
         }
     }
     let n = endpoints.count
-    for (i, (ep, epChain)) in zip(endpoints, chainNames).enumerated() {
-        if i < n - 1 {
-            rules.append("\(head(ep)) -m statistic --mode random --probability \(Probability.string(n - i)) -j \(epChain)")
+    for (k, (ep, i)) in zip(endpoints, indexes).enumerated() {
+        if k < n - 1 {
+            rules.append("\(head(ep)) -m statistic --mode random --probability \(Probability.string(n - k)) -j \(endpointChains[i])")
         } else {
-            rules.append("\(head(ep)) -j \(epChain)")
+            rules.append("\(head(ep)) -j \(endpointChains[i])")
         }
     }
 }
@@ -220,27 +234,23 @@ enum Probability {
     private static func format(_ n: Int) -> String { String(format: "%0.10f", 1.0 / Double(n)) }
 }
 
-/// KUBE-SEP chain names of a service port's reachable endpoints, hashed once each.
+/// KUBE-SEP chain names of a service port's reachable endpoints, hashed once each and kept
+/// back to back in one buffer (they all have the same length).
 private struct EndpointChainNames {
-    let endpoints: [EndpointInfo]
-    let all: [String]
+    private let bytes: [UInt8]
 
     init(_ endpoints: [EndpointInfo], _ names: IPTablesChain.ServiceChains) {
-        self.endpoints = endpoints
-        all = endpoints.map(names.endpoint)
+        let length = IPTablesChain.ServiceChains.endpointNameLength
+        bytes = [UInt8](unsafeUninitializedCapacity: endpoints.count * length) { out, initialized in
+            for (i, ep) in endpoints.enumerated() {
+                names.writeEndpoint(ep, into: UnsafeMutableBufferPointer(rebasing: out[(i * length)...]))
+            }
+            initialized = endpoints.count * length
+        }
     }
 
-    /// Names for a subset of the reachable endpoints (both sorted by `ip:port`).
-    func names(for subset: [EndpointInfo]) -> [String] {
-        // The cluster or local list is usually all of them.
-        if subset.count == endpoints.count { return all }
-        var out: [String] = []
-        out.reserveCapacity(subset.count)
-        var j = 0
-        for ep in subset {
-            while endpoints[j].description != ep.description { j += 1 }
-            out.append(all[j])
-        }
-        return out
+    subscript(i: Int) -> ArraySlice<UInt8> {
+        let length = IPTablesChain.ServiceChains.endpointNameLength
+        return bytes[(i * length)..<((i + 1) * length)]
     }
 }

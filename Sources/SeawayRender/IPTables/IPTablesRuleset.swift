@@ -16,13 +16,94 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     public struct Table: Sendable, Hashable {
         public let name: String
-        /// Chains in output order: kube-proxy's fixed chains, then each service port's
-        /// chains in the order kube-proxy creates them, service ports sorted by name.
-        public internal(set) var chains: [Chain]
+        /// The chains given one by one: kube-proxy's fixed chains (or, once `chains` is set,
+        /// all of them).
+        private var listed: [Chain]
+        /// The service ports' chains, one block per port, after the listed ones.
+        private var blocks: [ChainBlock]
         /// Chains a partial sync removes (written `:CHAIN - [0:0]` and `-X CHAIN`).
         public internal(set) var deletedChains: [String] = []
 
-        public func chain(named name: String) -> Chain? { chains.first { $0.name == name } }
+        init(name: String, chains: [Chain], serviceChains: [ChainBlock] = []) {
+            self.name = name
+            listed = chains
+            blocks = serviceChains
+        }
+
+        /// Chains in output order: kube-proxy's fixed chains, then each service port's
+        /// chains in the order kube-proxy creates them, service ports sorted by name. Each
+        /// read builds the values; writers of the payload use the blocks as they are.
+        public internal(set) var chains: [Chain] {
+            get {
+                var out = listed
+                out.reserveCapacity(chainCount)
+                for b in blocks { for i in b.indices { out.append(Chain(name: b.name(at: i), rules: b.rules(at: i))) } }
+                return out
+            }
+            set {
+                listed = newValue
+                blocks = []
+            }
+        }
+
+        public var chainCount: Int { blocks.reduce(listed.count) { $0 + $1.count } }
+
+        public var chainNames: [String] { listed.map(\.name) + blocks.flatMap(\.allNames) }
+
+        public func chain(named name: String) -> Chain? {
+            if let c = listed.first(where: { $0.name == name }) { return c }
+            let bytes = Array(name.utf8)
+            for b in blocks {
+                if let i = b.indices.first(where: { b.nameBytes(at: $0).elementsEqual(bytes) }) {
+                    return Chain(name: name, rules: b.rules(at: i))
+                }
+            }
+            return nil
+        }
+
+        /// The same table keeping only the listed chains `keep` accepts; the service blocks
+        /// stay whole.
+        func keepingListed(where keep: (Chain) -> Bool) -> Table {
+            var out = self
+            out.listed = listed.filter(keep)
+            return out
+        }
+
+        func withoutListed() -> Table {
+            var out = self
+            out.listed = []
+            return out
+        }
+
+        func withoutBlocks() -> Table {
+            var out = self
+            out.blocks = []
+            return out
+        }
+
+        /// `:CHAIN - [0:0]` lines, rules, `-X` lines and COMMIT, as pieces to join.
+        func appendPieces(to pieces: inout [TextPiece]) {
+            pieces.append(.text("*\(name)\n"))
+            for chain in listed { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
+            for b in blocks { pieces.append(.declarations(":", b, " - [0:0]\n")) }
+            for name in deletedChains { pieces.append(.wrapped(":", name, " - [0:0]\n")) }
+            for chain in listed where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
+            for b in blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
+            for name in deletedChains { pieces.append(.wrapped("-X ", name, "\n")) }
+            pieces.append(.text("COMMIT\n"))
+        }
+
+        var pieceCount: Int { 2 * listed.count + 2 * blocks.count + 2 * deletedChains.count + 2 }
+
+        public static func == (l: Table, r: Table) -> Bool {
+            l.name == r.name && l.deletedChains == r.deletedChains && l.chains == r.chains
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(name)
+            hasher.combine(chains)
+            hasher.combine(deletedChains)
+        }
     }
 
     public var family: IPFamily
@@ -34,15 +115,9 @@ public struct IPTablesRuleset: Sendable, Hashable {
     /// The payload bytes: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
     public var bytes: [UInt8] {
         var pieces: [TextPiece] = []
-        pieces.reserveCapacity(tables.reduce(0) { $0 + 2 * $1.chains.count + 2 * $1.deletedChains.count + 2 })
-        for table in tables {
-            pieces.append(.text("*\(table.name)\n"))
-            for chain in table.chains { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
-            for name in table.deletedChains { pieces.append(.wrapped(":", name, " - [0:0]\n")) }
-            for chain in table.chains where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
-            for name in table.deletedChains { pieces.append(.wrapped("-X ", name, "\n")) }
-            pieces.append(.text("COMMIT\n"))
-        }
+        pieces.reserveCapacity(filter.pieceCount + nat.pieceCount)
+        filter.appendPieces(to: &pieces)
+        nat.appendPieces(to: &pieces)
         return TextPiece.join(pieces)
     }
 
@@ -57,8 +132,8 @@ public struct IPTablesRuleset: Sendable, Hashable {
     /// sync also writes (the benchmarks' anchor for the partial restore).
     public var serviceChainsOnly: IPTablesRuleset {
         var out = self
-        out.filter.chains = []
-        out.nat.chains = nat.chains.filter { IPTablesRuleset.isServiceChain($0.name) }
+        out.filter = filter.withoutListed().withoutBlocks()
+        out.nat = nat.keepingListed { IPTablesRuleset.isServiceChain($0.name) }
         return out
     }
 
@@ -66,7 +141,9 @@ public struct IPTablesRuleset: Sendable, Hashable {
     public var fixedChains: [String: LineBlock] {
         var out: [String: LineBlock] = [:]
         for table in tables {
-            for c in table.chains where !IPTablesRuleset.isServiceChain(c.name) { out[table.name + "/" + c.name] = c.rules }
+            for c in table.withoutBlocks().chains where !IPTablesRuleset.isServiceChain(c.name) {
+                out[table.name + "/" + c.name] = c.rules
+            }
         }
         return out
     }
@@ -75,9 +152,10 @@ public struct IPTablesRuleset: Sendable, Hashable {
     /// says the kernel already holds exactly: a `--noflush` restore leaves chains it does not
     /// name alone, and iptables-nft's cost is per chain and rule it is given.
     public func omitting(written: [String: LineBlock]) -> IPTablesRuleset {
+        // `written` holds no service chains, so the service blocks are always kept.
         var out = self
-        out.filter.chains = filter.chains.filter { written["filter/" + $0.name] != $0.rules }
-        out.nat.chains = nat.chains.filter { written["nat/" + $0.name] != $0.rules }
+        out.filter = filter.keepingListed { written["filter/" + $0.name] != $0.rules }
+        out.nat = nat.keepingListed { written["nat/" + $0.name] != $0.rules }
         return out
     }
 

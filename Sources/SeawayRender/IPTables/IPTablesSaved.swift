@@ -50,7 +50,7 @@ public struct IPTablesApplyPlan: Sendable {
     public init(rendered: IPTablesRuleset, saved: IPTablesSaved) {
         var ruleset = rendered
         for table in ["filter", "nat"] {
-            let kept = Set((table == "nat" ? rendered.nat : rendered.filter).chains.map(\.name))
+            let kept = Set((table == "nat" ? rendered.nat : rendered.filter).chainNames)
             let stale = saved[table].chains.filter { name in
                 !kept.contains(name) && IPTablesApplyPlan.serviceChainPrefixes.contains { name.hasPrefix($0) }
             }

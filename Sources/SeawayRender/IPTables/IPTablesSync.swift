@@ -19,13 +19,13 @@ public struct IPTablesSync: Sendable {
         self.settings = settings
         store = FragmentStore(map) { IPTablesFragment($0, settings) }
         let fragments = store.inOrder
-        top = (0..<IPTablesFragment.topLevelCount).map { part in SegmentedLines(fragments.map { $0.topLevel[part] }) }
+        top = (0..<IPTablesFragment.topLevelCount).map { part in SegmentedLines(fragments.map { $0.topLevel(part) }) }
         top[4].insert(settings.nodePortsJump, at: fragments.count)
     }
 
     /// The whole ruleset as of the last update (what a full sync writes).
     public var ruleset: IPTablesRuleset {
-        assemble(serviceChains: store.inOrder.flatMap(\.chains), deleted: [])
+        assemble(serviceChains: store.inOrder.map(\.chains), deleted: [])
     }
 
     /// Applies the changes `state` reports for `changed` and returns the partial payload.
@@ -38,27 +38,27 @@ public struct IPTablesSync: Sendable {
             return ruleset
         }
         let settings = self.settings
-        var chains: [IPTablesRuleset.Chain] = []
+        var chains: [ChainBlock] = []
         var deleted: [String] = []
         for change in store.update(state, changed: changed, render: { IPTablesFragment($0, settings) }) {
             switch change {
             case let .added(at, new):
                 for (i, lines) in new.topLevel.enumerated() { top[i].insert(lines, at: at) }
-                chains += new.chains
+                chains.append(new.chains)
             case let .replaced(at, old, new):
                 for (i, lines) in new.topLevel.enumerated() { top[i].replace(at: at, with: lines) }
-                chains += new.chains
-                let kept = Set(new.chains.map(\.name))
-                deleted += old.chains.map(\.name).filter { !kept.contains($0) }
+                chains.append(new.chains)
+                let kept = Set(new.chains.allNames)
+                deleted += old.chains.allNames.filter { !kept.contains($0) }
             case let .removed(at, old):
                 for i in top.indices { top[i].remove(at: at) }
-                deleted += old.chains.map(\.name)
+                deleted += old.chains.allNames
             }
         }
         return assemble(serviceChains: chains, deleted: deleted)
     }
 
-    private func assemble(serviceChains: [IPTablesRuleset.Chain], deleted: [String]) -> IPTablesRuleset {
+    private func assemble(serviceChains: [ChainBlock], deleted: [String]) -> IPTablesRuleset {
         typealias Chain = IPTablesRuleset.Chain
         var filter = [Chain(name: IPTablesChain.services, rules: top[0].block),
                       Chain(name: IPTablesChain.externalServices, rules: top[1].block),
@@ -69,8 +69,8 @@ public struct IPTablesSync: Sendable {
         let nat = [Chain(name: IPTablesChain.services, rules: top[4].block),
                    Chain(name: IPTablesChain.nodePorts, rules: top[5].block),
                    Chain(name: IPTablesChain.postrouting, rules: settings.postroutingRules),
-                   Chain(name: IPTablesChain.markMasq, rules: settings.markMasqRules)] + serviceChains
-        var natTable = IPTablesRuleset.Table(name: "nat", chains: nat)
+                   Chain(name: IPTablesChain.markMasq, rules: settings.markMasqRules)]
+        var natTable = IPTablesRuleset.Table(name: "nat", chains: nat, serviceChains: serviceChains)
         natTable.deletedChains = deleted
         return IPTablesRuleset(family: settings.family, filter: .init(name: "filter", chains: filter), nat: natTable)
     }

@@ -31,18 +31,27 @@ public enum NFTablesName {
         return hashAndTruncate(bytes)
     }
 
-    /// The same for a name already in bytes: one allocation for the result, none between.
+    /// The same for a name already in bytes.
     static func hashAndTruncate(_ name: [UInt8]) -> String {
+        var out: [UInt8] = []
+        appendHashAndTruncate(name, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `HASH8-name` (truncated as above) to `out`, with no allocation between.
+    static func appendHashAndTruncate(_ name: [UInt8], to out: inout [UInt8]) {
         let total = min(9 + name.count, baseLengthMax)
         let truncated = 9 + name.count > baseLengthMax
-        return name.withUnsafeBytes { raw in
-            String(unsafeUninitializedCapacity: total) { out in
-                _ = ChainHash.writeBase32SHA256(raw, length: 8, into: out)
-                out[8] = UInt8(ascii: "-")
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: total))
+        name.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer { all in
+                let o = UnsafeMutableBufferPointer(rebasing: all[start...])
+                _ = ChainHash.writeBase32SHA256(raw, length: 8, into: o)
+                o[8] = UInt8(ascii: "-")
                 let keep = truncated ? baseLengthMax - 3 - 9 : name.count
-                for i in 0..<keep { out[9 + i] = raw[i] }
-                if truncated { for i in 0..<3 { out[baseLengthMax - 3 + i] = UInt8(ascii: ".") } }
-                return total
+                for i in 0..<keep { o[9 + i] = raw[i] }
+                if truncated { for i in 0..<3 { o[baseLengthMax - 3 + i] = UInt8(ascii: ".") } }
             }
         }
     }
@@ -53,8 +62,15 @@ public enum NFTablesName {
     }
 
     /// `HASH-ns/name/proto/port__ip/port`, IPv6 colons turned into dots (not allowed in names).
-    /// Built as bytes: this runs once per endpoint, 100,000 times in a large cluster.
     static func endpointBase(_ n: ServicePortName, _ ep: EndpointInfo) -> String {
+        var out: [UInt8] = []
+        appendEndpointBase(n, ep, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the endpoint base to `out`. Built as bytes: this runs once per endpoint,
+    /// 100,000 times in a large cluster.
+    static func appendEndpointBase(_ n: ServicePortName, _ ep: EndpointInfo, to out: inout [UInt8]) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(n.namespace.utf8.count + n.name.utf8.count + n.port.utf8.count + 48)
         bytes.appendUTF8(n.namespace)
@@ -71,7 +87,7 @@ public enum NFTablesName {
         for i in ipStart..<bytes.count where bytes[i] == UInt8(ascii: ":") { bytes[i] = UInt8(ascii: ".") }
         bytes.append(UInt8(ascii: "/"))
         bytes.appendDecimal(ep.port)
-        return hashAndTruncate(bytes)
+        appendHashAndTruncate(bytes, to: &out)
     }
 
     public static func cluster(_ n: ServicePortName) -> String { "service-" + serviceBase(n) }

@@ -16,13 +16,12 @@ public struct NFTablesRenderer: Sendable {
         var containers = setup.containers
         var index: [String: Int] = [:]
         for (i, c) in containers.enumerated() { index[c.name] = i }
-        var chains = setup.chains
         for f in fragments {
-            chains.append(contentsOf: f.chains)
             for e in f.elements { containers[index[e.container]!].elementLines.append(e.lines) }
         }
         for f in fragments { containers.append(contentsOf: f.affinitySets) }
-        return NFTablesRuleset(family: setup.family, chains: chains, containers: containers)
+        return NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.chains),
+                               containers: containers)
     }
 }
 
@@ -30,17 +29,23 @@ public struct NFTablesRenderer: Sendable {
 /// local-, external-, firewall-, in kube-proxy's creation order), affinity sets, and
 /// elements of the shared sets and maps.
 struct NFTablesFragment: Sendable {
-    var chains: [NFTablesRuleset.Chain] = []
+    var chains = ChainBlock()
     var affinitySets: [NFTablesRuleset.Container] = []
-    /// Element lines (and their keys, for deleting them) per shared set/map, in the order written.
-    var elements: [(container: String, lines: LineBlock, keys: [String])] = []
+    /// Element lines per shared set/map, in the order written.
+    var elements: [Elements] = []
+
+    struct Elements: Sendable {
+        let container: String
+        var lines = LineBlock()
+        /// Each element's key, a line each (for deleting it).
+        var keys = LineBlock()
+    }
 
     init(_ sp: ProxyServicePort, _ s: NFTablesSetup) {
         let info = sp.info
         let name = info.name
         let nameString = name.description
         let proto = info.proto.lowercased
-        let prefix = s.prefix
         let ipX = s.ipX
         let markMasq = NFTablesName.markMasq
         let base = NFTablesName.serviceBase(name)
@@ -56,45 +61,14 @@ struct NFTablesFragment: Sendable {
         // Unlike iptables mode, the firewall chain does not depend on having endpoints.
         let usesFW = !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty
 
-        // Each rule goes to its chain's block: the service port's own chains by slot, endpoint
-        // chains by the endpoint's index (no lookups by chain name: this runs per rule).
-        let endpoints = sp.endpoints.allReachable
-        let endpointBases = endpoints.map { NFTablesName.endpointBase(name, $0) }
-        let endpointChains = endpointBases.map { "endpoint-" + $0 }
-        var endpointIndex: [String: Int] = [:]
-        for (i, ep) in endpoints.enumerated() { endpointIndex[ep.description] = i }
-        enum Slot { case cluster, local, external, firewall, endpoint(Int) }
-        var serviceRules = [LineBlock](repeating: LineBlock(), count: 4)
-        var endpointRules = [LineBlock](repeating: LineBlock(), count: endpoints.count)
-        func rule(_ slot: Slot, _ text: RuleLine, comment: String? = nil) {
-            let chain: String
-            switch slot {
-            case .cluster: chain = clusterChain
-            case .local: chain = localChain
-            case .external: chain = externalChain
-            case .firewall: chain = fwChain
-            case let .endpoint(i): chain = endpointChains[i]
-            }
-            let line: RuleLine = comment.map { "add rule \(prefix) \(chain) \(text) comment \"\($0)\"" }
-                ?? "add rule \(prefix) \(chain) \(text)"
-            switch slot {
-            case .cluster: serviceRules[0].append(line)
-            case .local: serviceRules[1].append(line)
-            case .external: serviceRules[2].append(line)
-            case .firewall: serviceRules[3].append(line)
-            case let .endpoint(i): endpointRules[i].append(line)
-            }
-        }
-        let internalSlot: Slot = info.internalPolicyLocal ? .local : .cluster
-        var elementBlocks: [String: LineBlock] = [:]
-        var elementKeys: [String: [String]] = [:]
-        var elementOrder: [String] = []
         func element(_ container: String, _ key: RuleLine, _ value: String? = nil, comment: String? = nil) {
-            if elementBlocks[container] == nil { elementOrder.append(container) }
             let c: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
             let v: RuleLine = value.map { " : \($0)" } ?? ""
-            elementBlocks[container, default: LineBlock()].append("add element \(prefix) \(container) { \(key)\(c)\(v) }")
-            elementKeys[container, default: []].append(String(decoding: key.bytes, as: UTF8.self))
+            // A port writes to a handful of containers at most: a linear search is cheapest.
+            let i = elements.firstIndex { $0.container == container } ?? elements.count
+            if i == elements.count { elements.append(Elements(container: container)) }
+            elements[i].lines.append("add element \(s.prefix) \(container) { \(key)\(c)\(v) }")
+            elements[i].keys.append(key)
         }
 
         // What happens to traffic with nowhere to go: reject without any endpoint, drop when
@@ -128,56 +102,46 @@ struct NFTablesFragment: Sendable {
             }
         }
 
-        if hasInternal {
-            // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
-            if s.options.masqueradeAll {
-                rule(internalSlot, "\(ipX) daddr \(info.clusterIP) jump \(markMasq)")
-            } else if let notLocal = s.detector.ifNotLocalNFT {
-                rule(internalSlot, "\(ipX) daddr \(info.clusterIP) \(notLocal) jump \(markMasq)")
-            }
-        }
-
-        if sp.usesExternalTrafficChain {
-            if !info.externalPolicyLocal {
-                rule(.external, "jump \(markMasq)")
-            } else {
-                if let local = s.detector.ifLocalNFT {
-                    rule(.external, "\(local) goto \(clusterChain)", comment: "short-circuit pod traffic")
-                }
-                rule(.external, "fib saddr type local jump \(markMasq)", comment: "masquerade local traffic")
-                rule(.external, "fib saddr type local goto \(clusterChain)", comment: "short-circuit local traffic")
-            }
-            if hasExternal { rule(.external, "goto \(externalPolicyChain)") }
-        }
-
-        if usesFW {
-            var sources = info.loadBalancerSourceRanges.map(\.description)
-            if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
-                sources += info.loadBalancerVIPs.map(\.description)
-            }
-            rule(.firewall, "\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
-        }
-
+        // The chains, written one after the other in kube-proxy's creation order.
+        let endpoints = sp.endpoints.allReachable
+        let bases = EndpointBases(endpoints, name)
         if info.sessionAffinityClientIP {
-            for epBase in endpointBases {
-                affinitySets.append(.init(isMap: false, name: "affinity-" + epBase,
+            for i in endpoints.indices {
+                affinitySets.append(.init(isMap: false, name: "affinity-\(String(decoding: bases[i], as: UTF8.self))",
                                           spec: "type \(s.addrType) ; flags dynamic,timeout ; timeout \(info.stickyMaxAgeSeconds)s ;",
                                           elementLines: LineBlock()))
             }
         }
+        var out = ChainWriter(prefix: s.prefix)
 
-        func writeServiceToEndpointRules(_ svc: Slot, _ targets: [EndpointInfo]) {
-            let indexes = targets.map { endpointIndex[$0.description]! }
+        for (i, ep) in endpoints.enumerated() {
+            out.startChain("endpoint-\(bases[i])")
+            out.rule("\(ipX) saddr \(ep.ip) jump \(markMasq)")
+            if info.sessionAffinityClientIP { out.rule("update @affinity-\(bases[i]) { \(ipX) saddr }") }
+            out.rule("meta l4proto \(proto) dnat to \(ep.description)")
+        }
+
+        func writePolicyChain(_ chain: String, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
+            out.startChain("\(chain)")
+            if takesInternalTraffic && hasInternal {
+                // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
+                if s.options.masqueradeAll {
+                    out.rule("\(ipX) daddr \(info.clusterIP) jump \(markMasq)")
+                } else if let notLocal = s.detector.ifNotLocalNFT {
+                    out.rule("\(ipX) daddr \(info.clusterIP) \(notLocal) jump \(markMasq)")
+                }
+            }
+            let indexes = endpoints.indexes(of: targets)
             if info.sessionAffinityClientIP {
                 for i in indexes {
-                    rule(svc, "\(ipX) saddr @affinity-\(endpointBases[i]) goto \(endpointChains[i])")
+                    out.rule("\(ipX) saddr @affinity-\(bases[i]) goto endpoint-\(bases[i])")
                 }
             }
             if s.options.nftablesCompactEndpointSelection {
                 // Endpoint n of K is taken with probability 1/(K-n) of what is left: 1/K each.
                 for (n, i) in indexes.enumerated() {
                     let left = targets.count - n
-                    rule(svc, left == 1 ? "goto \(endpointChains[i])" : "numgen random mod \(left) 0 goto \(endpointChains[i])")
+                    out.rule(left == 1 ? "goto endpoint-\(bases[i])" : "numgen random mod \(left) 0 goto endpoint-\(bases[i])")
                 }
                 return
             }
@@ -185,25 +149,81 @@ struct NFTablesFragment: Sendable {
             for (n, i) in indexes.enumerated() {
                 if n > 0 { vmap.bytes.appendUTF8(" , ") }
                 vmap.bytes.appendDecimal(n)
-                vmap.bytes.appendUTF8(" : goto ")
-                vmap.bytes.appendUTF8(endpointChains[i])
+                vmap.bytes.appendUTF8(" : goto endpoint-")
+                vmap.bytes.append(contentsOf: bases[i])
             }
-            rule(svc, "numgen random mod \(targets.count) vmap { \(vmap) }")
+            out.rule("numgen random mod \(targets.count) vmap { \(vmap) }")
         }
-        if sp.usesClusterPolicyChain { writeServiceToEndpointRules(.cluster, sp.endpoints.cluster) }
-        if sp.usesLocalPolicyChain { writeServiceToEndpointRules(.local, sp.endpoints.local) }
+        if sp.usesClusterPolicyChain { writePolicyChain(clusterChain, sp.endpoints.cluster, takesInternalTraffic: !info.internalPolicyLocal) }
+        if sp.usesLocalPolicyChain { writePolicyChain(localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
 
-        for (i, ep) in endpoints.enumerated() {
-            rule(.endpoint(i), "\(ipX) saddr \(ep.ip) jump \(markMasq)")
-            if info.sessionAffinityClientIP { rule(.endpoint(i), "update @affinity-\(endpointBases[i]) { \(ipX) saddr }") }
-            rule(.endpoint(i), "meta l4proto \(proto) dnat to \(ep.description)")
+        if sp.usesExternalTrafficChain {
+            out.startChain("\(externalChain)")
+            if !info.externalPolicyLocal {
+                out.rule("jump \(markMasq)")
+            } else {
+                if let local = s.detector.ifLocalNFT {
+                    out.rule("\(local) goto \(clusterChain)", comment: "short-circuit pod traffic")
+                }
+                out.rule("fib saddr type local jump \(markMasq)", comment: "masquerade local traffic")
+                out.rule("fib saddr type local goto \(clusterChain)", comment: "short-circuit local traffic")
+            }
+            if hasExternal { out.rule("goto \(externalPolicyChain)") }
         }
 
-        chains = endpointChains.indices.map { .init(name: endpointChains[$0], base: nil, comment: nil, ruleLines: endpointRules[$0]) }
-        if sp.usesClusterPolicyChain { chains.append(.init(name: clusterChain, base: nil, comment: nil, ruleLines: serviceRules[0])) }
-        if sp.usesLocalPolicyChain { chains.append(.init(name: localChain, base: nil, comment: nil, ruleLines: serviceRules[1])) }
-        if sp.usesExternalTrafficChain { chains.append(.init(name: externalChain, base: nil, comment: nil, ruleLines: serviceRules[2])) }
-        if usesFW { chains.append(.init(name: fwChain, base: nil, comment: nil, ruleLines: serviceRules[3])) }
-        elements = elementOrder.map { ($0, elementBlocks[$0]!, elementKeys[$0]!) }
+        if usesFW {
+            out.startChain("\(fwChain)")
+            var sources = info.loadBalancerSourceRanges.map(\.description)
+            if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
+                sources += info.loadBalancerVIPs.map(\.description)
+            }
+            out.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+        }
+        chains = out.block
     }
+}
+
+/// Writes a fragment's chains: each rule line starts `add rule <family> kube-proxy <chain>`.
+private struct ChainWriter {
+    private(set) var block = ChainBlock()
+    private let prefix: String
+    /// `add rule <prefix> <chain> `, for the chain started last.
+    private var head: [UInt8] = []
+
+    init(prefix: String) { self.prefix = prefix }
+
+    mutating func startChain(_ name: RuleLine) {
+        block.startChain(name.bytes[...])
+        head.removeAll(keepingCapacity: true)
+        head.appendUTF8("add rule ")
+        head.appendUTF8(prefix)
+        head.append(UInt8(ascii: " "))
+        head.append(contentsOf: name.bytes)
+        head.append(UInt8(ascii: " "))
+    }
+
+    mutating func rule(_ text: RuleLine, comment: String? = nil) {
+        if let comment {
+            block.append("\(head)\(text) comment \"\(comment)\"")
+        } else {
+            block.append("\(head)\(text)")
+        }
+    }
+}
+
+/// The `HASH-ns/name/proto/port__ip/port` bases of a service port's endpoint chain names,
+/// hashed once each and kept back to back in one buffer.
+private struct EndpointBases {
+    private var bytes: [UInt8] = []
+    private var ends: [Int] = []
+
+    init(_ endpoints: [EndpointInfo], _ name: ServicePortName) {
+        ends.reserveCapacity(endpoints.count)
+        for ep in endpoints {
+            NFTablesName.appendEndpointBase(name, ep, to: &bytes)
+            ends.append(bytes.count)
+        }
+    }
+
+    subscript(i: Int) -> ArraySlice<UInt8> { bytes[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
 }

@@ -44,18 +44,46 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// `kube-proxy`; Seaway's userspace mode writes its own table.
     public var table = NFTablesName.table
     public var tableComment = "rules for kube-proxy"
+    /// Base chains (in hook order) and kube-proxy's fixed chains (or, once `chains` is set,
+    /// all of them).
+    private var listed: [Chain]
+    /// The service ports' chains, one block per port, after the listed ones.
+    private var blocks: [ChainBlock]
+
+    init(family: IPFamily, chains: [Chain], serviceChains: [ChainBlock] = [], containers: [Container]) {
+        self.family = family
+        listed = chains
+        blocks = serviceChains
+        self.containers = containers
+    }
+
     /// Base chains (in hook order), kube-proxy's fixed chains, then each service port's
-    /// chains in the order kube-proxy creates them, service ports sorted by name.
-    public internal(set) var chains: [Chain]
+    /// chains in the order kube-proxy creates them, service ports sorted by name. Each read
+    /// builds the values; the writers of the text use the blocks as they are.
+    public internal(set) var chains: [Chain] {
+        get {
+            var out = listed
+            out.reserveCapacity(chainCount)
+            for b in blocks {
+                for i in b.indices { out.append(Chain(name: b.name(at: i), base: nil, comment: nil, ruleLines: b.rules(at: i))) }
+            }
+            return out
+        }
+        set {
+            listed = newValue
+            blocks = []
+        }
+    }
+
+    public var chainCount: Int { blocks.reduce(listed.count) { $0 + $1.count } }
     /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
     public internal(set) var containers: [Container]
 
     public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(chains.reduce(0) { $0 + $1.ruleLines.bytes.count + 64 }
-            + containers.reduce(0) { $0 + $1.elementLines.bytes.count + 128 })
-        forEachPart { out.append(contentsOf: $0) }
-        return out
+        var pieces: [TextPiece] = []
+        pieces.reserveCapacity(1 + listed.count + blocks.count + containers.count)
+        forEachPart { pieces.append(.block($0)) }
+        return TextPiece.join(pieces)
     }
 
     /// The text in order, in parts: the table, chain and set declarations, then each
@@ -66,7 +94,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
         let prefix = "\(nftFamily) \(table)"
         var declarations: [UInt8] = []
         declarations.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
-        for c in chains {
+        for c in listed {
             declarations.appendUTF8("add chain ")
             declarations.appendUTF8(prefix)
             declarations.append(UInt8(ascii: " "))
@@ -78,13 +106,28 @@ public struct NFTablesRuleset: Sendable, Hashable {
             }
             declarations.append(UInt8(ascii: "\n"))
         }
+        let chainPrefix = "add chain \(prefix) "
+        for b in blocks { b.appendDeclarations(chainPrefix, "\n", to: &declarations) }
         for s in containers {
             declarations.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
         try body(declarations)
-        for c in chains where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
+        for c in listed where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
+        for b in blocks where !b.rules.isEmpty { try body(b.rules) }
         for s in containers where !s.elementLines.bytes.isEmpty { try body(s.elementLines.bytes) }
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    public static func == (l: NFTablesRuleset, r: NFTablesRuleset) -> Bool {
+        l.family == r.family && l.table == r.table && l.tableComment == r.tableComment
+            && l.containers == r.containers && l.chains == r.chains
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(family)
+        hasher.combine(table)
+        hasher.combine(chains)
+        hasher.combine(containers)
+    }
 }

@@ -77,8 +77,9 @@ public struct NFTablesTransaction: Sendable {
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     mutating func add(from old: NFTablesFragment?, to new: NFTablesFragment?) {
-        let oldChains = Dictionary(uniqueKeysWithValues: (old?.chains ?? []).map { ($0.name, $0) })
-        let newChainNames = Set((new?.chains ?? []).map(\.name))
+        let oldBlock = old?.chains ?? ChainBlock(), newBlock = new?.chains ?? ChainBlock()
+        let oldChains = Dictionary(uniqueKeysWithValues: oldBlock.indices.map { (oldBlock.name(at: $0), $0) })
+        let newChainNames = Set(newBlock.allNames)
         let oldSets = Set((old?.affinitySets ?? []).map(\.name))
         let newSets = Set((new?.affinitySets ?? []).map(\.name))
 
@@ -86,22 +87,23 @@ public struct NFTablesTransaction: Sendable {
             addChains.append("add set \(prefix) \(set.name) { \(set.spec) }")
             createdSets.append(set.name)
         }
-        for chain in new?.chains ?? [] {
-            if let previous = oldChains[chain.name] {
-                if previous.ruleLines == chain.ruleLines { continue }
-                rewriteChains.append("flush chain \(prefix) \(chain.name)")
+        for i in newBlock.indices {
+            let name = newBlock.name(at: i), rules = newBlock.rules(at: i)
+            if let previous = oldChains[name] {
+                if oldBlock.rules(at: previous) == rules { continue }
+                rewriteChains.append("flush chain \(prefix) \(name)")
                 chainsChanged += 1
             } else {
-                addChains.append("add chain \(prefix) \(chain.name)")
-                createdChains.append(chain.name)
+                addChains.append("add chain \(prefix) \(name)")
+                createdChains.append(name)
                 chainsAdded += 1
             }
-            rewriteChains.append(chain.ruleLines)
+            rewriteChains.append(rules)
         }
 
         // Elements by set/map: the old ones not in the new, and the new ones not in the old.
         func elements(_ f: NFTablesFragment?) -> [(container: String, key: String, line: String)] {
-            (f?.elements ?? []).flatMap { e in zip(e.keys, e.lines.lines).map { (e.container, $0, $1) } }
+            (f?.elements ?? []).flatMap { e in zip(e.keys.lines, e.lines.lines).map { (e.container, $0, $1) } }
         }
         let oldElements = elements(old), newElements = elements(new)
         let oldLines = Set(oldElements.map(\.line)), newLines = Set(newElements.map(\.line))
@@ -114,10 +116,10 @@ public struct NFTablesTransaction: Sendable {
             elementsAdded += 1
         }
 
-        for chain in old?.chains ?? [] where !newChainNames.contains(chain.name) {
-            flushRemoved.append("flush chain \(prefix) \(chain.name)")
-            deleteRemoved.append("delete chain \(prefix) \(chain.name)")
-            removedChains.append(chain.name)
+        for name in oldBlock.allNames where !newChainNames.contains(name) {
+            flushRemoved.append("flush chain \(prefix) \(name)")
+            deleteRemoved.append("delete chain \(prefix) \(name)")
+            removedChains.append(name)
             chainsDeleted += 1
         }
         for set in old?.affinitySets ?? [] where !newSets.contains(set.name) {

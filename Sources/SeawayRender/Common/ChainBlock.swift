@@ -1,0 +1,100 @@
+/// The chains one service port owns (a dozen at ten endpoints), their names and rule lines
+/// kept in two byte buffers. At 10,000 services a full render has 110,000 such chains; a
+/// `String` and an array for each were most of the render's allocations and reference
+/// counting. Chains are written one after the other: `startChain`, then its rules.
+public struct ChainBlock: Sendable, Hashable {
+    private var names: [UInt8] = []
+    /// Every chain's rule lines, back to back, each ending in a newline.
+    public private(set) var rules: [UInt8] = []
+    /// Where each chain's name and rules end, and how many rules it has.
+    private var ends: [Ends] = []
+
+    private struct Ends: Sendable, Hashable {
+        var name: Int32, rules: Int32, ruleCount: Int32
+    }
+
+    public init() {}
+
+    public var count: Int { ends.count }
+    public var isEmpty: Bool { ends.isEmpty }
+    public var indices: Range<Int> { ends.indices }
+
+    mutating func startChain(_ name: String) {
+        names.appendUTF8(name)
+        closeName()
+    }
+
+    mutating func startChain(_ name: ArraySlice<UInt8>) {
+        names.append(contentsOf: name)
+        closeName()
+    }
+
+    private mutating func closeName() {
+        ends.append(Ends(name: Int32(names.count), rules: Int32(rules.count), ruleCount: 0))
+    }
+
+    /// Adds a rule line to the chain started last.
+    mutating func append(_ line: RuleLine) {
+        rules.append(contentsOf: line.bytes)
+        rules.append(UInt8(ascii: "\n"))
+        ends[ends.count - 1].rules = Int32(rules.count)
+        ends[ends.count - 1].ruleCount += 1
+    }
+
+    /// Adds lines already written (each ending in a newline) to the chain started last.
+    mutating func append(_ lines: LineBlock) {
+        rules.append(contentsOf: lines.bytes)
+        ends[ends.count - 1].rules = Int32(rules.count)
+        ends[ends.count - 1].ruleCount += Int32(lines.count)
+    }
+
+    func nameBytes(at i: Int) -> ArraySlice<UInt8> {
+        names[(i == 0 ? 0 : Int(ends[i - 1].name))..<Int(ends[i].name)]
+    }
+
+    public func name(at i: Int) -> String { String(decoding: nameBytes(at: i), as: UTF8.self) }
+
+    public var allNames: [String] { indices.map(name(at:)) }
+
+    func ruleBytes(at i: Int) -> ArraySlice<UInt8> {
+        rules[(i == 0 ? 0 : Int(ends[i - 1].rules))..<Int(ends[i].rules)]
+    }
+
+    public func rules(at i: Int) -> LineBlock {
+        LineBlock(bytes: Array(ruleBytes(at: i)), count: Int(ends[i].ruleCount))
+    }
+
+    /// The size of `prefix NAME suffix` for every chain, so a writer can size its output
+    /// before filling it from several cores.
+    func declarationsByteCount(_ prefix: StaticString, _ suffix: StaticString) -> Int {
+        names.count + count * (prefix.utf8CodeUnitCount + suffix.utf8CodeUnitCount)
+    }
+
+    /// Writes `prefix NAME suffix` for every chain at `out`; returns how many bytes.
+    func writeDeclarations(_ prefix: StaticString, _ suffix: StaticString, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var at = out
+        names.withUnsafeBufferPointer { names in
+            var start = 0
+            for end in ends {
+                at.update(from: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+                at += prefix.utf8CodeUnitCount
+                let length = Int(end.name) - start
+                if length > 0 { at.update(from: names.baseAddress! + start, count: length) }
+                at += length
+                at.update(from: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+                at += suffix.utf8CodeUnitCount
+                start = Int(end.name)
+            }
+        }
+        return at - out
+    }
+
+    /// Appends `prefix NAME suffix` for every chain.
+    func appendDeclarations(_ prefix: String, _ suffix: StaticString, to out: inout [UInt8]) {
+        for i in indices {
+            out.appendUTF8(prefix)
+            out.append(contentsOf: nameBytes(at: i))
+            out.append(contentsOf: UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
+        }
+    }
+}
