@@ -15,6 +15,14 @@ public struct ChainBlock: Sendable, Hashable {
 
     public init() {}
 
+    /// Room for `chains` chains with names of about `nameBytes` and `ruleBytes` of rules in
+    /// all, so the buffers are not regrown chain by chain.
+    init(reservingChains chains: Int, nameBytes: Int, ruleBytes: Int) {
+        names.reserveCapacity(nameBytes)
+        rules.reserveCapacity(ruleBytes)
+        ends.reserveCapacity(chains)
+    }
+
     public var count: Int { ends.count }
     public var isEmpty: Bool { ends.isEmpty }
     public var indices: Range<Int> { ends.indices }

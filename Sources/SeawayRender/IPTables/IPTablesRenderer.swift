@@ -27,7 +27,7 @@ struct IPTablesFragment: Sendable {
     var natServices = LineBlock()
     var natNodePorts = LineBlock()
     /// The nat chains the port owns.
-    var chains = ChainBlock()
+    var chains: ChainBlock
 
     static let topLevelCount = 6
 
@@ -49,6 +49,10 @@ struct IPTablesFragment: Sendable {
     init(_ sp: ProxyServicePort, _ s: IPTablesSettings) {
         let info = sp.info
         let names = IPTablesChain.ServiceChains(info.name)
+        // About two rules of 120 bytes per endpoint chain, and two more in the service chain.
+        let endpointCount = sp.endpoints.allReachable.count
+        chains = ChainBlock(reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
+                            ruleBytes: 400 * (endpointCount + 2))
         let name = names.portName
         let proto = info.proto.lowercased
         let matchProto: RuleLine = "-m \(proto) -p \(proto)"

@@ -26,33 +26,27 @@ public enum NFTablesName {
 
     /// `HASH8-name`, truncated with "..." if it would not fit (it never does for valid names).
     static func hashAndTruncate(_ name: String) -> String {
-        var bytes: [UInt8] = []
-        bytes.appendUTF8(name)
-        return hashAndTruncate(bytes)
-    }
-
-    /// The same for a name already in bytes.
-    static func hashAndTruncate(_ name: [UInt8]) -> String {
-        var out: [UInt8] = []
-        appendHashAndTruncate(name, to: &out)
+        var out = [UInt8](repeating: 0, count: 9)
+        out.appendUTF8(name)
+        hashAndTruncate(&out, from: 0)
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends `HASH8-name` (truncated as above) to `out`, with no allocation between.
-    static func appendHashAndTruncate(_ name: [UInt8], to out: inout [UInt8]) {
-        let total = min(9 + name.count, baseLengthMax)
-        let truncated = 9 + name.count > baseLengthMax
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: total))
-        name.withUnsafeBytes { raw in
-            out.withUnsafeMutableBufferPointer { all in
-                let o = UnsafeMutableBufferPointer(rebasing: all[start...])
-                _ = ChainHash.writeBase32SHA256(raw, length: 8, into: o)
-                o[8] = UInt8(ascii: "-")
-                let keep = truncated ? baseLengthMax - 3 - 9 : name.count
-                for i in 0..<keep { o[9 + i] = raw[i] }
-                if truncated { for i in 0..<3 { o[baseLengthMax - 3 + i] = UInt8(ascii: ".") } }
-            }
+    /// Turns the name written at `out[(start + 9)...]`, after nine bytes left for the hash,
+    /// into `HASH8-name` (truncated as above) in place: no allocation, as this runs once per
+    /// endpoint.
+    static func hashAndTruncate(_ out: inout [UInt8], from start: Int) {
+        let nameStart = start + 9
+        let nameCount = out.count - nameStart
+        out.withUnsafeMutableBufferPointer { all in
+            // The hash goes before the name it is of: disjoint parts of one buffer.
+            _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: all[nameStart...])), length: 8,
+                                            into: UnsafeMutableBufferPointer(rebasing: all[start..<nameStart]))
+            all[start + 8] = UInt8(ascii: "-")
+        }
+        if 9 + nameCount > baseLengthMax {
+            out.removeLast(9 + nameCount - baseLengthMax)
+            for i in 0..<3 { out[start + baseLengthMax - 3 + i] = UInt8(ascii: ".") }
         }
     }
 
@@ -68,26 +62,25 @@ public enum NFTablesName {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the endpoint base to `out`. Built as bytes: this runs once per endpoint,
-    /// 100,000 times in a large cluster.
+    /// Appends the endpoint base to `out`.
     static func appendEndpointBase(_ n: ServicePortName, _ ep: EndpointInfo, to out: inout [UInt8]) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(n.namespace.utf8.count + n.name.utf8.count + n.port.utf8.count + 48)
-        bytes.appendUTF8(n.namespace)
-        bytes.append(UInt8(ascii: "/"))
-        bytes.appendUTF8(n.name)
-        bytes.append(UInt8(ascii: "/"))
-        bytes.appendUTF8(n.proto.lowercased)
-        bytes.append(UInt8(ascii: "/"))
-        bytes.appendUTF8(n.port)
-        bytes.append(UInt8(ascii: "_"))
-        bytes.append(UInt8(ascii: "_"))
-        let ipStart = bytes.count
-        bytes.appendAddress(ep.ip)
-        for i in ipStart..<bytes.count where bytes[i] == UInt8(ascii: ":") { bytes[i] = UInt8(ascii: ".") }
-        bytes.append(UInt8(ascii: "/"))
-        bytes.appendDecimal(ep.port)
-        appendHashAndTruncate(bytes, to: &out)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 9))
+        out.appendUTF8(n.namespace)
+        out.append(UInt8(ascii: "/"))
+        out.appendUTF8(n.name)
+        out.append(UInt8(ascii: "/"))
+        out.appendUTF8(n.proto.lowercased)
+        out.append(UInt8(ascii: "/"))
+        out.appendUTF8(n.port)
+        out.append(UInt8(ascii: "_"))
+        out.append(UInt8(ascii: "_"))
+        let ipStart = out.count
+        out.appendAddress(ep.ip)
+        for i in ipStart..<out.count where out[i] == UInt8(ascii: ":") { out[i] = UInt8(ascii: ".") }
+        out.append(UInt8(ascii: "/"))
+        out.appendDecimal(ep.port)
+        hashAndTruncate(&out, from: start)
     }
 
     public static func cluster(_ n: ServicePortName) -> String { "service-" + serviceBase(n) }

@@ -112,7 +112,9 @@ struct NFTablesFragment: Sendable {
                                           elementLines: LineBlock()))
             }
         }
-        var out = ChainWriter(prefix: s.prefix)
+        // About three rules of 100 bytes per endpoint chain, and its name in the vmap.
+        var out = ChainWriter(prefix: s.prefix, block: ChainBlock(
+            reservingChains: endpoints.count + 4, nameBytes: 64 * (endpoints.count + 4), ruleBytes: 400 * (endpoints.count + 2)))
 
         for (i, ep) in endpoints.enumerated() {
             out.startChain("endpoint-\(bases[i])")
@@ -185,12 +187,15 @@ struct NFTablesFragment: Sendable {
 
 /// Writes a fragment's chains: each rule line starts `add rule <family> kube-proxy <chain>`.
 private struct ChainWriter {
-    private(set) var block = ChainBlock()
+    private(set) var block: ChainBlock
     private let prefix: String
     /// `add rule <prefix> <chain> `, for the chain started last.
     private var head: [UInt8] = []
 
-    init(prefix: String) { self.prefix = prefix }
+    init(prefix: String, block: ChainBlock) {
+        self.prefix = prefix
+        self.block = block
+    }
 
     mutating func startChain(_ name: RuleLine) {
         block.startChain(name.bytes[...])
