@@ -11,36 +11,15 @@ public enum EndpointsMap {
         // kube-proxy's informer skips headless and other-proxy slices by label selector.
         // Indexes are filtered and sorted, not slices (copying a slice costs a dozen retains).
         let relevant = slices.indices.filter { i in
-            let s = slices[i]
-            return s.addressType.family == family && s.serviceName?.isEmpty == false
-                && s.metadata.labels["service.kubernetes.io/headless"] == nil
-                && s.metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
+            slices[i].addressType.family == family && slices[i].serviceName?.isEmpty == false
+                && slices[i].metadata.labels["service.kubernetes.io/headless"] == nil
+                && slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
         }.sorted { a, b in
             (slices[a].metadata.namespace, slices[a].metadata.name) < (slices[b].metadata.namespace, slices[b].metadata.name)
         }
 
         // Each slice converts on its own (on any core); merging keeps slice order.
-        let perSlice = relevant.concurrentMap { i -> [(ServicePortName, [EndpointInfo])] in
-            let slice = slices[i]
-            return slice.ports.compactMap { port in
-                // kube-proxy ignores ports with a nil name or a nil/zero number.
-                guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { return nil }
-                let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
-                                          port: portName, proto: port.proto)
-                let endpoints = slice.endpoints.compactMap { ep -> EndpointInfo? in
-                    guard let first = ep.addresses.first, let ip = IPAddress(first) else { return nil }
-                    return EndpointInfo(
-                        ip: ip, port: portNumber,
-                        isLocal: !nodeName.isEmpty && ep.nodeName == nodeName,
-                        ready: ep.conditions.ready ?? true,
-                        serving: ep.conditions.serving ?? true,
-                        terminating: ep.conditions.terminating ?? false,
-                        zoneHints: ep.zoneHints.isEmpty ? nil : Set(ep.zoneHints),
-                        nodeHints: ep.nodeHints.isEmpty ? nil : Set(ep.nodeHints))
-                }
-                return (key, endpoints)
-            }
-        }
+        let perSlice = relevant.concurrentMap { i in endpoints(of: slices[i], nodeName: nodeName) }
         var lists: [ServicePortName: [EndpointInfo]] = [:]
         lists.reserveCapacity(perSlice.count)
         for ports in perSlice {
@@ -61,11 +40,37 @@ public enum EndpointsMap {
         return result
     }
 
+    /// One slice's endpoints per service port it names.
+    private static func endpoints(of slice: borrowing EndpointSlice, nodeName: String) -> [(ServicePortName, [EndpointInfo])] {
+        slice.ports.compactMap { port in
+            // kube-proxy ignores ports with a nil name or a nil/zero number.
+            guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { return nil }
+            let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
+                                      port: portName, proto: port.proto)
+            var endpoints: [EndpointInfo] = []
+            endpoints.reserveCapacity(slice.endpoints.count)
+            for j in slice.endpoints.indices {
+                guard let first = slice.endpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
+                let conditions = slice.endpoints[j].conditions
+                let zoneHints = slice.endpoints[j].zoneHints, nodeHints = slice.endpoints[j].nodeHints
+                endpoints.append(EndpointInfo(
+                    ip: ip, port: portNumber,
+                    isLocal: !nodeName.isEmpty && slice.endpoints[j].nodeName == nodeName,
+                    ready: conditions.ready ?? true,
+                    serving: conditions.serving ?? true,
+                    terminating: conditions.terminating ?? false,
+                    zoneHints: zoneHints.isEmpty ? nil : Set(zoneHints),
+                    nodeHints: nodeHints.isEmpty ? nil : Set(nodeHints)))
+            }
+            return (key, endpoints)
+        }
+    }
+
     /// Sorted by `ip:port` text; of equal endpoints the first non-terminating one wins, else
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
         if list.count < 2 { return list }
-        let keys = list.map(TextKey.init)
+        let keys = list.map { TextKey($0.description) }
         // Often already in order without repeats: nothing to do.
         if (1..<keys.count).allSatisfy({ keys[$0 - 1] < keys[$0] }) { return list }
         // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
@@ -94,8 +99,8 @@ struct TextKey: Comparable {
     /// The whole text, when longer than 24 bytes.
     let long: String?
 
-    init(_ ep: EndpointInfo) {
-        var text = ep.description
+    init(_ description: String) {
+        var text = description
         var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
         let count = text.withUTF8 { bytes -> Int in
             func byte(_ i: Int) -> UInt64 { i < bytes.count ? UInt64(bytes[i]) : 0 }

@@ -43,17 +43,18 @@ public struct ServiceMap: Sendable, Hashable {
         self.options = options
         let endpointsMap = EndpointsMap.build(slices: cluster.endpointSlices, family: family, nodeName: options.nodeName)
         let infos = cluster.services.flatMap { ServicePortInfo.infos(for: $0, family: family) }
-        let ports = infos.concurrentMap { info -> ProxyServicePort in
-            let endpoints = endpointsMap[info.name] ?? []
-            let categories = EndpointCategories(endpoints: endpoints, service: info,
+        // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on every
+        // comparison), so the ports are built in their final order.
+        let keys = infos.map { ($0.name.description, $0.name.proto) }
+        let order = infos.indices.sorted { keys[$0] < keys[$1] }
+        let ports = order.concurrentMap { i -> ProxyServicePort in
+            let endpoints = endpointsMap[infos[i].name] ?? []
+            let categories = EndpointCategories(endpoints: endpoints, service: infos[i],
                                                 nodeName: options.nodeName, nodeLabels: options.nodeLabels)
-            return ProxyServicePort(info: info, endpoints: categories, allEndpoints: endpoints)
+            return ProxyServicePort(info: infos[i], endpoints: categories, allEndpoints: endpoints)
         }
-        let total = ports.reduce(0) { $0 + $1.allEndpoints.count }
-        // Sort on precomputed keys: ServicePortName's `<` formats the name on every comparison.
-        let keys = ports.map { ($0.info.name.description, $0.info.name.proto) }
-        self.ports = ports.indices.sorted { keys[$0] < keys[$1] }.map { ports[$0] }
-        self.totalEndpoints = total
+        self.ports = ports
+        self.totalEndpoints = ports.reduce(0) { $0 + $1.allEndpoints.count }
         self.localDetector = options.detectLocal.detector(for: family)
         self.nodePortAddresses = NodePortAddresses(specs: options.nodePortAddresses, family: family,
                                                    primaryIP: options.primaryIP(family))

@@ -158,8 +158,8 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         }
         for x in endpoints.prefix(100) {
             for y in endpoints {
-                #expect((TextKey(x) < TextKey(y)) == (x.description < y.description), "\(x.description) vs \(y.description)")
-                #expect((TextKey(x) == TextKey(y)) == (x.description == y.description))
+                #expect((TextKey(x.description) < TextKey(y.description)) == (x.description < y.description), "\(x.description) vs \(y.description)")
+                #expect((TextKey(x.description) == TextKey(y.description)) == (x.description == y.description))
             }
         }
         let deduped = EndpointsMap.deduplicated(endpoints + endpoints)

@@ -49,6 +49,15 @@ public struct ChainBlock: Sendable, Hashable {
         ends[ends.count - 1].ruleCount += 1
     }
 
+    /// Adds a rule line made of `head` (what every rule of the chain starts with) and `line`.
+    mutating func append(head: [UInt8], _ line: RuleLine) {
+        rules.append(contentsOf: head)
+        rules.append(contentsOf: line.bytes)
+        rules.append(UInt8(ascii: "\n"))
+        ends[ends.count - 1].rules = Int32(rules.count)
+        ends[ends.count - 1].ruleCount += 1
+    }
+
     /// Adds lines already written (each ending in a newline) to the chain started last.
     mutating func append(_ lines: LineBlock) {
         rules.append(contentsOf: lines.bytes)

@@ -165,10 +165,10 @@ struct NFTablesFragment: Sendable {
                 out.rule("jump \(markMasq)")
             } else {
                 if let local = s.detector.ifLocalNFT {
-                    out.rule("\(local) goto \(clusterChain)", comment: "short-circuit pod traffic")
+                    out.rule("\(local) goto \(clusterChain) comment \"short-circuit pod traffic\"")
                 }
-                out.rule("fib saddr type local jump \(markMasq)", comment: "masquerade local traffic")
-                out.rule("fib saddr type local goto \(clusterChain)", comment: "short-circuit local traffic")
+                out.rule("fib saddr type local jump \(markMasq) comment \"masquerade local traffic\"")
+                out.rule("fib saddr type local goto \(clusterChain) comment \"short-circuit local traffic\"")
             }
             if hasExternal { out.rule("goto \(externalPolicyChain)") }
         }
@@ -207,13 +207,7 @@ private struct ChainWriter {
         head.append(UInt8(ascii: " "))
     }
 
-    mutating func rule(_ text: RuleLine, comment: String? = nil) {
-        if let comment {
-            block.append("\(head)\(text) comment \"\(comment)\"")
-        } else {
-            block.append("\(head)\(text)")
-        }
-    }
+    mutating func rule(_ text: RuleLine) { block.append(head: head, text) }
 }
 
 /// The `HASH-ns/name/proto/port__ip/port` bases of a service port's endpoint chain names,
