@@ -32,7 +32,7 @@ public struct ChainBlock: Sendable, Hashable {
         closeName()
     }
 
-    mutating func startChain(_ name: ArraySlice<UInt8>) {
+    mutating func startChain(_ name: some Collection<UInt8>) {
         names.append(contentsOf: name)
         closeName()
     }
@@ -42,17 +42,21 @@ public struct ChainBlock: Sendable, Hashable {
     }
 
     /// Adds a rule line to the chain started last.
-    mutating func append(_ line: RuleLine) {
-        rules.append(contentsOf: line.bytes)
-        rules.append(UInt8(ascii: "\n"))
-        ends[ends.count - 1].rules = Int32(rules.count)
-        ends[ends.count - 1].ruleCount += 1
-    }
+    mutating func append(_ line: RuleLine) { finishLine(line) }
 
     /// Adds a rule line made of `head` (what every rule of the chain starts with) and `line`.
     mutating func append(head: [UInt8], _ line: RuleLine) {
         rules.append(contentsOf: head)
-        rules.append(contentsOf: line.bytes)
+        finishLine(line)
+    }
+
+    mutating func append(head: RuleLine, _ line: RuleLine) {
+        head.withBytes { rules.append(contentsOf: $0) }
+        finishLine(line)
+    }
+
+    private mutating func finishLine(_ line: RuleLine) {
+        line.withBytes { rules.append(contentsOf: $0) }
         rules.append(UInt8(ascii: "\n"))
         ends[ends.count - 1].rules = Int32(rules.count)
         ends[ends.count - 1].ruleCount += 1

@@ -2,40 +2,142 @@ import SeawayModel
 
 /// One line of rule text built straight into bytes. Renderers write it with ordinary string
 /// interpolation (`"-A \(chain) -d \(ip) --dport \(port)"`), but no intermediate `String` is
-/// made: at 100,000 endpoints the per-line `String` costs dominated rendering.
+/// made: at 100,000 endpoints the per-line `String` costs dominated rendering. A line that
+/// fits in `inlineCapacity` bytes (most do) lives inside the value, so writing one costs no
+/// allocation either: a heap buffer per line was a fifth of a large render.
 public struct RuleLine: ExpressibleByStringInterpolation {
-    public var bytes: [UInt8]
+    static let inlineCapacity = 224
+    private var inline = InlineArray<224, UInt8>(repeating: 0)
+    private var inlineCount = 0
+    /// The text once it no longer fits inline.
+    private var heap: [UInt8]?
+
+    init() {}
 
     public init(stringLiteral value: String) {
-        bytes = Array(value.utf8)
+        append(value)
     }
 
     public init(stringInterpolation: Interpolation) {
-        bytes = stringInterpolation.bytes
+        self = stringInterpolation.line
     }
 
+    /// The text as an array (a copy when it is inline).
+    public var bytes: [UInt8] {
+        get { heap ?? withBytes { Array($0) } }
+        set {
+            heap = newValue
+            inlineCount = 0
+        }
+    }
+
+    public var count: Int { heap?.count ?? inlineCount }
+
+    /// Calls `body` with the text, wherever it lives.
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let heap { return heap.withUnsafeBufferPointer(body) }
+        return inline.span.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<inlineCount])) }
+    }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard heap == nil else {
+            heap!.append(contentsOf: bytes)
+            return
+        }
+        if inlineCount + bytes.count <= Self.inlineCapacity {
+            let at = inlineCount
+            var span = inline.mutableSpan
+            span.withUnsafeMutableBufferPointer { out in
+                if let base = bytes.baseAddress { (out.baseAddress! + at).update(from: base, count: bytes.count) }
+            }
+            inlineCount += bytes.count
+        } else {
+            var spilled = withBytes { Array($0) }
+            spilled.reserveCapacity(2 * (inlineCount + bytes.count))
+            spilled.append(contentsOf: bytes)
+            heap = spilled
+        }
+    }
+
+    mutating func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append($0) }
+    }
+
+    mutating func append(_ bytes: some Collection<UInt8>) {
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ append($0) }) { return done }
+        append(Array(bytes))
+    }
+
+    mutating func append(_ line: RuleLine) { line.withBytes { append($0) } }
+
     public struct Interpolation: StringInterpolationProtocol {
-        var bytes: [UInt8]
+        var line = RuleLine()
 
-        public init(literalCapacity: Int, interpolationCount: Int) {
-            bytes = []
-            bytes.reserveCapacity(literalCapacity + interpolationCount * 24)
-        }
+        public init(literalCapacity: Int, interpolationCount: Int) {}
 
-        public mutating func appendLiteral(_ literal: String) { bytes.appendUTF8(literal) }
-        public mutating func appendInterpolation(_ s: String) { bytes.appendUTF8(s) }
-        public mutating func appendInterpolation(_ s: Substring) { bytes.append(contentsOf: s.utf8) }
+        public mutating func appendLiteral(_ literal: String) { line.append(literal) }
+        public mutating func appendInterpolation(_ s: String) { line.append(s) }
+        public mutating func appendInterpolation(_ s: Substring) { line.append(s.utf8) }
         /// Text already in bytes (a chain name from a `ChainBlock`, say).
-        public mutating func appendInterpolation(_ text: ArraySlice<UInt8>) { bytes.append(contentsOf: text) }
-        public mutating func appendInterpolation(_ text: [UInt8]) { bytes.append(contentsOf: text) }
-        public mutating func appendInterpolation(_ n: Int) { bytes.appendDecimal(n) }
-        public mutating func appendInterpolation(_ ip: IPAddress) { bytes.appendAddress(ip) }
+        public mutating func appendInterpolation(_ text: ArraySlice<UInt8>) { line.append(text) }
+        public mutating func appendInterpolation(_ text: [UInt8]) { line.append(text) }
+        public mutating func appendInterpolation(_ n: Int) { line.appendDecimal(n) }
+        public mutating func appendInterpolation(_ ip: IPAddress) { line.appendAddress(ip) }
         public mutating func appendInterpolation(_ cidr: CIDR) {
-            bytes.appendAddress(cidr.network)
-            bytes.append(UInt8(ascii: "/"))
-            bytes.appendDecimal(cidr.prefixLength)
+            line.appendAddress(cidr.network)
+            line.append("/")
+            line.appendDecimal(cidr.prefixLength)
         }
-        public mutating func appendInterpolation(_ line: RuleLine) { bytes.append(contentsOf: line.bytes) }
+        public mutating func appendInterpolation(_ line: RuleLine) { self.line.append(line) }
+    }
+
+    mutating func appendDecimal(_ n: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            append(UnsafeBufferPointer(rebasing: digits[..<digits.writeDecimal(n)]))
+        }
+    }
+
+    /// Appends an address as Go prints it (see `IPAddress.description`).
+    mutating func appendAddress(_ ip: IPAddress) {
+        guard ip.family == .ipv4 else { return append(ip.description) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
+            append(UnsafeBufferPointer(rebasing: text[..<text.writeV4(ip)]))
+        }
+    }
+}
+
+extension UnsafeMutableBufferPointer where Element == UInt8 {
+    /// Writes `n` in decimal from the start (20 bytes are enough); returns how many bytes.
+    func writeDecimal(_ n: Int) -> Int {
+        if n < 0 {
+            self[0] = UInt8(ascii: "-")
+            return 1 + UnsafeMutableBufferPointer(rebasing: self[1...]).writeDecimal(-n)
+        }
+        var divisor = 1
+        while divisor <= n / 10 { divisor *= 10 }
+        var rest = n, at = 0
+        while divisor > 0 {
+            self[at] = UInt8(ascii: "0") + UInt8(rest / divisor)
+            at += 1
+            rest %= divisor
+            divisor /= 10
+        }
+        return at
+    }
+
+    /// Writes an IPv4 address in dotted decimal from the start (15 bytes are enough).
+    func writeV4(_ ip: IPAddress) -> Int {
+        let v = UInt32(truncatingIfNeeded: ip.low)
+        var at = 0
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            if shift != 24 {
+                self[at] = UInt8(ascii: ".")
+                at += 1
+            }
+            at += UnsafeMutableBufferPointer(rebasing: self[at...]).writeDecimal(Int((v >> shift) & 0xff))
+        }
+        return at
     }
 }
 
@@ -48,31 +150,16 @@ extension Array where Element == UInt8 {
     }
 
     mutating func appendDecimal(_ n: Int) {
-        if n < 0 {
-            append(UInt8(ascii: "-"))
-            appendDecimal(-n)
-            return
-        }
-        var divisor = 1
-        while divisor <= n / 10 { divisor *= 10 }
-        var rest = n
-        while divisor > 0 {
-            append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            append(contentsOf: digits[..<digits.writeDecimal(n)])
         }
     }
 
     /// Appends an address as Go prints it (see `IPAddress.description`).
     mutating func appendAddress(_ ip: IPAddress) {
-        if ip.family == .ipv4 {
-            let v = UInt32(truncatingIfNeeded: ip.low)
-            appendDecimal(Int(v >> 24)); append(UInt8(ascii: "."))
-            appendDecimal(Int((v >> 16) & 0xff)); append(UInt8(ascii: "."))
-            appendDecimal(Int((v >> 8) & 0xff)); append(UInt8(ascii: "."))
-            appendDecimal(Int(v & 0xff))
-        } else {
-            appendUTF8(ip.description)
+        guard ip.family == .ipv4 else { return appendUTF8(ip.description) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
+            append(contentsOf: text[..<text.writeV4(ip)])
         }
     }
 }
@@ -90,7 +177,7 @@ public struct LineBlock: Sendable, Hashable {
     }
 
     mutating func append(_ line: RuleLine) {
-        bytes.append(contentsOf: line.bytes)
+        line.withBytes { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\n"))
         count += 1
     }

@@ -195,9 +195,9 @@ struct IPTablesFragment: Sendable {
             // Large clusters drop these comments: 40% less text for iptables-restore.
             let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-            chains.append(head: head.bytes, " -s \(ep.ip) -j \(markMasq)")
+            chains.append(head: head, " -s \(ep.ip) -j \(markMasq)")
             let affinity: RuleLine = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
-            chains.append(head: head.bytes, "\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
+            chains.append(head: head, "\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
         }
     }
 }
@@ -220,9 +220,9 @@ private func writeServiceToEndpointRules(_ rules: inout ChainBlock, _ sp: ProxyS
     let n = endpoints.count
     for (k, (ep, i)) in zip(endpoints, indexes).enumerated() {
         if k < n - 1 {
-            rules.append(head: head(ep).bytes, " -m statistic --mode random --probability \(Probability.string(n - k)) -j \(endpointChains[i])")
+            rules.append(head: head(ep), " -m statistic --mode random --probability \(Probability.string(n - k)) -j \(endpointChains[i])")
         } else {
-            rules.append(head: head(ep).bytes, " -j \(endpointChains[i])")
+            rules.append(head: head(ep), " -j \(endpointChains[i])")
         }
     }
 }

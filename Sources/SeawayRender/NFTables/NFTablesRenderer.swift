@@ -149,10 +149,10 @@ struct NFTablesFragment: Sendable {
             }
             var vmap: RuleLine = ""
             for (n, i) in indexes.enumerated() {
-                if n > 0 { vmap.bytes.appendUTF8(" , ") }
-                vmap.bytes.appendDecimal(n)
-                vmap.bytes.appendUTF8(" : goto endpoint-")
-                vmap.bytes.append(contentsOf: bases[i])
+                if n > 0 { vmap.append(" , ") }
+                vmap.appendDecimal(n)
+                vmap.append(" : goto endpoint-")
+                vmap.append(bases[i])
             }
             out.rule("numgen random mod \(targets.count) vmap { \(vmap) }")
         }
@@ -198,13 +198,15 @@ private struct ChainWriter {
     }
 
     mutating func startChain(_ name: RuleLine) {
-        block.startChain(name.bytes[...])
-        head.removeAll(keepingCapacity: true)
-        head.appendUTF8("add rule ")
-        head.appendUTF8(prefix)
-        head.append(UInt8(ascii: " "))
-        head.append(contentsOf: name.bytes)
-        head.append(UInt8(ascii: " "))
+        name.withBytes { name in
+            block.startChain(name[...])
+            head.removeAll(keepingCapacity: true)
+            head.appendUTF8("add rule ")
+            head.appendUTF8(prefix)
+            head.append(UInt8(ascii: " "))
+            head.append(contentsOf: name)
+            head.append(UInt8(ascii: " "))
+        }
     }
 
     mutating func rule(_ text: RuleLine) { block.append(head: head, text) }

@@ -1,0 +1,34 @@
+import SeawayModel
+import Testing
+@testable import SeawayRender
+
+/// Rule lines read back as the text interpolated into them, short (kept inline) or long
+/// (moved to the heap part way).
+@Suite struct RuleLineTests {
+    @Test func shortAndLongLinesReadBackAsWritten() {
+        let ip = IPAddress("10.0.0.255")!, v6 = IPAddress("fd00::1")!, cidr = CIDR("192.168.0.0/16")!
+        let short: RuleLine = "-A KUBE-SVC-X -d \(ip) --dport \(80) -s \(cidr) \(v6) \(-7)"
+        #expect(String(decoding: short.bytes, as: UTF8.self) == "-A KUBE-SVC-X -d 10.0.0.255 --dport 80 -s 192.168.0.0/16 fd00::1 -7")
+
+        // Past the inline capacity within one interpolation, and across several.
+        let word = String(repeating: "w", count: 100)
+        let long: RuleLine = "\(word) \(word) \(word) \(0) \(ip)"
+        let expected = "\(word) \(word) \(word) 0 10.0.0.255"
+        #expect(String(decoding: long.bytes, as: UTF8.self) == expected)
+        #expect(long.count == expected.utf8.count)
+        let nested: RuleLine = "head \(long) tail"
+        #expect(String(decoding: nested.bytes, as: UTF8.self) == "head \(expected) tail")
+        let literal = RuleLine(stringLiteral: String(repeating: "x", count: 300))
+        #expect(literal.count == 300)
+
+        var grown: RuleLine = "numgen random mod 40 vmap {"
+        for n in 0..<40 { grown.append(" \(n) : goto endpoint-HASH\(n) ,") }
+        #expect(String(decoding: grown.bytes, as: UTF8.self)
+            == "numgen random mod 40 vmap {" + (0..<40).map { " \($0) : goto endpoint-HASH\($0) ," }.joined())
+
+        var block = LineBlock()
+        block.append(long)
+        block.append(short)
+        #expect(block.lines == [expected, String(decoding: short.bytes, as: UTF8.self)])
+    }
+}
