@@ -49,10 +49,11 @@ struct IPTablesFragment: Sendable {
     init(_ sp: ProxyServicePort, _ s: IPTablesSettings) {
         let info = sp.info
         let names = IPTablesChain.ServiceChains(info.name)
-        // About two rules of 120 bytes per endpoint chain, and two more in the service chain.
+        // Per endpoint: its chain's two rules and its rule in the service chain, about 250
+        // bytes (400 with the comments small clusters get).
         let endpointCount = sp.endpoints.allReachable.count
         chains = ChainBlock(reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
-                            ruleBytes: 400 * (endpointCount + 2))
+                            ruleBytes: (s.largeCluster ? 260 : 400) * (endpointCount + 2))
         let name = names.portName
         let proto = info.proto.lowercased
         let matchProto: RuleLine = "-m \(proto) -p \(proto)"
