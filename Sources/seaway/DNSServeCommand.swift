@@ -67,12 +67,16 @@ struct DNSServeCommand: ParsableCommand {
             do {
                 var o = options
                 o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-                let cluster = try ManifestLoader().load(manifests)
-                store.replace(KubernetesZone(options: o, cluster: cluster))
-                // Parsing manifests takes several times the memory the zone keeps; give the
-                // freed pages back (glibc keeps them in the loading thread's arena otherwise).
+                let loaded = try { () throws -> String in
+                    let cluster = try ManifestLoader().load(manifests)
+                    store.replace(KubernetesZone(options: o, cluster: cluster))
+                    return "\(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods"
+                }()
+                // Parsing manifests takes several times the memory the zone keeps; once the
+                // cluster state is gone (above), give the freed pages back (glibc keeps them
+                // in the loading thread's arena otherwise).
                 Heap.returnFreedMemory()
-                printNotice("dns: loaded \(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
+                printNotice("dns: loaded \(loaded)")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
                 // Nothing to serve: stop at once (the kernel closes the sockets).
