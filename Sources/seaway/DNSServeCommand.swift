@@ -116,10 +116,13 @@ struct DNSServeCommand: ParsableCommand {
                 guard scheduled.withLock({ s in defer { s = true }; return !s }) else { return }
                 loading.asyncAfter(deadline: .now() + .milliseconds(100)) {
                     scheduled.withLock { $0 = false }
-                    guard let cluster = informerBox.informer?.snapshot() else { return }
-                    var o = options
-                    o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-                    store.replace(KubernetesZone(options: o, cluster: cluster))
+                    do {
+                        guard let cluster = informerBox.informer?.snapshot() else { return }
+                        var o = options
+                        o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                        store.replace(KubernetesZone(options: o, cluster: cluster))
+                    }
+                    // The snapshot is gone by now (its scope ended), so its pages can go back.
                     Heap.returnFreedMemory()
                 }
             }, log: { printError("dns: \($0)") })
