@@ -55,7 +55,7 @@ public final class NFTablesProxier {
             var result = Sync(full: true)
             result.operations = try NFTablesApplier.send(rulesets, over: socket)
             result.kernel = socket.lastKernelTime
-            result.chainsAdded = rulesets.reduce(0) { $0 + $1.chains.count }
+            result.chainsAdded = rulesets.reduce(0) { $0 + $1.chainCount }
             chains = result.chainsAdded
             flushedLastTime = [:]
             state.landed(new)

@@ -68,14 +68,16 @@ enum TraceRules {
         let key = "\(address) . \(proto) . \(port)"
         var steps: [Trace.RuleStep] = []
         var queue: [String] = []
+        // Built once: each read of `chains` builds the chain values anew.
+        let chains = r.chains
         for container in r.containers {
             let hits = container.elements.filter { $0.hasPrefix(key + " ") }
             guard !hits.isEmpty else { continue }
             // The rule that consults the map comes first.
-            let consulting = r.chains.filter { c in c.rules.contains { $0.contains("@\(container.name)") } }
+            let consulting = chains.filter { c in c.rules.contains { $0.contains("@\(container.name)") } }
             let lookups = consulting.flatMap { c in
                 // The base chains that lead to it, then the rule itself.
-                let from = r.chains.filter { b in b.base != nil && b.rules.contains { targets($0).contains(c.name) } }.map(\.name)
+                let from = chains.filter { b in b.base != nil && b.rules.contains { targets($0).contains(c.name) } }.map(\.name)
                 return c.rules.filter { $0.contains("@\(container.name)") }
                     .map { "\(c.name)\(from.isEmpty ? "" : " (from \(from.joined(separator: ", ")))"): \($0)" }
             }
@@ -86,7 +88,7 @@ enum TraceRules {
         var seen: Set<String> = []
         while !queue.isEmpty {
             let name = queue.removeFirst()
-            guard name != NFTablesName.markMasq, seen.insert(name).inserted, let chain = r.chains.first(where: { $0.name == name }) else { continue }
+            guard name != NFTablesName.markMasq, seen.insert(name).inserted, let chain = chains.first(where: { $0.name == name }) else { continue }
             steps.append(Trace.RuleStep(location: "\(r.nftFamily) \(r.table) chain \(name)", lines: chain.rules))
             queue += chain.rules.flatMap(targets)
         }

@@ -61,7 +61,7 @@ struct ApplyCommand: ParsableCommand {
             case .nftables:
                 let tables = rulesets.compactMap { r -> NFTablesRuleset? in if case let .nftables(t) = r { return t } else { return nil } }
                 try NFTablesApplier(environment: environment, transport: nftablesTransport).apply(tables)
-                for t in tables { printNotice("applied nftables (\(t.family.rawValue)): \(t.chains.count) chains, \(t.containers.count) sets and maps") }
+                for t in tables { printNotice("applied nftables (\(t.family.rawValue)): \(t.chainCount) chains, \(t.containers.count) sets and maps") }
             case .ipvs:
                 try IPVSApplier.requireIPVS()
                 throw DataplaneError("IPVS programming is not implemented yet; nothing was changed")

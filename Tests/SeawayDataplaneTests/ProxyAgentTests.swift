@@ -132,7 +132,9 @@ struct ProxyAgentTests {
         try write([.init(name: "web", clusterIP: "10.96.0.10", endpoints: ["a", "b", "c"].map(n.ip)),
                    .init(name: "empty", clusterIP: "10.96.0.11", endpoints: [])])
 
-        let agent = try Agent(n, watching: directory)
+        // No periodic sync in between: one would delete the flushed chain the test looks for
+        // (a slow run can take longer than the default 30 s between the two partial syncs).
+        let agent = try Agent(n, source: ["--watch", directory], extra: ["--sync-period", "3600"])
         var log = ""
         defer { if agent.process.isRunning { log = agent.stop() } }
 
