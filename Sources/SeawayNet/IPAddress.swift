@@ -102,7 +102,7 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// Writes `a.b.c.d` (and `:port`) into `buffer`, returning the byte count.
-    static func writeV4(_ v: UInt32, port: Int?, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    public static func writeV4(_ v: UInt32, port: Int?, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var i = 0
         func put(_ n: Int) {
             if n >= 10000 { buffer[i] = UInt8(48 + n / 10000); i += 1 }

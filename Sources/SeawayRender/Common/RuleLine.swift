@@ -102,7 +102,7 @@ public struct RuleLine: ExpressibleByStringInterpolation {
     mutating func appendAddress(_ ip: IPAddress) {
         guard ip.family == .ipv4 else { return append(ip.description) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
-            append(UnsafeBufferPointer(rebasing: text[..<text.writeV4(ip)]))
+            append(UnsafeBufferPointer(rebasing: text[..<IPAddress.writeV4(UInt32(truncatingIfNeeded: ip.low), port: nil, into: text)]))
         }
     }
 }
@@ -126,19 +126,6 @@ extension UnsafeMutableBufferPointer where Element == UInt8 {
         return at
     }
 
-    /// Writes an IPv4 address in dotted decimal from the start (15 bytes are enough).
-    func writeV4(_ ip: IPAddress) -> Int {
-        let v = UInt32(truncatingIfNeeded: ip.low)
-        var at = 0
-        for shift in [24, 16, 8, 0] as [UInt32] {
-            if shift != 24 {
-                self[at] = UInt8(ascii: ".")
-                at += 1
-            }
-            at += UnsafeMutableBufferPointer(rebasing: self[at...]).writeDecimal(Int((v >> shift) & 0xff))
-        }
-        return at
-    }
 }
 
 extension Array where Element == UInt8 {
@@ -159,7 +146,7 @@ extension Array where Element == UInt8 {
     mutating func appendAddress(_ ip: IPAddress) {
         guard ip.family == .ipv4 else { return appendUTF8(ip.description) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
-            append(contentsOf: text[..<text.writeV4(ip)])
+            append(contentsOf: text[..<IPAddress.writeV4(UInt32(truncatingIfNeeded: ip.low), port: nil, into: text)])
         }
     }
 }
