@@ -119,3 +119,23 @@ public struct ChainBlock: Sendable, Hashable {
         }
     }
 }
+
+/// A ruleset's chains: the ones given one by one (kube-proxy's fixed chains, or all of them
+/// once the whole list is replaced), then the service ports' blocks. Both rulesets keep
+/// their chains this way and build `Chain` values only when asked.
+struct ChainList<Chain: Sendable & Hashable>: Sendable {
+    var listed: [Chain]
+    var blocks: [ChainBlock] = []
+
+    var count: Int { blocks.reduce(listed.count) { $0 + $1.count } }
+
+    var names: [String] { blocks.flatMap(\.allNames) }
+
+    /// Every chain as a value, those of the blocks made by `make(name, rules)`.
+    func all(_ make: (String, LineBlock) -> Chain) -> [Chain] {
+        var out = listed
+        out.reserveCapacity(count)
+        for b in blocks { for i in b.indices { out.append(make(b.name(at: i), b.rules(at: i))) } }
+        return out
+    }
+}

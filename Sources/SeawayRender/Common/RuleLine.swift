@@ -3,10 +3,9 @@ import SeawayModel
 /// One line of rule text built straight into bytes. Renderers write it with ordinary string
 /// interpolation (`"-A \(chain) -d \(ip) --dport \(port)"`), but no intermediate `String` is
 /// made: at 100,000 endpoints the per-line `String` costs dominated rendering. A line that
-/// fits in `inlineCapacity` bytes (most do) lives inside the value, so writing one costs no
-/// allocation either: a heap buffer per line was a fifth of a large render.
+/// fits in 224 bytes (most do) lives inside the value, so writing one costs no allocation
+/// either: a heap buffer per line was a fifth of a large render.
 public struct RuleLine: ExpressibleByStringInterpolation {
-    static let inlineCapacity = 224
     private var inline = InlineArray<224, UInt8>(repeating: 0)
     private var inlineCount = 0
     /// The text once it no longer fits inline.
@@ -44,7 +43,7 @@ public struct RuleLine: ExpressibleByStringInterpolation {
             heap!.append(contentsOf: bytes)
             return
         }
-        if inlineCount + bytes.count <= Self.inlineCapacity {
+        if inlineCount + bytes.count <= inline.count {
             let at = inlineCount
             var span = inline.mutableSpan
             span.withUnsafeMutableBufferPointer { out in

@@ -16,44 +16,32 @@ public struct IPTablesRuleset: Sendable, Hashable {
 
     public struct Table: Sendable, Hashable {
         public let name: String
-        /// The chains given one by one: kube-proxy's fixed chains (or, once `chains` is set,
-        /// all of them).
-        private var listed: [Chain]
-        /// The service ports' chains, one block per port, after the listed ones.
-        private var blocks: [ChainBlock]
+        /// kube-proxy's fixed chains, then the service ports' blocks.
+        fileprivate var storage: ChainList<Chain>
         /// Chains a partial sync removes (written `:CHAIN - [0:0]` and `-X CHAIN`).
         public internal(set) var deletedChains: [String] = []
 
         init(name: String, chains: [Chain], serviceChains: [ChainBlock] = []) {
             self.name = name
-            listed = chains
-            blocks = serviceChains
+            storage = ChainList(listed: chains, blocks: serviceChains)
         }
 
         /// Chains in output order: kube-proxy's fixed chains, then each service port's
         /// chains in the order kube-proxy creates them, service ports sorted by name. Each
         /// read builds the values; writers of the payload use the blocks as they are.
         public internal(set) var chains: [Chain] {
-            get {
-                var out = listed
-                out.reserveCapacity(chainCount)
-                for b in blocks { for i in b.indices { out.append(Chain(name: b.name(at: i), rules: b.rules(at: i))) } }
-                return out
-            }
-            set {
-                listed = newValue
-                blocks = []
-            }
+            get { storage.all { Chain(name: $0, rules: $1) } }
+            set { storage = ChainList(listed: newValue) }
         }
 
-        public var chainCount: Int { blocks.reduce(listed.count) { $0 + $1.count } }
+        public var chainCount: Int { storage.count }
 
-        public var chainNames: [String] { listed.map(\.name) + blocks.flatMap(\.allNames) }
+        public var chainNames: [String] { storage.listed.map(\.name) + storage.names }
 
         public func chain(named name: String) -> Chain? {
-            if let c = listed.first(where: { $0.name == name }) { return c }
+            if let c = storage.listed.first(where: { $0.name == name }) { return c }
             let bytes = Array(name.utf8)
-            for b in blocks {
+            for b in storage.blocks {
                 if let i = b.indices.first(where: { b.nameBytes(at: $0).elementsEqual(bytes) }) {
                     return Chain(name: name, rules: b.rules(at: i))
                 }
@@ -65,35 +53,23 @@ public struct IPTablesRuleset: Sendable, Hashable {
         /// stay whole.
         func keepingListed(where keep: (Chain) -> Bool) -> Table {
             var out = self
-            out.listed = listed.filter(keep)
-            return out
-        }
-
-        func withoutListed() -> Table {
-            var out = self
-            out.listed = []
-            return out
-        }
-
-        func withoutBlocks() -> Table {
-            var out = self
-            out.blocks = []
+            out.storage.listed = storage.listed.filter(keep)
             return out
         }
 
         /// `:CHAIN - [0:0]` lines, rules, `-X` lines and COMMIT, as pieces to join.
         func appendPieces(to pieces: inout [TextPiece]) {
             pieces.append(.text("*\(name)\n"))
-            for chain in listed { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
-            for b in blocks { pieces.append(.declarations(":", b, " - [0:0]\n")) }
+            for chain in storage.listed { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
+            for b in storage.blocks { pieces.append(.declarations(":", b, " - [0:0]\n")) }
             for name in deletedChains { pieces.append(.wrapped(":", name, " - [0:0]\n")) }
-            for chain in listed where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
-            for b in blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
+            for chain in storage.listed where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
+            for b in storage.blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
             for name in deletedChains { pieces.append(.wrapped("-X ", name, "\n")) }
             pieces.append(.text("COMMIT\n"))
         }
 
-        var pieceCount: Int { 2 * listed.count + 2 * blocks.count + 2 * deletedChains.count + 2 }
+        var pieceCount: Int { 2 * storage.listed.count + 2 * storage.blocks.count + 2 * deletedChains.count + 2 }
 
         public static func == (l: Table, r: Table) -> Bool {
             l.name == r.name && l.deletedChains == r.deletedChains && l.chains == r.chains
@@ -132,7 +108,7 @@ public struct IPTablesRuleset: Sendable, Hashable {
     /// sync also writes (the benchmarks' anchor for the partial restore).
     public var serviceChainsOnly: IPTablesRuleset {
         var out = self
-        out.filter = filter.withoutListed().withoutBlocks()
+        out.filter.chains = []
         out.nat = nat.keepingListed { IPTablesRuleset.isServiceChain($0.name) }
         return out
     }
@@ -141,7 +117,7 @@ public struct IPTablesRuleset: Sendable, Hashable {
     public var fixedChains: [String: LineBlock] {
         var out: [String: LineBlock] = [:]
         for table in tables {
-            for c in table.withoutBlocks().chains where !IPTablesRuleset.isServiceChain(c.name) {
+            for c in table.storage.listed where !IPTablesRuleset.isServiceChain(c.name) {
                 out[table.name + "/" + c.name] = c.rules
             }
         }

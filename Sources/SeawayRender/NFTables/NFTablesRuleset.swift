@@ -44,16 +44,13 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// `kube-proxy`; Seaway's userspace mode writes its own table.
     public var table = NFTablesName.table
     public var tableComment = "rules for kube-proxy"
-    /// Base chains (in hook order) and kube-proxy's fixed chains (or, once `chains` is set,
-    /// all of them).
-    private var listed: [Chain]
-    /// The service ports' chains, one block per port, after the listed ones.
-    private var blocks: [ChainBlock]
+    /// Base chains (in hook order) and kube-proxy's fixed chains, then the service ports'
+    /// blocks.
+    private var storage: ChainList<Chain>
 
     init(family: IPFamily, chains: [Chain], serviceChains: [ChainBlock] = [], containers: [Container]) {
         self.family = family
-        listed = chains
-        blocks = serviceChains
+        storage = ChainList(listed: chains, blocks: serviceChains)
         self.containers = containers
     }
 
@@ -61,27 +58,17 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// chains in the order kube-proxy creates them, service ports sorted by name. Each read
     /// builds the values; the writers of the text use the blocks as they are.
     public internal(set) var chains: [Chain] {
-        get {
-            var out = listed
-            out.reserveCapacity(chainCount)
-            for b in blocks {
-                for i in b.indices { out.append(Chain(name: b.name(at: i), base: nil, comment: nil, ruleLines: b.rules(at: i))) }
-            }
-            return out
-        }
-        set {
-            listed = newValue
-            blocks = []
-        }
+        get { storage.all { Chain(name: $0, base: nil, comment: nil, ruleLines: $1) } }
+        set { storage = ChainList(listed: newValue) }
     }
 
-    public var chainCount: Int { blocks.reduce(listed.count) { $0 + $1.count } }
+    public var chainCount: Int { storage.count }
     /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
     public internal(set) var containers: [Container]
 
     public var bytes: [UInt8] {
         var pieces: [TextPiece] = []
-        pieces.reserveCapacity(1 + listed.count + blocks.count + containers.count)
+        pieces.reserveCapacity(1 + storage.listed.count + storage.blocks.count + containers.count)
         forEachPart { pieces.append(.block($0)) }
         return TextPiece.join(pieces)
     }
@@ -94,7 +81,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
         let prefix = "\(nftFamily) \(table)"
         var declarations: [UInt8] = []
         declarations.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
-        for c in listed {
+        for c in storage.listed {
             declarations.appendUTF8("add chain ")
             declarations.appendUTF8(prefix)
             declarations.append(UInt8(ascii: " "))
@@ -107,13 +94,13 @@ public struct NFTablesRuleset: Sendable, Hashable {
             declarations.append(UInt8(ascii: "\n"))
         }
         let chainPrefix = "add chain \(prefix) "
-        for b in blocks { b.appendDeclarations(chainPrefix, "\n", to: &declarations) }
+        for b in storage.blocks { b.appendDeclarations(chainPrefix, "\n", to: &declarations) }
         for s in containers {
             declarations.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
         try body(declarations)
-        for c in listed where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
-        for b in blocks where !b.rules.isEmpty { try body(b.rules) }
+        for c in storage.listed where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
+        for b in storage.blocks where !b.rules.isEmpty { try body(b.rules) }
         for s in containers where !s.elementLines.bytes.isEmpty { try body(s.elementLines.bytes) }
     }
 
