@@ -136,6 +136,24 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         return String(unsafeUninitializedCapacity: 21) { IPAddress.writeV4(UInt32(truncatingIfNeeded: low), port: port, into: $0) }
     }
 
+    /// The most bytes `writeJoined` writes: brackets, the longest IPv6 text (39), a colon
+    /// and any `Int`'s decimal digits.
+    public static let maxJoinedLength = 64
+
+    /// Writes `joined(port:)`'s text into `buffer` (`maxJoinedLength` bytes or more) and
+    /// returns the byte count: endpoints are hashed and printed this way without a `String`.
+    public func writeJoined(port: Int, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        if family == .ipv4 && (0...65535).contains(port) {
+            return IPAddress.writeV4(UInt32(truncatingIfNeeded: low), port: port, into: buffer)
+        }
+        var text = joined(port: port)  // IPv6 or an odd port: rare enough for a String
+        return text.withUTF8 { bytes in
+            let count = min(bytes.count, buffer.count)
+            for i in 0..<count { buffer[i] = bytes[i] }
+            return count
+        }
+    }
+
     // MARK: parsing
 
     static func parseV4(_ bytes: some Sequence<UInt8>) -> UInt32? {

@@ -13,6 +13,7 @@ public struct EndpointCategories: Sendable, Hashable {
     /// The service has usable endpoints somewhere in the cluster (maybe not on this node).
     public var hasAnyEndpoints = false
 
+    /// `endpoints` are in `ip:port` order without repeats, as `EndpointsMap` yields them.
     public init(endpoints: [EndpointInfo], service: ServicePortInfo, nodeName: String,
                 nodeLabels: [String: String]) {
         var topologyMode: TopologyMode = .none
@@ -65,10 +66,22 @@ public struct EndpointCategories: Sendable, Hashable {
             allReachable = cluster
             return
         }
-        var merged: [String: EndpointInfo] = [:]
-        for ep in cluster { merged[ep.description] = ep }
-        for ep in local { merged[ep.description] = ep }
-        allReachable = merged.values.sorted { $0.description < $1.description }
+        // Both lists are in `ip:port` order: merge them, an address shared by both once.
+        var merged: [EndpointInfo] = []
+        merged.reserveCapacity(cluster.count + local.count)
+        var c = 0, l = 0
+        while c < cluster.count || l < local.count {
+            if l == local.count { merged.append(cluster[c]); c += 1; continue }
+            if c == cluster.count { merged.append(local[l]); l += 1; continue }
+            if cluster[c].hasSameAddress(as: local[l]) {
+                merged.append(local[l]); c += 1; l += 1
+            } else if TextKey(cluster[c]) < TextKey(local[l]) {
+                merged.append(cluster[c]); c += 1
+            } else {
+                merged.append(local[l]); l += 1
+            }
+        }
+        allReachable = merged
     }
 }
 

@@ -12,8 +12,20 @@ public struct EndpointInfo: Sendable, Hashable {
     /// Topology hints, rare in practice: one reference (usually nil) rather than two sets
     /// in every endpoint, which is copied many times on the way to the rules.
     private let hints: TopologyHints?
-    /// `ip:port`, `[ip]:port` for IPv6: the identity kube-proxy hashes and sorts by.
-    public let description: String
+    /// `ip:port`, `[ip]:port` for IPv6: the identity kube-proxy hashes and sorts by. Made
+    /// when asked for, not stored: a stored one was a heap string in most of a cluster's
+    /// endpoints, retained on every copy; the renderers use `withText` instead.
+    public var description: String { ip.joined(port: port) }
+
+    /// Calls `body` with `description`'s bytes, written on the stack.
+    public func withText<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: IPAddress.maxJoinedLength) { buffer in
+            body(UnsafeBufferPointer(rebasing: buffer[..<ip.writeJoined(port: port, into: buffer)]))
+        }
+    }
+
+    /// The same `ip:port` as `other` (the fields kube-proxy de-duplicates by).
+    public func hasSameAddress(as other: EndpointInfo) -> Bool { ip == other.ip && port == other.port }
 
     /// Topology hints; nil when the endpoint carries none.
     public var zoneHints: Set<String>? { hints?.zones }
@@ -28,7 +40,6 @@ public struct EndpointInfo: Sendable, Hashable {
         self.serving = serving
         self.terminating = terminating
         hints = zoneHints == nil && nodeHints == nil ? nil : TopologyHints(zones: zoneHints, nodes: nodeHints)
-        self.description = ip.joined(port: port)
     }
 }
 

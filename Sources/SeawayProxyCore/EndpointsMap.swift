@@ -5,64 +5,91 @@ import SeawayModel
 /// non-terminating endpoint over a terminating one with the same address), sorted by
 /// `ip:port` text.
 public enum EndpointsMap {
+    /// The slices of each service: indexes into the slice list, in slice-name order.
+    public typealias SlicesByService = [ServiceRef: [Int]]
+
+    /// A Service's namespace and name, as an EndpointSlice's service-name label names it.
+    public struct ServiceRef: Hashable, Sendable {
+        public var namespace: String
+        public var name: String
+
+        public init(namespace: String, name: String) {
+            self.namespace = namespace
+            self.name = name
+        }
+    }
+
+    /// Endpoints per service port: the whole map (for a single service's slices, or tests).
     public static func build(slices: [EndpointSlice], family: IPFamily, nodeName: String)
         -> [ServicePortName: [EndpointInfo]]
     {
-        // kube-proxy's informer skips headless and other-proxy slices by label selector.
-        // Indexes are filtered and sorted, not slices (copying a slice costs a dozen retains).
-        let relevant = slices.indices.filter { i in
-            slices[i].addressType.family == family && slices[i].serviceName?.isEmpty == false
-                && slices[i].metadata.labels["service.kubernetes.io/headless"] == nil
-                && slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil
-        }.sorted { a, b in
-            (slices[a].metadata.namespace, slices[a].metadata.name) < (slices[b].metadata.namespace, slices[b].metadata.name)
-        }
-
-        // Each slice converts on its own (on any core); merging keeps slice order.
-        let perSlice = relevant.concurrentMap { i in endpoints(of: slices[i], nodeName: nodeName) }
-        var lists: [ServicePortName: [EndpointInfo]] = [:]
-        lists.reserveCapacity(perSlice.count)
-        for ports in perSlice {
-            for (key, endpoints) in ports {
-                // A service port's first slice is taken as it is (most have only one).
-                if let i = lists.index(forKey: key) {
-                    lists.values[i].append(contentsOf: endpoints)
-                } else {
-                    lists[key] = endpoints
+        var result: [ServicePortName: [EndpointInfo]] = [:]
+        for (service, indexes) in grouped(slices, family: family) {
+            var names: [ServicePortName] = []
+            for i in indexes {
+                for port in slices[i].ports {
+                    guard let portName = port.name else { continue }
+                    let name = ServicePortName(namespace: service.namespace, name: service.name, port: portName, proto: port.proto)
+                    if !names.contains(name) { names.append(name) }
                 }
             }
+            for name in names {
+                let endpoints = self.endpoints(of: name, slices: slices, at: indexes, nodeName: nodeName)
+                if !endpoints.isEmpty { result[name] = endpoints }
+            }
         }
-        let gathered = Array(lists)
-        let unique = gathered.concurrentMap { deduplicated($0.value) }
-        var result: [ServicePortName: [EndpointInfo]] = [:]
-        result.reserveCapacity(gathered.count)
-        for ((key, _), endpoints) in zip(gathered, unique) where !endpoints.isEmpty { result[key] = endpoints }
         return result
     }
 
-    /// One slice's endpoints per service port it names.
-    private static func endpoints(of slice: borrowing EndpointSlice, nodeName: String) -> [(ServicePortName, [EndpointInfo])] {
-        slice.ports.compactMap { port in
+    /// The slices kube-proxy follows, by service. Its informer skips headless and
+    /// other-proxy slices by label selector.
+    public static func grouped(_ slices: [EndpointSlice], family: IPFamily) -> SlicesByService {
+        var groups: SlicesByService = [:]
+        for i in slices.indices {
+            let meta = slices[i].metadata
+            guard slices[i].addressType.family == family, let service = slices[i].serviceName, !service.isEmpty,
+                  meta.labels["service.kubernetes.io/headless"] == nil,
+                  meta.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
+            groups[ServiceRef(namespace: meta.namespace, name: service), default: []].append(i)
+        }
+        // Most services have one slice; the rest are put in name order, which decides
+        // which of two equal endpoints wins.
+        for (service, indexes) in groups where indexes.count > 1 {
+            groups[service] = indexes.sorted { slices[$0].metadata.name < slices[$1].metadata.name }
+        }
+        return groups
+    }
+
+    /// One service port's endpoints from its service's slices (`at`, in name order):
+    /// de-duplicated and sorted, as kube-proxy's EndpointSliceCache yields them.
+    public static func endpoints(of name: ServicePortName, slices: [EndpointSlice], at indexes: [Int],
+                                 nodeName: String) -> [EndpointInfo] {
+        var endpoints: [EndpointInfo] = []
+        for i in indexes {
             // kube-proxy ignores ports with a nil name or a nil/zero number.
-            guard let portName = port.name, let portNumber = port.port, portNumber != 0 else { return nil }
-            let key = ServicePortName(namespace: slice.metadata.namespace, name: slice.serviceName!,
-                                      port: portName, proto: port.proto)
-            var endpoints: [EndpointInfo] = []
-            endpoints.reserveCapacity(slice.endpoints.count)
-            for j in slice.endpoints.indices {
-                guard let first = slice.endpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
-                let conditions = slice.endpoints[j].conditions
-                let zoneHints = slice.endpoints[j].zoneHints, nodeHints = slice.endpoints[j].nodeHints
-                endpoints.append(EndpointInfo(
-                    ip: ip, port: portNumber,
-                    isLocal: !nodeName.isEmpty && slice.endpoints[j].nodeName == nodeName,
-                    ready: conditions.ready ?? true,
-                    serving: conditions.serving ?? true,
-                    terminating: conditions.terminating ?? false,
-                    zoneHints: zoneHints.isEmpty ? nil : Set(zoneHints),
-                    nodeHints: nodeHints.isEmpty ? nil : Set(nodeHints)))
+            for port in slices[i].ports where port.name == name.port && port.proto == name.proto {
+                guard let number = port.port, number != 0 else { continue }
+                append(slices[i], port: number, nodeName: nodeName, to: &endpoints)
             }
-            return (key, endpoints)
+        }
+        return deduplicated(endpoints)
+    }
+
+    /// Appends one slice's endpoints for one of its ports, read in place.
+    private static func append(_ slice: borrowing EndpointSlice, port: Int, nodeName: String, to endpoints: inout [EndpointInfo]) {
+        endpoints.reserveCapacity(endpoints.count + slice.endpoints.count)
+        for j in slice.endpoints.indices {
+            guard let first = slice.endpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
+            let conditions = slice.endpoints[j].conditions
+            let zoneHints = slice.endpoints[j].zoneHints, nodeHints = slice.endpoints[j].nodeHints
+            endpoints.append(EndpointInfo(
+                ip: ip, port: port,
+                isLocal: !nodeName.isEmpty && slice.endpoints[j].nodeName == nodeName,
+                ready: conditions.ready ?? true,
+                serving: conditions.serving ?? true,
+                terminating: conditions.terminating ?? false,
+                zoneHints: zoneHints.isEmpty ? nil : Set(zoneHints),
+                nodeHints: nodeHints.isEmpty ? nil : Set(nodeHints)))
         }
     }
 
@@ -70,7 +97,7 @@ public enum EndpointsMap {
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
         if list.count < 2 { return list }
-        let keys = list.map { TextKey($0.description) }
+        let keys = list.map(TextKey.init)
         // Often already in order without repeats: nothing to do.
         if (1..<keys.count).allSatisfy({ keys[$0 - 1] < keys[$0] }) { return list }
         // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
@@ -91,9 +118,10 @@ public enum EndpointsMap {
     }
 }
 
-/// An endpoint's `ip:port` text as a comparable value: its first 24 bytes packed big-endian
-/// (zero-padded), so comparing keys compares the text byte by byte, as Go's string sort does.
-/// Texts longer than that (IPv6) keep the whole text for ties of the prefix.
+/// A short text (an endpoint's `ip:port`, a service port's `ns/name:port`) as a comparable
+/// value: its first 24 bytes packed big-endian (zero-padded), so comparing keys compares the
+/// text byte by byte, as Go's string sort does, mostly without touching the text. Texts
+/// longer than that keep the whole text for ties of the prefix.
 struct TextKey: Comparable {
     let a: UInt64, b: UInt64, c: UInt64
     /// The whole text, when longer than 24 bytes.
@@ -101,18 +129,24 @@ struct TextKey: Comparable {
 
     init(_ description: String) {
         var text = description
+        self = text.withUTF8 { TextKey(bytes: $0) }
+    }
+
+    /// The key of an endpoint's `ip:port`, read without making its text a `String`.
+    init(_ endpoint: EndpointInfo) {
+        self = endpoint.withText { TextKey(bytes: $0) }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        func byte(_ i: Int) -> UInt64 { i < bytes.count ? UInt64(bytes[i]) : 0 }
         var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
-        let count = text.withUTF8 { bytes -> Int in
-            func byte(_ i: Int) -> UInt64 { i < bytes.count ? UInt64(bytes[i]) : 0 }
-            for i in 0..<8 {
-                w0 = w0 << 8 | byte(i)
-                w1 = w1 << 8 | byte(i + 8)
-                w2 = w2 << 8 | byte(i + 16)
-            }
-            return bytes.count
+        for i in 0..<8 {
+            w0 = w0 << 8 | byte(i)
+            w1 = w1 << 8 | byte(i + 8)
+            w2 = w2 << 8 | byte(i + 16)
         }
         (a, b, c) = (w0, w1, w2)
-        long = count > 24 ? text : nil
+        long = bytes.count > 24 ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
     static func < (l: TextKey, r: TextKey) -> Bool {

@@ -41,14 +41,19 @@ public struct ServiceMap: Sendable, Hashable {
     public init(cluster: ClusterState, options: ProxyOptions, family: IPFamily) {
         self.family = family
         self.options = options
-        let endpointsMap = EndpointsMap.build(slices: cluster.endpointSlices, family: family, nodeName: options.nodeName)
-        let infos = cluster.services.flatMap { ServicePortInfo.infos(for: $0, family: family) }
+        let slices = cluster.endpointSlices
+        let slicesByService = EndpointsMap.grouped(slices, family: family)
+        let infos = cluster.services.concurrentMap { ServicePortInfo.infos(for: $0, family: family) }.flatMap { $0 }
         // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on every
         // comparison), so the ports are built in their final order.
-        let keys = infos.map { ($0.name.description, $0.name.proto) }
-        let order = infos.indices.sorted { keys[$0] < keys[$1] }
+        let keys = infos.map { (TextKey($0.name.description), $0.name.proto) }
+        let order = infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+        // Each port reads its own service's slices, on any core.
         let ports = order.concurrentMap { i -> ProxyServicePort in
-            let endpoints = endpointsMap[infos[i].name] ?? []
+            let name = infos[i].name
+            let endpoints = slicesByService[EndpointsMap.ServiceRef(namespace: name.namespace, name: name.name)].map {
+                EndpointsMap.endpoints(of: name, slices: slices, at: $0, nodeName: options.nodeName)
+            } ?? []
             let categories = EndpointCategories(endpoints: endpoints, service: infos[i],
                                                 nodeName: options.nodeName, nodeLabels: options.nodeLabels)
             return ProxyServicePort(info: infos[i], endpoints: categories, allEndpoints: endpoints)

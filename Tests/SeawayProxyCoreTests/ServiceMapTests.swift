@@ -63,6 +63,42 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         #expect(map.count == 2)
         #expect(EndpointsMap.build(slices: [slice], family: .ipv6, nodeName: "me").isEmpty)
     }
+
+    /// A service's slices are read in name order, whatever order they come in, and of two
+    /// equal addresses the later one wins unless it is terminating; slices kube-proxy's
+    /// informer filters out add nothing. The service map reads them the same way.
+    @Test func slicesOfOneServiceMergeInNameOrder() throws {
+        func slice(_ name: String, _ endpoints: [EndpointSlice.Endpoint], labels: [String: String] = [:]) -> EndpointSlice {
+            EndpointSlice(metadata: ObjectMeta(name: name, namespace: "ns",
+                                               labels: labels.merging([EndpointSlice.serviceNameLabel: "a"]) { x, _ in x }),
+                          addressType: .ipv4, endpoints: endpoints, ports: [.init(name: "p", port: 8080)])
+        }
+        let terminating = EndpointSlice.Conditions(ready: false, serving: true, terminating: true)
+        let slices = [
+            slice("a-2", [.init(addresses: ["10.0.0.1"], conditions: terminating), .init(addresses: ["10.0.0.3"], nodeName: "n2")]),
+            slice("a-1", [.init(addresses: ["10.0.0.1"], nodeName: "n1"), .init(addresses: ["10.0.0.2"], conditions: terminating),
+                          .init(addresses: ["10.0.0.3"], nodeName: "me")]),
+            slice("a-3", [.init(addresses: ["10.0.0.2"], nodeName: "n3")]),
+            slice("a-4", [.init(addresses: ["10.0.0.9"])], labels: ["service.kubernetes.io/headless": ""]),
+        ]
+        let name = ServicePortName(namespace: "ns", name: "a", port: "p", proto: .tcp)
+        let built = try #require(EndpointsMap.build(slices: slices, family: .ipv4, nodeName: "me")[name])
+        // 10.0.0.1: a-1's ready one stays (a-2's is terminating); 10.0.0.2: a-3's ready one
+        // replaces a-1's terminating one; 10.0.0.3: a-2's (on n2) replaces a-1's (on this
+        // node), as a-2 comes later by name; a-4 is a headless slice.
+        #expect(built.map(\.description) == ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"])
+        #expect(built.map(\.ready) == [true, true, true])
+        #expect(built.map(\.isLocal) == [false, false, false])
+
+        var cluster = ClusterState()
+        cluster.services = [Service(metadata: ObjectMeta(name: "a", namespace: "ns"), type: .clusterIP,
+                                    clusterIPs: [IPAddress("10.96.0.1")!], ports: [.init(name: "p", port: 80)])]
+        cluster.endpointSlices = slices
+        var options = ProxyOptions()
+        options.nodeName = "me"
+        let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+        #expect(map.ports.map(\.allEndpoints) == [built])
+    }
 }
 
 @Suite struct NodePortAddressesTests {

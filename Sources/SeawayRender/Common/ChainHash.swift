@@ -17,12 +17,12 @@ public enum ChainHash {
 
     /// Writes `label` followed by base32(sha256(prefix + suffix)) truncated to `length` into
     /// `out`, without joining the inputs (this runs once per endpoint); returns how many bytes.
-    static func writeName(_ label: StaticString, hashing prefix: String, _ suffix: String, length: Int,
+    static func writeName(_ label: StaticString, hashing prefix: String, _ suffix: UnsafeBufferPointer<UInt8>, length: Int,
                           into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var hasher = SHA256()
-        var p = prefix, s = suffix
+        var p = prefix
         p.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
-        s.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(suffix))
         return hasher.finalize().withUnsafeBytes { digest in
             let l = label.utf8CodeUnitCount
             for i in 0..<l { out[i] = label.utf8Start[i] }

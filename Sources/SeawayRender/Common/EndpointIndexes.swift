@@ -11,7 +11,7 @@ extension Array where Element == EndpointInfo {
         out.reserveCapacity(subset.count)
         var j = 0
         for ep in subset {
-            while self[j].description != ep.description { j += 1 }
+            while !self[j].hasSameAddress(as: ep) { j += 1 }
             out.append(j)
         }
         return out

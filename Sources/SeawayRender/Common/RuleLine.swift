@@ -83,6 +83,12 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(_ text: [UInt8]) { line.append(text) }
         public mutating func appendInterpolation(_ n: Int) { line.appendDecimal(n) }
         public mutating func appendInterpolation(_ ip: IPAddress) { line.appendAddress(ip) }
+        /// `ip:port` (`[ip]:port` for IPv6), as `IPAddress.joined(port:)` writes it.
+        public mutating func appendInterpolation(_ ip: IPAddress, port: Int) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: IPAddress.maxJoinedLength) { text in
+                line.append(UnsafeBufferPointer(rebasing: text[..<ip.writeJoined(port: port, into: text)]))
+            }
+        }
         public mutating func appendInterpolation(_ cidr: CIDR) {
             line.appendAddress(cidr.network)
             line.append("/")

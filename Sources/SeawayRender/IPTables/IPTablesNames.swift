@@ -39,7 +39,7 @@ public enum IPTablesChain {
         /// Writes `KUBE-SEP-` + hash of port name, protocol and `ip:port` (`endpointNameLength`
         /// bytes) into `out`.
         func writeEndpoint(_ endpoint: EndpointInfo, into out: UnsafeMutableBufferPointer<UInt8>) {
-            _ = ChainHash.writeName("KUBE-SEP-", hashing: hashPrefix, endpoint.description, length: 16, into: out)
+            endpoint.withText { _ = ChainHash.writeName("KUBE-SEP-", hashing: hashPrefix, $0, length: 16, into: out) }
         }
     }
 }

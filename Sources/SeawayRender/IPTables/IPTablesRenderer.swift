@@ -198,7 +198,7 @@ struct IPTablesFragment: Sendable {
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
             chains.append(head: head, " -s \(ep.ip) -j \(markMasq)")
             let affinity: RuleLine = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
-            chains.append(head: head, "\(affinity) \(matchProto) -j DNAT --to-destination \(ep.description)")
+            chains.append(head: head, "\(affinity) \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
         }
     }
 }
@@ -210,7 +210,7 @@ private func writeServiceToEndpointRules(_ rules: inout ChainBlock, _ sp: ProxyS
                                          _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
     let name = sp.info.name.description
     func head(_ ep: EndpointInfo) -> RuleLine {
-        largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.description)\""
+        largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.ip, port: ep.port)\""
     }
     if sp.info.sessionAffinityClientIP {
         for (ep, i) in zip(endpoints, indexes) {

@@ -120,7 +120,7 @@ struct NFTablesFragment: Sendable {
             out.startChain("endpoint-\(bases[i])")
             out.rule("\(ipX) saddr \(ep.ip) jump \(markMasq)")
             if info.sessionAffinityClientIP { out.rule("update @affinity-\(bases[i]) { \(ipX) saddr }") }
-            out.rule("meta l4proto \(proto) dnat to \(ep.description)")
+            out.rule("meta l4proto \(proto) dnat to \(ep.ip, port: ep.port)")
         }
 
         func writePolicyChain(_ chain: String, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
