@@ -75,21 +75,23 @@ public enum EndpointsMap {
         return deduplicated(endpoints)
     }
 
-    /// Appends one slice's endpoints for one of its ports, read in place.
+    /// Appends one slice's endpoints for one of its ports, read in place: through a buffer
+    /// pointer, reading a field of an endpoint does not copy (and retain) the rest of it.
     private static func append(_ slice: borrowing EndpointSlice, port: Int, nodeName: String, to endpoints: inout [EndpointInfo]) {
         endpoints.reserveCapacity(endpoints.count + slice.endpoints.count)
-        for j in slice.endpoints.indices {
-            guard let first = slice.endpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
-            let conditions = slice.endpoints[j].conditions
-            let zoneHints = slice.endpoints[j].zoneHints, nodeHints = slice.endpoints[j].nodeHints
-            endpoints.append(EndpointInfo(
-                ip: ip, port: port,
-                isLocal: !nodeName.isEmpty && slice.endpoints[j].nodeName == nodeName,
-                ready: conditions.ready ?? true,
-                serving: conditions.serving ?? true,
-                terminating: conditions.terminating ?? false,
-                zoneHints: zoneHints.isEmpty ? nil : Set(zoneHints),
-                nodeHints: nodeHints.isEmpty ? nil : Set(nodeHints)))
+        slice.endpoints.withUnsafeBufferPointer { sliceEndpoints in
+            for j in sliceEndpoints.indices {
+                guard let first = sliceEndpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
+                let conditions = sliceEndpoints[j].conditions
+                endpoints.append(EndpointInfo(
+                    ip: ip, port: port,
+                    isLocal: !nodeName.isEmpty && sliceEndpoints[j].nodeName == nodeName,
+                    ready: conditions.ready ?? true,
+                    serving: conditions.serving ?? true,
+                    terminating: conditions.terminating ?? false,
+                    zoneHints: sliceEndpoints[j].zoneHints.isEmpty ? nil : Set(sliceEndpoints[j].zoneHints),
+                    nodeHints: sliceEndpoints[j].nodeHints.isEmpty ? nil : Set(sliceEndpoints[j].nodeHints)))
+            }
         }
     }
 

@@ -24,8 +24,9 @@ import Testing
         let n = written.withUnsafeMutableBufferPointer { block.writeDeclarations(":", " - [0:0]\n", into: $0.baseAddress!) }
         #expect(n == written.count)
         #expect(String(decoding: written, as: UTF8.self) == ":KUBE-SVC-A - [0:0]\n:KUBE-SEP-B - [0:0]\n:KUBE-SEP-C - [0:0]\n")
-        var appended: [UInt8] = []
-        block.appendDeclarations("add chain ip t ", "\n", to: &appended)
-        #expect(String(decoding: appended, as: UTF8.self) == "add chain ip t KUBE-SVC-A\nadd chain ip t KUBE-SEP-B\nadd chain ip t KUBE-SEP-C\n")
+        // A piece of output joins to the same text (a longer, non-literal prefix this time).
+        let piece = TextPiece.declarations("add chain ip " + "t ", block, "\n")
+        #expect(piece.count == piece.bytes.count)
+        #expect(String(decoding: piece.bytes, as: UTF8.self) == "add chain ip t KUBE-SVC-A\nadd chain ip t KUBE-SEP-B\nadd chain ip t KUBE-SEP-C\n")
     }
 }

@@ -87,36 +87,30 @@ public struct ChainBlock: Sendable, Hashable {
 
     /// The size of `prefix NAME suffix` for every chain, so a writer can size its output
     /// before filling it from several cores.
-    func declarationsByteCount(_ prefix: StaticString, _ suffix: StaticString) -> Int {
-        names.count + count * (prefix.utf8CodeUnitCount + suffix.utf8CodeUnitCount)
+    func declarationsByteCount(_ prefix: String, _ suffix: StaticString) -> Int {
+        names.count + count * (prefix.utf8.count + suffix.utf8CodeUnitCount)
     }
 
     /// Writes `prefix NAME suffix` for every chain at `out`; returns how many bytes.
-    func writeDeclarations(_ prefix: StaticString, _ suffix: StaticString, into out: UnsafeMutablePointer<UInt8>) -> Int {
+    func writeDeclarations(_ prefix: String, _ suffix: StaticString, into out: UnsafeMutablePointer<UInt8>) -> Int {
         var at = out
-        names.withUnsafeBufferPointer { names in
-            var start = 0
-            for end in ends {
-                at.update(from: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-                at += prefix.utf8CodeUnitCount
-                let length = Int(end.name) - start
-                if length > 0 { at.update(from: names.baseAddress! + start, count: length) }
-                at += length
-                at.update(from: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
-                at += suffix.utf8CodeUnitCount
-                start = Int(end.name)
+        var prefix = prefix
+        prefix.withUTF8 { prefix in
+            names.withUnsafeBufferPointer { names in
+                var start = 0
+                for end in ends {
+                    if let p = prefix.baseAddress { at.update(from: p, count: prefix.count) }
+                    at += prefix.count
+                    let length = Int(end.name) - start
+                    if length > 0 { at.update(from: names.baseAddress! + start, count: length) }
+                    at += length
+                    at.update(from: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+                    at += suffix.utf8CodeUnitCount
+                    start = Int(end.name)
+                }
             }
         }
         return at - out
-    }
-
-    /// Appends `prefix NAME suffix` for every chain.
-    func appendDeclarations(_ prefix: String, _ suffix: StaticString, to out: inout [UInt8]) {
-        for i in indices {
-            out.appendUTF8(prefix)
-            out.append(contentsOf: nameBytes(at: i))
-            out.append(contentsOf: UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount))
-        }
     }
 }
 

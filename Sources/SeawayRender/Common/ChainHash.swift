@@ -30,8 +30,6 @@ public enum ChainHash {
         }
     }
 
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
-
     /// The first `characters` characters of the base32 encoding of `bytes`.
     static func base32(_ bytes: UnsafeRawBufferPointer, characters: Int) -> String {
         String(unsafeUninitializedCapacity: characters) { writeBase32(bytes, characters: characters, into: $0) }
@@ -55,7 +53,9 @@ public enum ChainHash {
                     bits = 5
                 }
             }
-            out[written] = alphabet[Int((buffer >> UInt32(bits - 5)) & 31)]
+            // RFC 4648's alphabet: A-Z for 0-25, then 2-7.
+            let v = UInt8(truncatingIfNeeded: (buffer >> UInt32(bits - 5)) & 31)
+            out[written] = v < 26 ? UInt8(ascii: "A") + v : UInt8(ascii: "2") + (v - 26)
             written += 1
             bits -= 5
         }

@@ -8,7 +8,7 @@ enum TextPiece: Sendable {
     /// `prefix` + `name` + `suffix`, written without formatting a string per chain.
     case wrapped(StaticString, String, StaticString)
     /// `prefix` + name + `suffix` for every chain of a block.
-    case declarations(StaticString, ChainBlock, StaticString)
+    case declarations(String, ChainBlock, StaticString)
     /// Every rule of every chain of a block.
     case rules(ChainBlock)
 
@@ -19,6 +19,15 @@ enum TextPiece: Sendable {
         case let .wrapped(p, s, q): return p.utf8CodeUnitCount + s.utf8.count + q.utf8CodeUnitCount
         case let .declarations(p, b, q): return b.declarationsByteCount(p, q)
         case let .rules(b): return b.rules.count
+        }
+    }
+
+    /// The piece's bytes: its own array where it has one, else written out.
+    var bytes: [UInt8] {
+        switch self {
+        case let .block(b): return b
+        case let .rules(b): return b.rules
+        default: return TextPiece.join([self])
         }
     }
 

@@ -66,42 +66,47 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
     public internal(set) var containers: [Container]
 
-    public var bytes: [UInt8] {
-        var pieces: [TextPiece] = []
-        pieces.reserveCapacity(1 + storage.listed.count + storage.blocks.count + containers.count)
-        forEachPart { pieces.append(.block($0)) }
-        return TextPiece.join(pieces)
-    }
+    public var bytes: [UInt8] { TextPiece.join(pieces) }
 
     /// The text in order, in parts: the table, chain and set declarations, then each
     /// chain's rules and each set's elements as kept (not copied). `bytes` is their
     /// concatenation; a consumer that reads them one by one never needs the whole text
     /// (50 MB at 10,000 services).
     public func forEachPart<E: Error>(_ body: ([UInt8]) throws(E) -> Void) throws(E) {
+        for piece in pieces { try body(piece.bytes) }
+    }
+
+    /// The text as pieces to join: each service port block's chain declarations are one
+    /// piece, written on whichever core joins it.
+    private var pieces: [TextPiece] {
         let prefix = "\(nftFamily) \(table)"
-        var declarations: [UInt8] = []
-        declarations.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
+        var head: [UInt8] = []
+        head.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
         for c in storage.listed {
-            declarations.appendUTF8("add chain ")
-            declarations.appendUTF8(prefix)
-            declarations.append(UInt8(ascii: " "))
-            declarations.appendUTF8(c.name)
+            head.appendUTF8("add chain ")
+            head.appendUTF8(prefix)
+            head.append(UInt8(ascii: " "))
+            head.appendUTF8(c.name)
             if let base = c.base {
-                declarations.appendUTF8(" { \(base) ; }")
+                head.appendUTF8(" { \(base) ; }")
             } else if let comment = c.comment {
-                declarations.appendUTF8(" { comment \"\(comment)\" ; }")
+                head.appendUTF8(" { comment \"\(comment)\" ; }")
             }
-            declarations.append(UInt8(ascii: "\n"))
+            head.append(UInt8(ascii: "\n"))
         }
-        let chainPrefix = "add chain \(prefix) "
-        for b in storage.blocks { b.appendDeclarations(chainPrefix, "\n", to: &declarations) }
+        var sets: [UInt8] = []
         for s in containers {
-            declarations.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
+            sets.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
-        try body(declarations)
-        for c in storage.listed where !c.ruleLines.bytes.isEmpty { try body(c.ruleLines.bytes) }
-        for b in storage.blocks where !b.rules.isEmpty { try body(b.rules) }
-        for s in containers where !s.elementLines.bytes.isEmpty { try body(s.elementLines.bytes) }
+        var pieces: [TextPiece] = [.block(head)]
+        pieces.reserveCapacity(3 + storage.listed.count + 2 * storage.blocks.count + containers.count)
+        let chainPrefix = "add chain \(prefix) "
+        for b in storage.blocks where !b.isEmpty { pieces.append(.declarations(chainPrefix, b, "\n")) }
+        pieces.append(.block(sets))
+        for c in storage.listed where !c.ruleLines.bytes.isEmpty { pieces.append(.block(c.ruleLines.bytes)) }
+        for b in storage.blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
+        for s in containers where !s.elementLines.bytes.isEmpty { pieces.append(.block(s.elementLines.bytes)) }
+        return pieces
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
