@@ -167,6 +167,17 @@ if phase == "policy-yaml" {
             print("  assemble \(clock.now - t)"); t = clock.now
             let bytes = ruleset.bytes
             print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
+        case "nft-phases":
+            // The same for an nftables render.
+            var t = clock.now
+            let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+            print("  service map \(clock.now - t)"); t = clock.now
+            let sync = NFTablesSync(map)
+            print("  fragments \(clock.now - t)"); t = clock.now
+            let ruleset = sync.ruleset
+            print("  assemble \(clock.now - t)"); t = clock.now
+            let bytes = ruleset.bytes
+            print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
         case "iptables-sync", "nftables-sync":
             // Only the fragments (and what a sync keeps), from a service map built once.
             _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
