@@ -156,28 +156,30 @@ if phase == "policy-yaml" {
     for _ in 0..<iterations {
         let start = clock.now
         switch phase {
-        case "phases":
-            // Where an iptables render spends its time.
+        case "phases", "nft-phases":
+            // Where a render spends its time: iptables (phases) or nftables (nft-phases).
             var t = clock.now
+            func lap(_ what: String, _ extra: String = "") {
+                print("  \(what) \(clock.now - t)\(extra)")
+                t = clock.now
+            }
             let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
-            print("  service map \(clock.now - t)"); t = clock.now
-            let sync = IPTablesSync(map)
-            print("  fragments + segments \(clock.now - t)"); t = clock.now
-            let ruleset = sync.ruleset
-            print("  assemble \(clock.now - t)"); t = clock.now
-            let bytes = ruleset.bytes
-            print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
-        case "nft-phases":
-            // The same for an nftables render.
-            var t = clock.now
-            let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
-            print("  service map \(clock.now - t)"); t = clock.now
-            let sync = NFTablesSync(map)
-            print("  fragments \(clock.now - t)"); t = clock.now
-            let ruleset = sync.ruleset
-            print("  assemble \(clock.now - t)"); t = clock.now
-            let bytes = ruleset.bytes
-            print("  bytes \(clock.now - t) (\(bytes.count))"); t = clock.now
+            lap("service map")
+            let bytes: [UInt8]
+            if phase == "phases" {
+                let sync = IPTablesSync(map)
+                lap("fragments + segments")
+                let ruleset = sync.ruleset
+                lap("assemble")
+                bytes = ruleset.bytes
+            } else {
+                let sync = NFTablesSync(map)
+                lap("fragments")
+                let ruleset = sync.ruleset
+                lap("assemble")
+                bytes = ruleset.bytes
+            }
+            lap("bytes", " (\(bytes.count))")
         case "iptables-sync", "nftables-sync":
             // Only the fragments (and what a sync keeps), from a service map built once.
             _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
