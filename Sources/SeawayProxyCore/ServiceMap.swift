@@ -41,13 +41,15 @@ public struct ServiceMap: Sendable, Hashable {
     public init(cluster: ClusterState, options: ProxyOptions, family: IPFamily) {
         self.family = family
         self.options = options
-        let slices = cluster.endpointSlices
-        let slicesByService = EndpointsMap.grouped(slices, family: family)
-        let infos = cluster.services.concurrentMap { ServicePortInfo.infos(for: $0, family: family) }.flatMap { $0 }
-        // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on every
-        // comparison), so the ports are built in their final order.
-        let keys = infos.map { (TextKey($0.name.description), $0.name.proto) }
-        let order = infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+        let slices = cluster.endpointSlices, services = cluster.services
+        // Grouping the slices and ordering the service ports do not depend on each other.
+        let (slicesByService, (infos, order)) = concurrently({ EndpointsMap.grouped(slices, family: family) }, {
+            let infos = services.flatMap { ServicePortInfo.infos(for: $0, family: family) }
+            // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on
+            // every comparison), so the ports are built in their final order.
+            let keys = infos.map { (TextKey($0.name.description), $0.name.proto) }
+            return (infos, infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 })
+        })
         // Each port reads its own service's slices, on any core.
         let ports = order.concurrentMap { i -> ProxyServicePort in
             let name = infos[i].name
