@@ -10,3 +10,27 @@ extension StringProtocol {
         return String(scalars[first...last])
     }
 }
+
+extension UnsafeMutableBufferPointer where Element == UInt8 {
+    /// Writes `n` in decimal from the start and returns how many bytes (20 hold any `Int`):
+    /// addresses and rule text are written this way, without a `String` per number.
+    @inlinable
+    public func writeDecimal(_ n: Int) -> Int {
+        var value = n.magnitude
+        let start = n < 0 ? 1 : 0
+        if n < 0 { self[0] = UInt8(ascii: "-") }
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var i = start + digits - 1
+        while i >= start {
+            self[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
+            value /= 10
+            i -= 1
+        }
+        return start + digits
+    }
+}

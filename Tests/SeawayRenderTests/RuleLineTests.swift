@@ -31,4 +31,16 @@ import Testing
         block.append(short)
         #expect(block.lines == [expected, String(decoding: short.bytes, as: UTF8.self)])
     }
+
+    /// The decimal writer rule lines and addresses share, at its edges.
+    @Test func decimalsAndAddressesAtTheirEdges() {
+        for n in [0, 9, 10, 99, 100, 65535, -1, -10, Int.max, Int.min] {
+            let line: RuleLine = "\(n)"
+            #expect(String(decoding: line.bytes, as: UTF8.self) == String(n))
+        }
+        for text in ["0.0.0.0", "255.255.255.255", "10.9.99.100", "1.20.255.3"] {
+            let line: RuleLine = "\(IPAddress(text)!, port: 65535)"
+            #expect(String(decoding: line.bytes, as: UTF8.self) == text + ":65535")
+        }
+    }
 }

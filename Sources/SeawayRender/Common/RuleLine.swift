@@ -112,27 +112,6 @@ public struct RuleLine: ExpressibleByStringInterpolation {
     }
 }
 
-extension UnsafeMutableBufferPointer where Element == UInt8 {
-    /// Writes `n` in decimal from the start (20 bytes are enough); returns how many bytes.
-    func writeDecimal(_ n: Int) -> Int {
-        if n < 0 {
-            self[0] = UInt8(ascii: "-")
-            return 1 + UnsafeMutableBufferPointer(rebasing: self[1...]).writeDecimal(-n)
-        }
-        var divisor = 1
-        while divisor <= n / 10 { divisor *= 10 }
-        var rest = n, at = 0
-        while divisor > 0 {
-            self[at] = UInt8(ascii: "0") + UInt8(rest / divisor)
-            at += 1
-            rest %= divisor
-            divisor /= 10
-        }
-        return at
-    }
-
-}
-
 extension Array where Element == UInt8 {
     /// Appends a string's UTF-8 without bridging or per-character work when it is native.
     @inlinable
