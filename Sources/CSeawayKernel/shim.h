@@ -10,4 +10,17 @@ extern int setns(int fd, int nstype);
 static const int seaway_CLONE_NEWNET = 0x40000000;
 extern int pipe2(int pipefd[2], int flags);
 
+// recvmmsg / sendmmsg and their message vector (glibc's `struct mmsghdr`, GNU only), under
+// names of our own so they never clash with a module that does define _GNU_SOURCE.
+#include <sys/socket.h>
+#include <time.h>
+struct seaway_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+extern int seaway_recvmmsg(int fd, struct seaway_mmsghdr *vector, unsigned int count, int flags,
+                           struct timespec *timeout) __asm__("recvmmsg");
+extern int seaway_sendmmsg(int fd, struct seaway_mmsghdr *vector, unsigned int count, int flags) __asm__("sendmmsg");
+static const int seaway_MSG_WAITFORONE = 0x10000;
+
 #endif

@@ -31,10 +31,32 @@ public struct DNSResponder: Sendable {
     /// byte for byte what `decide` would give; nil when `decide` must answer. `maxSize` is
     /// the transport's limit; nil for UDP's (512, or the query's EDNS size).
     public func precompiledReply(to packet: ByteBuffer, maxSize: Int? = nil) -> (reply: ByteBuffer, type: DNSType, rcode: DNSResponseCode)? {
-        guard let query = PlainQuery(packet),
-              let reply = precompiled.reply(to: query, in: packet, limit: maxSize ?? query.udpLimit) else { return nil }
-        let rcode = DNSResponseCode(rawValue: UInt16(reply.getInteger(at: reply.readerIndex + 3, as: UInt8.self)! & 0xF))
-        return (reply, DNSType(rawValue: query.type), rcode)
+        packet.withUnsafeReadableBytes { bytes in
+            guard let (query, found, size) = precompiledAnswer(bytes, maxSize: maxSize) else { return nil }
+            var out = ByteBufferAllocator().buffer(capacity: size)
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+                PrecompiledAnswers.write(found, for: query, from: bytes, into: space)
+                return size
+            }
+            return (out, DNSType(rawValue: query.type), DNSResponseCode(rawValue: UInt16(found.rcode)))
+        }
+    }
+
+    /// The same reply for the datagram in `packet`, written at the start of `out` without
+    /// allocating; nil when `decide` must answer or the reply does not fit in `out`.
+    public func precompiledReply(to packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                                 maxSize: Int? = nil) -> (length: Int, type: DNSType, rcode: DNSResponseCode)? {
+        guard let (query, found, size) = precompiledAnswer(packet, maxSize: maxSize), size <= out.count else { return nil }
+        PrecompiledAnswers.write(found, for: query, from: packet, into: out)
+        return (size, DNSType(rawValue: query.type), DNSResponseCode(rawValue: UInt16(found.rcode)))
+    }
+
+    private func precompiledAnswer(_ packet: UnsafeRawBufferPointer, maxSize: Int?)
+        -> (PlainQuery, PrecompiledAnswers.Found, size: Int)? {
+        guard let query = PlainQuery(packet), let found = precompiled.find(query, in: packet) else { return nil }
+        let size = PrecompiledAnswers.size(of: found, for: query)
+        guard size <= maxSize ?? query.udpLimit else { return nil }
+        return (query, found, size)
     }
 
     public func decide(_ packet: ByteBuffer) -> DNSDecision {

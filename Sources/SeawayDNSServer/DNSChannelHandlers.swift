@@ -2,39 +2,6 @@ import Logging
 import NIOCore
 import SeawayDNS
 
-/// Answers datagrams on one UDP socket. Replies written while a batch of datagrams is read
-/// go out together at the end of the batch (one sendmmsg).
-final class UDPQueryHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-
-    private var processor: QueryProcessor
-
-    init(_ processor: QueryProcessor) { self.processor = processor }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        switch processor.process(envelope.data, from: envelope.remoteAddress, on: context.eventLoop) {
-        case .none:
-            break
-        case let .now(reply):
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)), promise: nil)
-        case let .later(future):
-            let peer = envelope.remoteAddress
-            let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
-            future.whenSuccess { reply in
-                boundContext.value.writeAndFlush(NIOAny(AddressedEnvelope(remoteAddress: peer, data: reply)), promise: nil)
-            }
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A failed send to one client (ICMP unreachable, say) must not stop the socket.
-    }
-}
-
 /// Answers length-prefixed queries on one TCP connection, in order.
 final class TCPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer

@@ -7,9 +7,11 @@ import NIOHTTP1
 import SeawayHTTP
 import NIOPosix
 import SeawayDNS
+import SeawayKernel
 
-/// The cluster DNS server: UDP on one socket per core (SO_REUSEPORT, so the kernel spreads
-/// clients over both), TCP with length framing, optional HTTP endpoints. Answers come from
+/// The cluster DNS server: UDP on one socket and thread per core (SO_REUSEPORT, so the
+/// kernel spreads clients over them; see `UDPQueryLoop`), TCP with length framing and the
+/// optional HTTP endpoints on NIO's event loops. Answers come from
 /// the `ZoneStore`, which the caller loads and reloads.
 public final class DNSServer: Sendable {
     public struct Configuration: Sendable {
@@ -31,6 +33,9 @@ public final class DNSServer: Sendable {
     public let metrics: DNSMetrics
     let group: MultiThreadedEventLoopGroup
     let channels: [any Channel]
+    let udpSockets: [DatagramBatchSocket]
+    /// One thread per UDP socket, each in its `UDPQueryLoop`.
+    let udpThreads: NIOThreadPool
     /// The port UDP and TCP listen on (the one asked for, or the one the kernel chose for 0).
     public let port: Int
     public let httpPorts: [Int]
@@ -44,27 +49,23 @@ public final class DNSServer: Sendable {
                            logger: logger, logQueries: config.logQueries)
         }
         var channels: [any Channel] = []
+        var udpSockets: [DatagramBatchSocket] = []
+        let udpThreads = NIOThreadPool(numberOfThreads: max(1, config.threads))
         do {
             // The first socket fixes the port (the kernel's choice when 0 was asked for).
             var port = config.port
-            for loop in group.makeIterator() {
-                let udp = try DatagramBootstrap(group: loop)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelOption(.socket(SocketOptionLevel(SOL_SOCKET), SocketOptionName(SO_REUSEPORT)), value: 1)
-                    .channelOption(.datagramVectorReadMessageCount, value: 32)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-                    // Replies go out after each vector read, so a burst does not wait for
-                    // the next one.
-                    .channelOption(.maxMessagesPerRead, value: 1)
-                    .channelInitializer { ch in
-                        ch.eventLoop.makeCompletedFuture {
-                            DNSServer.enlargeSocketBuffers(ch)
-                            try ch.pipeline.syncOperations.addHandler(UDPQueryHandler(processor(.udp)))
-                        }
-                    }
-                    .bind(host: config.host, port: port).wait()
-                port = udp.localAddress?.port ?? port
-                channels.append(udp)
+            for _ in 0..<max(1, config.threads) {
+                let socket = try DatagramBatchSocket(bindingTo: config.host, port: port, reusePort: true,
+                                                     bufferBytes: DNSServer.socketBufferSize)
+                port = socket.port
+                udpSockets.append(socket)
+            }
+            udpThreads.start()
+            for socket in udpSockets {
+                let upstreamLoop = group.next()
+                udpThreads.submit { _ in
+                    UDPQueryLoop(socket: socket, processor: processor(.udp), upstreamLoop: upstreamLoop).run()
+                }
             }
             let tcp = try ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -91,8 +92,11 @@ public final class DNSServer: Sendable {
                 httpPorts.append(http.localAddress?.port ?? listener.port)
                 channels.append(http)
             }
-            return DNSServer(store: store, metrics: metrics, group: group, channels: channels, port: port, httpPorts: httpPorts)
+            return DNSServer(store: store, metrics: metrics, group: group, channels: channels, udpSockets: udpSockets,
+                             udpThreads: udpThreads, port: port, httpPorts: httpPorts)
         } catch {
+            for socket in udpSockets { socket.shutdown() }
+            try? udpThreads.syncShutdownGracefully()
             for c in channels { try? c.close().wait() }
             try? group.syncShutdownGracefully()
             throw error
@@ -100,11 +104,13 @@ public final class DNSServer: Sendable {
     }
 
     private init(store: ZoneStore, metrics: DNSMetrics, group: MultiThreadedEventLoopGroup, channels: [any Channel],
-                 port: Int, httpPorts: [Int]) {
+                 udpSockets: [DatagramBatchSocket], udpThreads: NIOThreadPool, port: Int, httpPorts: [Int]) {
         self.store = store
         self.metrics = metrics
         self.group = group
         self.channels = channels
+        self.udpSockets = udpSockets
+        self.udpThreads = udpThreads
         self.port = port
         self.httpPorts = httpPorts
     }
@@ -115,6 +121,10 @@ public final class DNSServer: Sendable {
     }
 
     public func shutdown() throws {
+        // The UDP threads stop first; replies still coming from the upstream are sent by the
+        // event loops, which go last, while the sockets are still open.
+        for socket in udpSockets { socket.shutdown() }
+        try udpThreads.syncShutdownGracefully()
         for c in channels { try? c.close().wait() }
         try group.syncShutdownGracefully()
     }
@@ -125,15 +135,5 @@ extension DNSServer {
     /// full (the default is about 200 KB, some 2,000 queries). As root the limit
     /// `net.core.rmem_max` does not apply (SO_RCVBUFFORCE), as NSD does it; otherwise the
     /// kernel caps the request at that limit.
-    static let socketBufferSize: SocketOptionValue = 8 << 20
-
-    static func enlargeSocketBuffers(_ channel: any Channel) {
-        guard let options = channel.syncOptions else { return }
-        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
-            let level = SocketOptionLevel(SOL_SOCKET)
-            if (try? options.setOption(.socket(level, SocketOptionName(force)), value: socketBufferSize)) == nil {
-                _ = try? options.setOption(.socket(level, SocketOptionName(plain)), value: socketBufferSize)
-            }
-        }
-    }
+    static let socketBufferSize = 8 << 20
 }

@@ -33,17 +33,34 @@ struct QueryProcessor {
         zone = store.current
     }
 
+    /// The precompiled reply to the UDP datagram `packet`, written into `out`: its length, or
+    /// nil when `process` must answer.
+    mutating func precompiledReply(to packet: UnsafeRawBufferPointer, fromIPv6 ipv6: Bool,
+                                   into out: UnsafeMutableRawBufferPointer) -> Int? {
+        // With the query log on, every query takes `process`, which logs what it answered.
+        guard !logQueries else { return nil }
+        let started = NIODeadline.now()
+        if store.generation != zone.generation { zone = store.current }
+        guard let (length, type, rcode) = zone.responder.precompiledReply(to: packet, into: out) else { return nil }
+        recordPrecompiled(ipv6: ipv6, type: type, rcode: rcode, started: started)
+        return length
+    }
+
+    private mutating func recordPrecompiled(ipv6: Bool, type: DNSType, rcode: DNSResponseCode, started: NIODeadline) {
+        metrics.request(ipv6: ipv6, type: type)
+        metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
+    }
+
     /// The reply to `packet` from `peer`, now or later. UDP replies are cut to the client's size.
     mutating func process(_ packet: ByteBuffer, from peer: SocketAddress, on loop: any EventLoop) -> Outcome {
         let started = NIODeadline.now()
         let ipv6 = peer.protocol == .inet6
         if store.generation != zone.generation { zone = store.current }
-        if let (reply, type, rcode) = zone.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
-            metrics.request(ipv6: ipv6, type: type)
-            metrics.response(rcode: rcode, plugin: "kubernetes", type: type, elapsed: .nanoseconds((NIODeadline.now() - started).nanoseconds))
+        if !logQueries, let (reply, type, rcode) = zone.responder.precompiledReply(to: packet, maxSize: transport == .udp ? nil : 65535) {
+            recordPrecompiled(ipv6: ipv6, type: type, rcode: rcode, started: started)
             return .now(reply)
         }
-        if let cached = cache.answer(for: packet, generation: zone.generation) {
+        if !logQueries, let cached = cache.answer(for: packet, generation: zone.generation) {
             let type = QueryProcessor.questionType(packet)
             metrics.request(ipv6: ipv6, type: type)
             let rcode = DNSResponseCode(rawValue: UInt16(cached.getInteger(at: cached.readerIndex + 3, as: UInt8.self)! & 0xF))

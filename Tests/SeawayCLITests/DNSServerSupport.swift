@@ -11,12 +11,15 @@ final class DNSServerProcess: @unchecked Sendable {
     private var stderrText = ""
     private(set) var port = 0
     private(set) var httpPort = 0
+    /// The address dig asks.
+    let host: String
 
     /// Starts `seaway dns serve --listen 127.0.0.1:0 ARGS` and waits until it listens (and,
     /// unless told not to, until it has loaded its manifests).
-    init(_ args: [String], waitForLoad: Bool = true, http: Bool = false) throws {
+    init(_ args: [String], waitForLoad: Bool = true, http: Bool = false, host: String = "127.0.0.1") throws {
+        self.host = host
         process.executableURL = binary
-        process.arguments = ["dns", "serve", "--listen", "127.0.0.1:0"] + (http ? ["--http-listen", "127.0.0.1:0"] : []) + args
+        process.arguments = ["dns", "serve", "--listen", host.contains(":") ? "[\(host)]:0" : "\(host):0"] + (http ? ["--http-listen", "127.0.0.1:0"] : []) + args
         process.currentDirectoryURL = root
         let err = Pipe()
         process.standardError = err
@@ -68,11 +71,11 @@ final class DNSServerProcess: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// `dig @127.0.0.1 -p PORT ARGS`, its whole output.
+    /// `dig @HOST -p PORT ARGS`, its whole output.
     func dig(_ args: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/dig")
-        p.arguments = ["@127.0.0.1", "-p", String(port), "+time=2", "+tries=1"] + args
+        p.arguments = ["@\(host)", "-p", String(port), "+time=2", "+tries=1"] + args
         let out = Pipe()
         p.standardOutput = out
         try p.run()

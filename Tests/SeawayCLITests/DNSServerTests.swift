@@ -181,6 +181,29 @@ struct DNSServerTests {
         #expect(try flags.dig(["10-1-2-3.apps.pod.cluster.local"]).contains("status: NXDOMAIN"))
     }
 
+    @Test func servesAnIPv6ListenAddress() throws {
+        let server = try DNSServerProcess(["Fixtures/dns"], host: "::1")
+        // The precompiled path (UDP), the full path (PTR, TCP) and a negative answer.
+        #expect(try server.short(["web.apps.svc.cluster.local"]) == ["10.96.1.10"])
+        #expect(try server.short(["-x", "10.244.2.6"]) == ["db-1.db.apps.svc.cluster.local."])
+        #expect(try server.short(["web.apps.svc.cluster.local", "+tcp"]) == ["10.96.1.10"])
+        #expect(try server.dig(["nothing.apps.svc.cluster.local"]).contains("status: NXDOMAIN"))
+    }
+
+    @Test func theQueryLogHasEveryQuery() throws {
+        let server = try DNSServerProcess(["--log", "Fixtures/dns"])
+        // Twice: the second would come from the precompiled table or the answer cache.
+        for _ in 0..<2 {
+            #expect(try server.short(["web.apps.svc.cluster.local"]) == ["10.96.1.10"])
+            #expect(try server.dig(["nothing.apps.svc.cluster.local"]).contains("status: NXDOMAIN"))
+        }
+        // Give the log line of the last query a moment to reach stderr.
+        usleep(200_000)
+        let lines = server.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.contains("\"A IN web.apps.svc.cluster.local. udp\"") }.count == 2, "\(server.stderr)")
+        #expect(lines.filter { $0.contains("\"A IN nothing.apps.svc.cluster.local. udp\" NXDOMAIN") }.count == 2, "\(server.stderr)")
+    }
+
     @Test func badStartupInputExitsWithTheReason() throws {
         let badManifest = try seaway(["dns", "serve", "--listen", "127.0.0.1:0", "-"], stdin: "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {clusterIP: 1.2.3, ports: [{port: 80}]}\n")
         #expect(badManifest.status == 1 && badManifest.stderr.contains("<stdin>:4") && badManifest.stderr.contains("spec.clusterIP"))

@@ -62,6 +62,16 @@ struct PrecompiledAnswersTests {
         return Array(out.readableBytesView)
     }
 
+    /// The reply the UDP server's path writes into `space` bytes of its own.
+    static func rawReply(_ responder: DNSResponder, _ packet: ByteBuffer, space: Int) -> [UInt8]? {
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(space, 0), alignment: 1)
+        defer { out.deallocate() }
+        return packet.withUnsafeReadableBytes { bytes in
+            guard let (length, _, _) = responder.precompiledReply(to: bytes, into: out) else { return nil }
+            return Array(out[..<length])
+        }
+    }
+
     @Test(arguments: configurations.indices)
     func sameBytesAsTheFullPath(_ index: Int) throws {
         let (label, configure) = Self.configurations[index]
@@ -85,6 +95,10 @@ struct PrecompiledAnswersTests {
                         if !tcp {
                             precompiled += 1
                             if fast.rcode == .nameError { nameErrors += 1 }
+                            #expect(Self.rawReply(responder, packet, space: 4096) == Array(fast.reply.readableBytesView),
+                                    "\(label): \(name) \(type): the datagram path writes the same reply")
+                            #expect(Self.rawReply(responder, packet, space: fast.reply.readableBytes - 1) == nil,
+                                    "\(label): \(name) \(type): a reply that does not fit is left to the full path")
                         }
                     }
                 }

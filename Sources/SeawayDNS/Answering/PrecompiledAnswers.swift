@@ -89,29 +89,66 @@ struct PrecompiledAnswers: Sendable {
         }
     }
 
-    /// The reply for `query`, or nil when the full path must answer it (not compiled, too
-    /// big for `limit`, or a name that may exist in a way the table does not list).
-    func reply(to query: PlainQuery, in packet: ByteBuffer, limit: Int) -> ByteBuffer? {
-        guard !slots.isEmpty else { return nil }
-        return packet.withUnsafeReadableBytes { bytes -> ByteBuffer? in
-            let start = query.questionStart - packet.readerIndex
-            let name = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + query.nameLength)])
-            let question = UnsafeRawBufferPointer(rebasing: bytes[start..<(query.questionEnd - packet.readerIndex)])
-            if let entry = find(name) {
-                // A listed name: its compiled type, or the full path for the others.
-                guard let reply = self.reply(entry, type: query.type), reply.rcode != PrecompiledAnswers.fullPath else { return nil }
-                return assemble(query, question: question, rcode: reply.rcode, counts: reply.counts, body: reply.body, limit: limit)
-            }
-            guard let body = nameErrorBody(name, type: query.type) else { return nil }
-            return assemble(query, question: question, rcode: UInt8(DNSResponseCode.nameError.rawValue),
-                            counts: (0, 1, 0), body: body[...], limit: limit)
-        }
-    }
-
-    private struct Entry {
+    /// A reply found for a query: the stored parts that follow the query's own question.
+    struct Found {
         var rcode: UInt8
         var counts: (UInt16, UInt16, UInt16)
         var body: ArraySlice<UInt8>
+    }
+
+    /// The stored reply for `query` (read from `packet`, the whole datagram), or nil when the
+    /// full path must answer it (not compiled, or a name that may exist in a way the table
+    /// does not list).
+    func find(_ query: PlainQuery, in packet: UnsafeRawBufferPointer) -> Found? {
+        guard !slots.isEmpty else { return nil }
+        let name = UnsafeRawBufferPointer(rebasing: packet[query.questionStart..<(query.questionStart + query.nameLength)])
+        if let entry = find(name) {
+            // A listed name: its compiled type, or the full path for the others.
+            guard let reply = self.reply(entry, type: query.type), reply.rcode != PrecompiledAnswers.fullPath else { return nil }
+            return reply
+        }
+        guard let body = nameErrorBody(name, type: query.type) else { return nil }
+        return Found(rcode: UInt8(DNSResponseCode.nameError.rawValue), counts: (0, 1, 0), body: body[...])
+    }
+
+    /// The reply's size on the wire.
+    static func size(of found: Found, for query: PlainQuery) -> Int {
+        DNSHeader.size + (query.questionEnd - query.questionStart) + found.body.count + (query.edns == nil ? 0 : 11)
+    }
+
+    /// Writes the reply to `query` (from `packet`) at the start of `out`, which holds at least
+    /// `size(of:for:)` bytes: the header, the query's question as it came, the stored body,
+    /// and an OPT when the query had one.
+    static func write(_ found: Found, for query: PlainQuery, from packet: UnsafeRawBufferPointer,
+                      into out: UnsafeMutableRawBufferPointer) {
+        var at = 0
+        func u16(_ value: UInt16) {
+            out[at] = UInt8(value >> 8)
+            out[at + 1] = UInt8(value & 0xFF)
+            at += 2
+        }
+        func bytes(_ source: UnsafeRawBufferPointer) {
+            UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + source.count)]).copyMemory(from: source)
+            at += source.count
+        }
+        u16(query.id)
+        // QR, AA, the request's RD and CD, the rcode; opcode 0.
+        u16(0x8400 | query.echoedFlags | UInt16(found.rcode))
+        u16(1)
+        u16(found.counts.0)
+        u16(found.counts.1)
+        u16(found.counts.2 + (query.edns == nil ? 0 : 1))
+        bytes(UnsafeRawBufferPointer(rebasing: packet[query.questionStart..<query.questionEnd]))
+        found.body.withUnsafeBytes { bytes($0) }
+        if let edns = query.edns {
+            out[at] = 0
+            at += 1
+            u16(DNSType.opt.rawValue)
+            u16(edns.payloadSize)
+            u16(0)
+            u16(edns.dnssecOK ? 0x8000 : 0)
+            u16(0)
+        }
     }
 
     /// The offset in `names` of the entry for `name` (lowercase wire form).
@@ -133,7 +170,7 @@ struct PrecompiledAnswers: Sendable {
     }
 
     /// The stored reply for `type` in the entry at `at`, if that type was compiled.
-    private func reply(_ at: Int, type: UInt16) -> Entry? {
+    private func reply(_ at: Int, type: UInt16) -> Found? {
         var p = at + 1 + Int(names[at])
         let count = Int(names[p])
         p += 1
@@ -142,7 +179,7 @@ struct PrecompiledAnswers: Sendable {
                 let r = Int(names[p + 2]) << 24 | Int(names[p + 3]) << 16 | Int(names[p + 4]) << 8 | Int(names[p + 5])
                 func u16(_ i: Int) -> UInt16 { UInt16(replies[i]) << 8 | UInt16(replies[i + 1]) }
                 let length = Int(u16(r + 7))
-                return Entry(rcode: replies[r], counts: (u16(r + 1), u16(r + 3), u16(r + 5)), body: replies[(r + 9)..<(r + 9 + length)])
+                return Found(rcode: replies[r], counts: (u16(r + 1), u16(r + 3), u16(r + 5)), body: replies[(r + 9)..<(r + 9 + length)])
             }
             p += 6
         }
@@ -158,54 +195,34 @@ struct PrecompiledAnswers: Sendable {
     private func nameErrorBody(_ name: UnsafeRawBufferPointer, type: UInt16) -> [UInt8]? {
         // Other types (TXT for one) answer NODATA for names that do not exist.
         guard type == DNSType.a.rawValue || type == DNSType.aaaa.rawValue || type == DNSType.srv.rawValue else { return nil }
-        var starts: [Int] = []
-        starts.reserveCapacity(16)
-        var i = 0
-        while i < name.count, name[i] != 0 { starts.append(i); i += 1 + Int(name[i]) }
-        // The longest zone the name is in, as the full path chooses it.
-        var best: (labels: Int, bodies: [[UInt8]?]?)?
-        for (zone, bodies) in zones where name.count >= zone.count {
-            let offset = name.count - zone.count
-            guard let below = starts.firstIndex(of: offset),
-                  memcmp(name.baseAddress! + offset, zone, zone.count) == 0 else { continue }
-            if best == nil || below < best!.labels { best = (below, bodies) }
-        }
-        guard let (below, zoneBodies) = best, let bodies = zoneBodies, below > 0 else { return nil }
-        let last = starts[below - 1]
-        let lastLabel = UnsafeRawBufferPointer(rebasing: name[(last + 1)..<(last + 1 + Int(name[last]))])
-        if PrecompiledAnswers.equals(lastLabel, "pod") { return nil }
-        if PrecompiledAnswers.equals(lastLabel, "svc") {
-            if below == 1 { return nil }
-            if below == 5 {
-                let service = UnsafeRawBufferPointer(rebasing: name[starts[2]...])
-                if find(service) != nil { return nil }
+        // Label offsets on the stack: this runs for most queries of the ndots mix. A wire
+        // name of at most 255 bytes has at most 127 labels.
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 128) { starts -> [UInt8]? in
+            var labels = 0
+            var i = 0
+            while i < name.count, name[i] != 0, labels < starts.count { starts[labels] = i; labels += 1; i += 1 + Int(name[i]) }
+            func below(_ offset: Int) -> Int? { (0..<labels).first { starts[$0] == offset } }
+            // The longest zone the name is in, as the full path chooses it.
+            var best: (labels: Int, bodies: [[UInt8]?]?)?
+            for (zone, bodies) in zones where name.count >= zone.count {
+                let offset = name.count - zone.count
+                guard let below = below(offset),
+                      memcmp(name.baseAddress! + offset, zone, zone.count) == 0 else { continue }
+                if best == nil || below < best!.labels { best = (below, bodies) }
             }
+            guard let (below, zoneBodies) = best, let bodies = zoneBodies, below > 0 else { return nil }
+            let last = starts[below - 1]
+            let lastLabel = UnsafeRawBufferPointer(rebasing: name[(last + 1)..<(last + 1 + Int(name[last]))])
+            if PrecompiledAnswers.equals(lastLabel, "pod") { return nil }
+            if PrecompiledAnswers.equals(lastLabel, "svc") {
+                if below == 1 { return nil }
+                if below == 5 {
+                    let service = UnsafeRawBufferPointer(rebasing: name[starts[2]...])
+                    if find(service) != nil { return nil }
+                }
+            }
+            return bodies[name.count]
         }
-        return bodies[name.count]
-    }
-
-    private func assemble(_ query: PlainQuery, question: UnsafeRawBufferPointer, rcode: UInt8,
-                          counts: (UInt16, UInt16, UInt16), body: ArraySlice<UInt8>, limit: Int) -> ByteBuffer? {
-        let size = DNSHeader.size + question.count + body.count + (query.edns == nil ? 0 : 11)
-        guard size <= limit else { return nil }
-        var out = ByteBufferAllocator().buffer(capacity: size)
-        out.writeInteger(query.id)
-        // QR, AA, the request's RD and CD, the rcode; opcode 0.
-        out.writeInteger(0x8400 | query.echoedFlags | UInt16(rcode))
-        out.writeInteger(UInt16(1))
-        out.writeInteger(counts.0)
-        out.writeInteger(counts.1)
-        out.writeInteger(counts.2 + (query.edns == nil ? 0 : 1))
-        out.writeBytes(question)
-        out.writeBytes(body)
-        if let edns = query.edns {
-            out.writeInteger(UInt8(0))
-            out.writeInteger(DNSType.opt.rawValue)
-            out.writeInteger(edns.payloadSize)
-            out.writeInteger(UInt32(edns.dnssecOK ? 0x8000 : 0))
-            out.writeInteger(UInt16(0))
-        }
-        return out
     }
 
     // MARK: - Building
