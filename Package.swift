@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(name: "SeawayBridgeTests", dependencies: ["SeawayCNI", "SeawayKernel", "SeawayNet", "SeawayTestSupport"]),
         // Runs the built `seaway` and `seaway-bridge` in throwaway namespaces.
         .testTarget(name: "SeawayDataplaneTests", dependencies: [
-            "SeawayDataplane", "SeawayKernel", "SeawayLoader", "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
+            "SeawayDataplane", "SeawayKernel", "SeawayLoader", "SeawayNetlink", "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
         ]),
         .testTarget(name: "SeawayKernelTests", dependencies: ["SeawayKernel", "SeawayNetlink", "SeawayNet", "SeawayTestSupport"]),
         .testTarget(name: "SeawayModelTests", dependencies: ["SeawayModel", "SeawayLoader"]),

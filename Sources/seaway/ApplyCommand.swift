@@ -18,7 +18,9 @@ struct ApplyCommand: ParsableCommand {
             every chain rewritten, stale service chains deleted, kube-proxy's jumps from the
             built-in chains inserted where missing. nftables mode: the kube-proxy tables
             replaced in one transaction. ipvs mode: refused on a kernel without IPVS, before
-            anything changes. Without --host, what kube-proxy would probe (interface addresses,
+            anything changes; otherwise the ipsets (each swapped in whole), the iptables
+            rules, the kube-ipvs0 addresses and the virtual servers that differ from what the
+            kernel has (IPVS over generic netlink). Without --host, what kube-proxy would probe (interface addresses,
             nfacct counters) is read from this namespace. Bad input changes nothing.
             """)
 
@@ -41,6 +43,8 @@ struct ApplyCommand: ParsableCommand {
         try reportingErrors {
             let cluster = try source.load(manifests)
             let environment = ProcessIO.environment()
+            // Before anything changes (nfacct counters included).
+            if mode == .ipvs { try IPVSApplier.requireIPVS() }
             var options = try proxy.resolve(mode: mode, cluster: cluster) {
                 try NodeProbe.host(nodeName: proxy.hostnameOverride, nodeIPs: nil, environment: environment)
             }
@@ -63,8 +67,11 @@ struct ApplyCommand: ParsableCommand {
                 try NFTablesApplier(environment: environment, transport: nftablesTransport).apply(tables)
                 for t in tables { printNotice("applied nftables (\(t.family.rawValue)): \(t.chainCount) chains, \(t.containers.count) sets and maps") }
             case .ipvs:
-                try IPVSApplier.requireIPVS()
-                throw DataplaneError("IPVS programming is not implemented yet; nothing was changed")
+                let tables = rulesets.compactMap { r -> IPVSRuleset? in if case let .ipvs(t) = r { return t } else { return nil } }
+                let plan = try IPVSApplier.apply(tables, nodeIPs: options.nodeIPs, to: KernelIPVS(environment: environment))
+                printNotice("applied ipvs: \(tables.reduce(0) { $0 + $1.virtualServers.count }) virtual servers "
+                            + "(\(plan.messages.count) IPVS messages), \(plan.bind.count) addresses bound to \(IPVSRuleset.dummyDevice) "
+                            + "and \(plan.unbind.count) unbound, \(tables.reduce(0) { $0 + $1.ipsets.count }) ipsets")
             case .userspace:
                 throw DataplaneError("userspace mode redirects to a running proxy: use `seaway proxy --mode userspace --watch DIR`; nothing was changed")
             }
@@ -79,7 +86,8 @@ struct CleanupCommand: ParsableCommand {
         discussion: """
             iptables: kube-proxy's CleanupLeftovers (its jumps, its fixed chains and every
             service chain; KUBE-MARK-MASQ and KUBE-FIREWALL stay, as the kubelet shares them).
-            nftables: both families' kube-proxy tables. ipvs: its iptables rules (as iptables).
+            nftables: both families' kube-proxy tables. ipvs: its iptables rules (as iptables),
+            every IPVS virtual server (as kube-proxy's cleanup), kube-ipvs0 and the KUBE- ipsets.
             userspace: both families' seaway-userspace tables.
             """)
 
@@ -90,7 +98,8 @@ struct CleanupCommand: ParsableCommand {
         try reportingErrors {
             let environment = ProcessIO.environment()
             switch mode {
-            case .iptables, .ipvs: try IPTablesApplier(environment: environment).cleanup()
+            case .iptables: try IPTablesApplier(environment: environment).cleanup()
+            case .ipvs: try IPVSApplier.cleanup(KernelIPVS(environment: environment))
             case .nftables: try NFTablesApplier(environment: environment).cleanup()
             case .userspace: try NFTablesApplier(environment: environment).cleanup(table: UserspaceRenderer.table)
             }

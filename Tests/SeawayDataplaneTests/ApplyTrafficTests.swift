@@ -210,6 +210,9 @@ struct ApplyTrafficTests {
         let ipvs = try n.seaway(["apply", "--mode", "ipvs"], manifests: manifests, check: false)
         #expect(ipvs.status == 1)
         #expect(ipvs.stderr.contains("IPVS unavailable: this kernel has no IPVS"), "\(ipvs.stderr)")
+        // Refused before anything: no ipset, no kube-ipvs0.
+        #expect(try n.node.exec(["ipset", "list", "-n"]).output.isEmpty)
+        #expect(try n.node.exec(["ip", "link", "show", "kube-ipvs0"], check: false).status != 0)
         let after = try n.node.exec(["iptables-save"]).output.split(separator: "\n").filter { !$0.hasPrefix("#") }
         #expect(before == after)
         // The rules still carry traffic.

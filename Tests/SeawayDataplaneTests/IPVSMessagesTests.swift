@@ -1,6 +1,7 @@
 import Foundation
 import SeawayDataplane
 import SeawayLoader
+import SeawayNetlink
 import SeawayModel
 import SeawayProxyCore
 import SeawayRender
@@ -151,5 +152,38 @@ import Testing
         let deleted = try #require(Self.attribute(gone[0].attributes, 1)).nested
         #expect(Self.attribute(deleted, 3)?.payload.prefix(4).elementsEqual([10, 96, 0, 10]) == true)
         #expect(Self.attribute(deleted, 6) == nil)
+    }
+
+    /// What a dump reply says is read back as what the request said (GET_SERVICE and GET_DEST
+    /// replies carry the attributes NEW_SERVICE and NEW_DEST requests do).
+    @Test func servicesAndRealServersReadBackAsTheyWereWritten() throws {
+        var pinned = IPVSService(address: IPAddress("10.96.0.10")!, port: 80, proto: .tcp, scheduler: "mh")
+        pinned.persistenceSeconds = 10800
+        pinned.hashSourcePort = true
+        let plain = IPVSService(address: IPAddress("fd00:10:96::a")!, port: 53, proto: .udp, scheduler: "rr")
+        for service in [pinned, plain] {
+            #expect(IPVSMessages.service(in: IPVSMessages.newService(service, family: 9)) == service)
+            for destination in [IPVSDestination(address: IPAddress("10.244.1.5")!, port: 8080),
+                                IPVSDestination(address: IPAddress("fd00:10:244::5")!, port: 5353, weight: 3)] {
+                let message = IPVSMessages.newDestination(destination, of: service, family: 9)
+                #expect(IPVSMessages.destination(in: message) == destination)
+                #expect(IPVSMessages.service(in: message)?.address == service.address)
+            }
+        }
+        #expect(IPVSMessages.describe(IPVSMessages.newDestination(IPVSDestination(address: IPAddress("10.244.1.5")!, port: 8080),
+                                                                  of: pinned, family: 9))
+                == "newDestination 10.244.1.5:8080 of tcp 10.96.0.10:80")
+        #expect(IPVSMessages.describe(IPVSMessages.deleteService(plain, family: 9)) == "deleteService udp [fd00:10:96::a]:53")
+        #expect(IPVSMessages.service(in: [1, 2, 3]) == nil)
+
+        // The dump requests: GET_SERVICE with nothing else, GET_DEST naming its service.
+        let all = Self.decode(IPVSMessages.getServices(family: 9))
+        #expect(all.type == 9 && all.command == 4 && all.attributes.isEmpty)
+        let dests = Self.decode(IPVSMessages.getDestinations(of: pinned, family: 9))
+        #expect(dests.command == 8)
+        let owner = try #require(Self.attribute(dests.attributes, 1)).nested
+        #expect(Self.attribute(owner, 4)?.bigEndian16 == 80)
+        #expect(Self.attribute(owner, 6) == nil)
+        #expect(Self.decode(IPVSMessages.flush(family: 9)).command == 17)
     }
 }

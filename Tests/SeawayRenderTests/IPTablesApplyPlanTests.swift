@@ -73,4 +73,36 @@ import Testing
         #expect(!text.contains("SOMEONE-ELSES"))
         #expect(IPTablesCleanupPlan.payload(IPTablesSaved("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")).isEmpty)
     }
+
+    /// IPVS mode's rules (the ones with KUBE-IPVS-FILTER) get IPVS mode's jumps, and cleanup
+    /// removes those too, a jump both modes share only once.
+    @Test func ipvsModeHasItsOwnJumpsAndCleanupTakesEachOnce() {
+        typealias Chain = IPTablesRuleset.Chain
+        let ipvs = IPTablesRuleset(family: .ipv4, filter: .init(name: "filter", chains: [Chain(name: "KUBE-IPVS-FILTER")]),
+                                   nat: .init(name: "nat", chains: [Chain(name: "KUBE-SERVICES")]))
+        let plan = IPTablesApplyPlan(rendered: ipvs, saved: Self.saved)
+        #expect(plan.missingJumps.count == IPTablesJumps.ipvs.count - 2)  // PREROUTING and FORWARD's are there
+        #expect(!plan.missingJumps.contains { $0.spec.contains("KUBE-EXTERNAL-SERVICES") })
+        #expect(plan.missingJumps.contains { $0.chain == "OUTPUT" && $0.spec == #"-m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER"# })
+
+        let saved = IPTablesSaved("""
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :KUBE-SERVICES - [0:0]
+        :KUBE-LOAD-BALANCER - [0:0]
+        -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+        -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+        COMMIT
+        *filter
+        :INPUT ACCEPT [0:0]
+        :KUBE-IPVS-FILTER - [0:0]
+        -A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER
+        COMMIT
+        """)
+        let text = String(decoding: IPTablesCleanupPlan.payload(saved), as: UTF8.self)
+        #expect(text.components(separatedBy: "-D PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n").count == 2)
+        #expect(text.contains("-D INPUT -m comment --comment \"kubernetes ipvs access filter\" -j KUBE-IPVS-FILTER\n"))
+        for chain in ["KUBE-SERVICES", "KUBE-LOAD-BALANCER", "KUBE-IPVS-FILTER"] { #expect(text.contains("-X \(chain)\n")) }
+    }
 }

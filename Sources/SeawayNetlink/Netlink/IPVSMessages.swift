@@ -41,7 +41,8 @@ public struct IPVSDestination: Sendable, Equatable {
 /// socket so their layout can be tested on a kernel without IPVS.
 public enum IPVSMessages {
     public enum Command: UInt8, Sendable {
-        case newService = 1, setService = 2, deleteService = 3, newDestination = 5, deleteDestination = 7, flush = 17
+        case newService = 1, setService = 2, deleteService = 3, getService = 4, newDestination = 5, deleteDestination = 7,
+             getDestination = 8, flush = 17
     }
 
     /// `IPVS_CMD_NEW_SERVICE` for `service`.
@@ -56,6 +57,11 @@ public enum IPVSMessages {
 
     public static func deleteService(_ service: IPVSService, family: UInt16) -> [UInt8] {
         message(.deleteService, family: family) { m in serviceAttributes(m, service, full: false) }
+    }
+
+    /// `IPVS_CMD_FLUSH`: every virtual server goes (kube-proxy's IPVS cleanup).
+    public static func flush(family: UInt16) -> [UInt8] {
+        message(.flush, family: family) { _ in }
     }
 
     /// `IPVS_CMD_NEW_DEST`: `destination` added to `service`.
@@ -90,7 +96,7 @@ public enum IPVSMessages {
 
     // MARK: Encoding
 
-    private static func message(_ command: Command, family: UInt16, _ body: (OpaquePointer) -> Void) -> [UInt8] {
+    static func message(_ command: Command, family: UInt16, _ body: (OpaquePointer) -> Void) -> [UInt8] {
         let m = nlmsg_alloc()!
         defer { nlmsg_free(m) }
         _ = genlmsg_put(m, UInt32(NL_AUTO_PORT), UInt32(NL_AUTO_SEQ), Int32(family), 0,
@@ -102,7 +108,7 @@ public enum IPVSMessages {
 
     /// The service's identity (family, protocol, address, port), and with `full` how it
     /// schedules: the scheduler, flags, persistence and netmask.
-    private static func serviceAttributes(_ m: OpaquePointer, _ s: IPVSService, full: Bool) {
+    static func serviceAttributes(_ m: OpaquePointer, _ s: IPVSService, full: Bool) {
         nest(m, Int32(IPVS_CMD_ATTR_SERVICE)) {
             put(m, Int32(IPVS_SVC_ATTR_AF), addressFamily(s.address))
             put(m, Int32(IPVS_SVC_ATTR_PROTOCOL), s.proto.rawValue)

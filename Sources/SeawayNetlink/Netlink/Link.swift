@@ -87,6 +87,21 @@ extension RouteNetlink {
         }
     }
 
+    /// Creates a dummy device (kube-proxy's `kube-ipvs0`, which holds the service addresses
+    /// in IPVS mode). A kernel built without CONFIG_DUMMY answers EOPNOTSUPP ("Unknown device
+    /// type"), and the error says that is what it means.
+    public func createDummy(name: String) throws(SystemError) {
+        let m = linkMessage(RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL)
+        m.put(Int32(IFLA_IFNAME), string: name)
+        m.nest(Int32(IFLA_LINKINFO)) { m.put(Int32(IFLA_INFO_KIND), string: "dummy") }
+        do {
+            try request(m, "create dummy device \(name)")
+        } catch where error.errno == EOPNOTSUPP {
+            throw SystemError("create dummy device \(name)", errno: EOPNOTSUPP,
+                              kernelMessage: "this kernel has no dummy devices (CONFIG_DUMMY)")
+        }
+    }
+
     /// Whether this kernel can filter VLANs on bridges (CONFIG_BRIDGE_VLAN_FILTERING): tries
     /// a throwaway bridge, so call it only where creating one is harmless.
     public func bridgeVLANFilteringSupported() throws(SystemError) -> Bool {

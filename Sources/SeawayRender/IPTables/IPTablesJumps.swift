@@ -1,5 +1,5 @@
-/// The rules kube-proxy's iptables mode (v1.34) puts in the built-in chains so traffic
-/// reaches its own: `iptablesJumpChains` and, when it creates KUBE-FIREWALL,
+/// The rules kube-proxy's iptables mode (v1.34), or its IPVS mode, puts in the built-in
+/// chains so traffic reaches its own: `iptablesJumpChains` and, when it creates KUBE-FIREWALL,
 /// `iptablesKubeletJumpChains`. kube-proxy ensures each with `EnsureRule(Prepend, ...)`
 /// (inserted first in the chain unless present), in this order. They are not part of the
 /// restore payload `render` prints; `apply` adds the missing ones.
@@ -38,6 +38,23 @@ public enum IPTablesJumps {
         ]
     }()
 
+    /// kube-proxy's IPVS mode's jumps (`iptablesJumpChain` in pkg/proxy/ipvs), ensured the
+    /// same way, none of them limited to new connections.
+    public static let ipvs: [Jump] = {
+        typealias C = IPVSChain
+        return [
+            jump("nat", "OUTPUT", to: C.services, "kubernetes service portals", newOnly: false),
+            jump("nat", "PREROUTING", to: C.services, "kubernetes service portals", newOnly: false),
+            jump("nat", "POSTROUTING", to: C.postrouting, "kubernetes postrouting rules", newOnly: false),
+            jump("filter", "FORWARD", to: C.forward, "kubernetes forwarding rules", newOnly: false),
+            jump("filter", "INPUT", to: C.nodePort, "kubernetes health check rules", newOnly: false),
+            jump("filter", "INPUT", to: C.proxyFirewall, "kube-proxy firewall rules", newOnly: false),
+            jump("filter", "FORWARD", to: C.proxyFirewall, "kube-proxy firewall rules", newOnly: false),
+            jump("filter", "INPUT", to: C.ipvsFilter, "kubernetes ipvs access filter", newOnly: false),
+            jump("filter", "OUTPUT", to: C.ipvsOutFilter, "kubernetes ipvs access filter", newOnly: false),
+        ]
+    }()
+
     /// The kubelet's KUBE-FIREWALL jumps, which kube-proxy also ensures when it makes that
     /// chain (and, as the kubelet shares them, does not remove).
     public static let kubelet: [Jump] = [
@@ -45,8 +62,10 @@ public enum IPTablesJumps {
         jump("filter", "OUTPUT", to: IPTablesChain.kubeletFirewall, nil, newOnly: false),
     ]
 
-    /// The jumps a ruleset needs: kube-proxy's, and the kubelet's when it has KUBE-FIREWALL.
+    /// The jumps a ruleset needs: kube-proxy's for its mode (IPVS mode's rules are the ones
+    /// with KUBE-IPVS-FILTER), and the kubelet's when it has KUBE-FIREWALL.
     public static func needed(by ruleset: IPTablesRuleset) -> [Jump] {
-        proxy + (ruleset.filter.chain(named: IPTablesChain.kubeletFirewall) == nil ? [] : kubelet)
+        (ruleset.filter.chain(named: IPVSChain.ipvsFilter) == nil ? proxy : ipvs)
+            + (ruleset.filter.chain(named: IPTablesChain.kubeletFirewall) == nil ? [] : kubelet)
     }
 }

@@ -83,16 +83,26 @@ public struct IPTablesApplyPlan: Sendable {
     }
 }
 
-/// kube-proxy's CleanupLeftovers as one restore payload for what the kernel has: its jumps
-/// out of the built-in chains, then its chains (the fixed ones and every service chain),
-/// flushed and deleted. KUBE-MARK-MASQ, KUBE-FIREWALL and the KUBE-FIREWALL jumps stay, as
-/// kube-proxy leaves them: the kubelet shares them. Empty when there is nothing to remove.
+/// kube-proxy's CleanupLeftovers as one restore payload for what the kernel has: the jumps
+/// of its iptables and IPVS modes out of the built-in chains, then their chains (the fixed
+/// ones and every service chain), flushed and deleted. KUBE-MARK-MASQ, KUBE-FIREWALL and
+/// the KUBE-FIREWALL jumps stay, as kube-proxy leaves them: the kubelet shares them. Empty
+/// when there is nothing to remove.
 public enum IPTablesCleanupPlan {
     static let fixedChains = [
         "filter": [IPTablesChain.services, IPTablesChain.externalServices, IPTablesChain.forward,
-                   IPTablesChain.nodePorts, IPTablesChain.proxyFirewall],
-        "nat": [IPTablesChain.services, IPTablesChain.nodePorts, IPTablesChain.postrouting],
+                   IPTablesChain.nodePorts, IPTablesChain.proxyFirewall,
+                   IPVSChain.nodePort, IPVSChain.sourceRangesFirewall, IPVSChain.ipvsFilter, IPVSChain.ipvsOutFilter],
+        "nat": [IPTablesChain.services, IPTablesChain.nodePorts, IPTablesChain.postrouting,
+                IPVSChain.nodePort, IPVSChain.loadBalancer],
     ]
+
+    /// Both modes' jumps, each once: they share the nat ones to KUBE-SERVICES, and a
+    /// second `-D` of a rule already deleted fails the whole restore.
+    static let jumps: [IPTablesJumps.Jump] = {
+        var seen = Set<IPTablesJumps.Jump>()
+        return (IPTablesJumps.proxy + IPTablesJumps.ipvs).filter { seen.insert($0).inserted }
+    }()
 
     public static func payload(_ saved: IPTablesSaved) -> [UInt8] {
         var payload = ""
@@ -101,7 +111,7 @@ public enum IPTablesCleanupPlan {
             let chains = t.chains.filter { name in
                 fixed.contains(name) || IPTablesApplyPlan.serviceChainPrefixes.contains { name.hasPrefix($0) }
             }
-            let jumps = IPTablesJumps.proxy.filter { $0.table == table && t.rules(in: $0.chain).contains($0.spec) }
+            let jumps = IPTablesCleanupPlan.jumps.filter { $0.table == table && t.rules(in: $0.chain).contains($0.spec) }
             guard !chains.isEmpty || !jumps.isEmpty else { continue }
             payload += "*\(table)\n"
             for name in chains { payload += ":\(name) - [0:0]\n" }

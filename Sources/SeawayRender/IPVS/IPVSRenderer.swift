@@ -127,10 +127,10 @@ private struct IPVSIPTables {
     let nonEmpty: Set<IPVSSet>
     let lbNoNodeAccess: [(ip: IPAddress, proto: String, port: Int)]
 
-    static let services = "KUBE-SERVICES", postrouting = "KUBE-POSTROUTING", nodePort = "KUBE-NODE-PORT"
-    static let loadBalancer = "KUBE-LOAD-BALANCER", markMasq = "KUBE-MARK-MASQ", forward = "KUBE-FORWARD"
-    static let proxyFirewall = "KUBE-PROXY-FIREWALL", sourceRangesFirewall = "KUBE-SOURCE-RANGES-FIREWALL"
-    static let ipvsFilter = "KUBE-IPVS-FILTER", ipvsOutFilter = "KUBE-IPVS-OUT-FILTER"
+    static let services = IPVSChain.services, postrouting = IPVSChain.postrouting, nodePort = IPVSChain.nodePort
+    static let loadBalancer = IPVSChain.loadBalancer, markMasq = IPVSChain.markMasq, forward = IPVSChain.forward
+    static let proxyFirewall = IPVSChain.proxyFirewall, sourceRangesFirewall = IPVSChain.sourceRangesFirewall
+    static let ipvsFilter = IPVSChain.ipvsFilter, ipvsOutFilter = IPVSChain.ipvsOutFilter
 
     /// Sets whose non-emptiness adds one jump rule, in kube-proxy's order
     /// (`ipsetWithIptablesChain`): (set, nat table?, from, to, match, protocol).

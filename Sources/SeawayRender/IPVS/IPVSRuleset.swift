@@ -8,6 +8,12 @@ public struct IPVSRuleset: Sendable, Hashable {
         public var address: IPAddress
         public var port: Int
         public var weight: Int
+
+        public init(address: IPAddress, port: Int, weight: Int) {
+            self.address = address
+            self.port = port
+            self.weight = weight
+        }
     }
 
     public struct VirtualServer: Sendable, Hashable {
@@ -20,8 +26,21 @@ public struct IPVSRuleset: Sendable, Hashable {
         /// `mh` needs IP_VS_SVC_F_SCHED2 (`-b mh-port`), as kube-proxy sets it.
         public var sourceHashPort: Bool
         public var realServers: [RealServer]
-        /// The service port it belongs to, for humans (`ns/name:port`).
+        /// The service port it belongs to, for humans (`ns/name:port`); empty for one read
+        /// back from the kernel.
         public var service: String
+
+        public init(address: IPAddress, port: Int, proto: L4Protocol, scheduler: String, persistenceTimeout: Int?,
+                    sourceHashPort: Bool, realServers: [RealServer], service: String) {
+            self.address = address
+            self.port = port
+            self.proto = proto
+            self.scheduler = scheduler
+            self.persistenceTimeout = persistenceTimeout
+            self.sourceHashPort = sourceHashPort
+            self.realServers = realServers
+            self.service = service
+        }
 
         /// `-t 10.0.0.1:80`, `-u [fd00::1]:53`, `--sctp-service ...`.
         public var serviceArgument: String {

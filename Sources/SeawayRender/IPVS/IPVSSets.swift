@@ -1,5 +1,13 @@
 import SeawayModel
 
+/// The iptables chains kube-proxy's IPVS mode makes (`iptablesChains` in pkg/proxy/ipvs).
+public enum IPVSChain {
+    public static let services = "KUBE-SERVICES", postrouting = "KUBE-POSTROUTING", nodePort = "KUBE-NODE-PORT"
+    public static let loadBalancer = "KUBE-LOAD-BALANCER", markMasq = "KUBE-MARK-MASQ", forward = "KUBE-FORWARD"
+    public static let proxyFirewall = "KUBE-PROXY-FIREWALL", sourceRangesFirewall = "KUBE-SOURCE-RANGES-FIREWALL"
+    public static let ipvsFilter = "KUBE-IPVS-FILTER", ipvsOutFilter = "KUBE-IPVS-OUT-FILTER"
+}
+
 /// The ipsets kube-proxy's IPVS mode maintains, with its names, types and the comments its
 /// iptables rules carry.
 public enum IPVSSet: String, CaseIterable, Sendable {

@@ -1,3 +1,4 @@
+import Glibc
 import SeawayKernel
 import SeawayModel
 import SeawayNetlink
@@ -6,15 +7,18 @@ import SeawayRender
 /// IPVS mode on the kernel. Programming virtual servers needs the kernel's IPVS (the
 /// generic netlink family "IPVS"); without it `apply` stops before changing anything.
 public enum IPVSApplier {
-    /// Throws "IPVS unavailable" when the kernel has no IPVS.
-    public static func requireIPVS() throws(DataplaneError) {
+    /// The IPVS generic netlink family's id; throws "IPVS unavailable" when the kernel has
+    /// no IPVS.
+    @discardableResult
+    public static func requireIPVS() throws(DataplaneError) -> UInt16 {
         let family: Int32?
         do { family = try GenericNetlink.family("IPVS") } catch {
             throw DataplaneError("IPVS unavailable: cannot ask the kernel", error)
         }
-        guard family != nil else {
+        guard let family else {
             throw DataplaneError("IPVS unavailable: this kernel has no IPVS (CONFIG_IP_VS / the ip_vs module); nothing was changed. Use --mode nftables or --mode iptables")
         }
+        return UInt16(family)
     }
 
     /// The generic netlink messages that move the kernel's virtual servers from `old` (what
@@ -29,6 +33,12 @@ public enum IPVSApplier {
     /// removes it at once. Real servers always weigh 1 (as kube-proxy's), so no weight
     /// changes in place.
     public static func messages(from old: [IPVSRuleset] = [], to new: [IPVSRuleset], family: UInt16) -> [[UInt8]] {
+        messages(from: old.flatMap(\.virtualServers), to: new.flatMap(\.virtualServers), family: family)
+    }
+
+    /// The same, between two lists of virtual servers (what the kernel has, say).
+    public static func messages(from oldServers: [IPVSRuleset.VirtualServer], to newServers: [IPVSRuleset.VirtualServer],
+                                family: UInt16) -> [[UInt8]] {
         struct Key: Hashable {
             var address: IPAddress, port: Int, proto: L4Protocol
             init(_ vs: IPVSRuleset.VirtualServer) { (address, port, proto) = (vs.address, vs.port, vs.proto) }
@@ -40,12 +50,11 @@ public enum IPVSApplier {
         func destination(_ rs: IPVSRuleset.RealServer) -> IPVSDestination {
             IPVSDestination(address: rs.address, port: UInt16(rs.port), weight: UInt32(rs.weight))
         }
-        let oldServers = old.flatMap(\.virtualServers)
         var before: [Key: IPVSRuleset.VirtualServer] = [:]
         for vs in oldServers { before[Key(vs)] = vs }
         var out: [[UInt8]] = []
         var kept: Set<Key> = []
-        for vs in new.flatMap(\.virtualServers) {
+        for vs in newServers {
             let key = Key(vs), service = IPVSApplier.service(vs)
             kept.insert(key)
             guard let was = before[key] else {
@@ -66,6 +75,20 @@ public enum IPVSApplier {
             out.append(IPVSMessages.deleteService(IPVSApplier.service(vs), family: family))
         }
         return out
+    }
+
+    /// A virtual server as the kernel lists it (no service port name: the kernel has none).
+    static func virtualServer(_ s: IPVSService, _ destinations: [IPVSDestination]) -> IPVSRuleset.VirtualServer {
+        let proto: L4Protocol
+        switch s.proto {
+        case .tcp: proto = .tcp
+        case .udp: proto = .udp
+        case .sctp: proto = .sctp
+        }
+        return IPVSRuleset.VirtualServer(
+            address: s.address, port: Int(s.port), proto: proto, scheduler: s.scheduler,
+            persistenceTimeout: s.persistenceSeconds.map(Int.init), sourceHashPort: s.hashSourcePort,
+            realServers: destinations.map { .init(address: $0.address, port: Int($0.port), weight: Int($0.weight)) }, service: "")
     }
 
     static func service(_ vs: IPVSRuleset.VirtualServer) -> IPVSService {
