@@ -47,6 +47,7 @@ public final class ProxyAgent {
         case nftables(NFTablesProxier)
         case iptables(IPTablesProxier)
         case userspace(UserspaceProxier)
+        case ipvs(IPVSProxier)
     }
 
     let configuration: Configuration
@@ -80,8 +81,7 @@ public final class ProxyAgent {
             rules = .userspace(UserspaceProxier(options: configuration.options, environment: ProcessIO.environment(),
                                                 udpIdleTimeout: configuration.udpIdleTimeout))
         case .ipvs:
-            try IPVSApplier.requireIPVS()
-            throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
+            rules = .ipvs(try IPVSProxier(options: configuration.options, kernel: KernelIPVS(environment: ProcessIO.environment())))
         }
     }
 
@@ -162,6 +162,11 @@ public final class ProxyAgent {
                 let result = try proxier.sync(to: cluster, changes: changes)
                 (full, stale) = (result.full, result.staleConntrack)
                 log("synced iptables (\(result.full ? "full" : "partial")): \(result.chainsWritten) chains written, \(result.chainsDeleted) deleted")
+            case let .ipvs(proxier):
+                let result = try proxier.sync(to: cluster, changes: changes)
+                (full, stale) = (result.full, result.staleConntrack)
+                log("synced ipvs (\(result.full ? "full" : "partial")): \(result.virtualServers) virtual servers, "
+                    + "\(result.messages) IPVS messages, addresses +\(result.bound) -\(result.unbound)")
             case let .userspace(proxier):
                 // Redirected flows keep the listener's port whatever the endpoints do, and the
                 // proxy moves a UDP session off a removed endpoint itself: no conntrack to clear.

@@ -51,10 +51,8 @@ struct ProxyCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard mode != .ipvs else {
-                try IPVSApplier.requireIPVS()
-                throw DataplaneError("seaway proxy --mode ipvs is not implemented; nothing was changed")
-            }
+            // Before anything changes (nfacct counters included).
+            if mode == .ipvs { try IPVSApplier.requireIPVS() }
             guard minSyncPeriod >= 0, syncPeriod > 0 else { throw ValidationError("sync periods must be positive") }
             guard udpTimeout > 0 else { throw ValidationError("--udp-timeout must be positive") }
             let environment = ProcessIO.environment()

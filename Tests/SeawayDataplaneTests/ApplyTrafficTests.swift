@@ -210,6 +210,11 @@ struct ApplyTrafficTests {
         let ipvs = try n.seaway(["apply", "--mode", "ipvs"], manifests: manifests, check: false)
         #expect(ipvs.status == 1)
         #expect(ipvs.stderr.contains("IPVS unavailable: this kernel has no IPVS"), "\(ipvs.stderr)")
+        // The agent too.
+        let agent = try n.seaway(["proxy", "--mode", "ipvs", "--watch", n.directory, "--hostname-override", "node-a",
+                                  "--healthz-bind-address", "", "--metrics-bind-address", ""], check: false)
+        #expect(agent.status == 1)
+        #expect(agent.stderr.contains("IPVS unavailable: this kernel has no IPVS"), "\(agent.stderr)")
         // Refused before anything: no ipset, no kube-ipvs0.
         #expect(try n.node.exec(["ipset", "list", "-n"]).output.isEmpty)
         #expect(try n.node.exec(["ip", "link", "show", "kube-ipvs0"], check: false).status != 0)

@@ -1,8 +1,10 @@
 import Foundation
 import SeawayDataplane
 import SeawayKernel
+import SeawayLoader
 import SeawayModel
 import SeawayNetlink
+import SeawayProxyCore
 import SeawayRender
 import SeawayTestSupport
 import Testing
@@ -51,10 +53,12 @@ struct IPVSSyncTests {
         }
     }
 
-    static func server(_ address: String, port: Int = 80, endpoints: [String]) -> IPVSRuleset.VirtualServer {
-        IPVSRuleset.VirtualServer(address: IPAddress(address)!, port: port, proto: .tcp, scheduler: "rr", persistenceTimeout: 10800,
-                                  sourceHashPort: false, realServers: endpoints.map { .init(address: IPAddress($0)!, port: 8080, weight: 1) },
-                                  service: "")
+    /// A virtual server as the kernel would list it (by default, the rendered test service's shape).
+    static func server(_ address: String, port: Int = 80, proto: L4Protocol = .tcp, persistence: Int? = 10800,
+                        endpointPort: Int = 8080, endpoints: [String]) -> IPVSRuleset.VirtualServer {
+        IPVSRuleset.VirtualServer(address: IPAddress(address)!, port: port, proto: proto, scheduler: "rr", persistenceTimeout: persistence,
+                                  sourceHashPort: false,
+                                  realServers: endpoints.map { .init(address: IPAddress($0)!, port: endpointPort, weight: 1) }, service: "")
     }
 
     @Test func withoutIPVSNothingElseIsAskedOrChanged() throws {
@@ -165,5 +169,62 @@ struct IPVSSyncTests {
         // Only KUBE-MARK-MASQ stays, as kube-proxy leaves it: the kubelet shares it.
         let left = try node.exec(["iptables-save"]).output.split(separator: "\n").filter { $0.contains("KUBE-") }
         #expect(left == [":KUBE-MARK-MASQ - [0:0]", "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"], "\(left)")
+    }
+
+    /// A DNS-like service (UDP 53) with these endpoints, as a cluster.
+    static func cluster(_ endpoints: [String]) throws -> ClusterState {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: dns, namespace: kube-system}
+            spec:
+              clusterIP: 10.96.0.53
+              ports: [{name: dns, port: 53, targetPort: 53, protocol: UDP}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: dns}}
+            addressType: IPv4
+            ports: [{name: dns, port: 53, protocol: UDP}]
+            endpoints:
+            \(endpoints.map { "  - {addresses: [\($0)], conditions: {ready: true}}" }.joined(separator: "\n"))
+            """
+        let file = NSTemporaryDirectory() + "seaway-ipvs-proxier-\(getpid()).yaml"
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        return try ManifestLoader().load([file])
+    }
+
+    /// The agent's IPVS proxier: every sync sends what differs from the kernel, and an
+    /// endpoint leaving a UDP service is reported for conntrack clearing.
+    @Test func theProxierSendsEachSyncsDifferenceAndReportsStaleUDPFlows() throws {
+        let kernel = RecordingKernel()
+        var options = ProxyOptions()
+        options.nodeName = "node-a"
+        kernel.hasIPVS = false
+        #expect(throws: DataplaneError.self) { _ = try IPVSProxier(options: options, kernel: kernel) }
+        kernel.hasIPVS = true
+        let proxier = try IPVSProxier(options: options, kernel: kernel)
+
+        let two = try Self.cluster(["10.244.1.5", "10.244.2.7"])
+        let first = try proxier.sync(to: two)
+        #expect(first.full && first.virtualServers == 1 && first.messages == 3 && first.bound == 1)
+        #expect(kernel.sent.map(IPVSMessages.describe) == [
+            "newService udp 10.96.0.53:53",
+            "newDestination 10.244.1.5:53 of udp 10.96.0.53:53",
+            "newDestination 10.244.2.7:53 of udp 10.96.0.53:53",
+        ])
+        #expect(first.staleConntrack.isEmpty)
+
+        // The kernel now holds that; one endpoint goes.
+        kernel.virtualServers = [Self.server("10.96.0.53", port: 53, proto: .udp, persistence: nil, endpointPort: 53,
+                                             endpoints: ["10.244.1.5", "10.244.2.7"])]
+        kernel.bound = [IPAddress("10.96.0.53")!]
+        kernel.sent = []
+        let one = try Self.cluster(["10.244.1.5"])
+        let second = try proxier.sync(to: one, changes: two.changes(to: one))
+        #expect(!second.full && second.messages == 1 && second.bound == 0 && second.unbound == 0)
+        #expect(kernel.sent.map(IPVSMessages.describe) == ["deleteDestination 10.244.2.7:53 of udp 10.96.0.53:53"])
+        #expect(second.staleConntrack == [.natToEndpoint(address: IPAddress("10.96.0.53")!, port: 53, endpoint: IPAddress("10.244.2.7")!)])
     }
 }
