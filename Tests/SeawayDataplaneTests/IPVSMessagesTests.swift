@@ -45,31 +45,39 @@ import Testing
 
     static func attribute(_ list: [Attribute], _ type: Int) -> Attribute? { list.first { $0.type == type } }
 
+    /// A cluster of one ClusterIP service, port `port` (named like the service) to
+    /// `targetPort`, and one EndpointSlice with `endpoints`, all ready.
+    static func oneService(_ name: String, namespace: String, clusterIP: String, port: Int, targetPort: Int,
+                           proto: String, affinity: Bool, endpoints: [String]) throws -> ClusterState {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: \(namespace)}
+            spec:
+              clusterIP: \(clusterIP)
+              sessionAffinity: \(affinity ? "ClientIP" : "None")
+              ports: [{name: \(name), port: \(port), targetPort: \(targetPort), protocol: \(proto)}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: \(namespace), labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            ports: [{name: \(name), port: \(targetPort), protocol: \(proto)}]
+            endpoints:
+            \(endpoints.map { "  - {addresses: [\($0)], conditions: {ready: true}}" }.joined(separator: "\n"))
+            """
+        var cluster = ClusterState()
+        try ManifestDecoder().decode(yaml, file: "\(name).yaml", into: &cluster)
+        return cluster
+    }
+
     /// The demo-style cluster: a ClusterIP service with ClientIP affinity and (by default) two
     /// endpoints; with `service: false`, no service at all.
     func rendered(scheduler: String, endpoints: [String] = ["10.244.1.5", "10.244.2.7"], affinity: Bool = true,
                   service: Bool = true) throws -> [IPVSRuleset] {
-        let yaml = !service ? "" : """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: web, namespace: shop}
-            spec:
-              clusterIP: 10.96.0.10
-              sessionAffinity: \(affinity ? "ClientIP" : "None")
-              ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
-            addressType: IPv4
-            ports: [{name: http, port: 8080, protocol: TCP}]
-            endpoints:
-            \(endpoints.map { "  - {addresses: [\($0)], conditions: {ready: true}}" }.joined(separator: "\n"))
-            """
-        let file = NSTemporaryDirectory() + "seaway-ipvs-\(getpid()).yaml"
-        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let cluster = try ManifestLoader().load([file])
+        let cluster = !service ? ClusterState()
+            : try Self.oneService("web", namespace: "shop", clusterIP: "10.96.0.10", port: 80, targetPort: 8080, proto: "TCP",
+                                  affinity: affinity, endpoints: endpoints)
         var options = ProxyOptions()
         options.nodeName = "node-a"
         options.ipvsScheduler = scheduler

@@ -1,7 +1,6 @@
 import Foundation
 import SeawayDataplane
 import SeawayKernel
-import SeawayLoader
 import SeawayModel
 import SeawayNetlink
 import SeawayProxyCore
@@ -173,26 +172,8 @@ struct IPVSSyncTests {
 
     /// A DNS-like service (UDP 53) with these endpoints, as a cluster.
     static func cluster(_ endpoints: [String]) throws -> ClusterState {
-        let yaml = """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: dns, namespace: kube-system}
-            spec:
-              clusterIP: 10.96.0.53
-              ports: [{name: dns, port: 53, targetPort: 53, protocol: UDP}]
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: dns}}
-            addressType: IPv4
-            ports: [{name: dns, port: 53, protocol: UDP}]
-            endpoints:
-            \(endpoints.map { "  - {addresses: [\($0)], conditions: {ready: true}}" }.joined(separator: "\n"))
-            """
-        let file = NSTemporaryDirectory() + "seaway-ipvs-proxier-\(getpid()).yaml"
-        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        return try ManifestLoader().load([file])
+        try IPVSMessagesTests.oneService("dns", namespace: "kube-system", clusterIP: "10.96.0.53", port: 53, targetPort: 53,
+                                         proto: "UDP", affinity: false, endpoints: endpoints)
     }
 
     /// The agent's IPVS proxier: every sync sends what differs from the kernel, and an
