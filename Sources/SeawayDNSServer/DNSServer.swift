@@ -52,22 +52,7 @@ public final class DNSServer: Sendable {
         var udpSockets: [DatagramBatchSocket] = []
         let udpThreads = NIOThreadPool(numberOfThreads: max(1, config.threads))
         do {
-            // The first socket fixes the port (the kernel's choice when 0 was asked for).
-            var port = config.port
-            for _ in 0..<max(1, config.threads) {
-                let socket = try DatagramBatchSocket(bindingTo: config.host, port: port, reusePort: true,
-                                                     bufferBytes: DNSServer.socketBufferSize)
-                port = socket.port
-                udpSockets.append(socket)
-            }
-            udpThreads.start()
-            for socket in udpSockets {
-                let upstreamLoop = group.next()
-                udpThreads.submit { _ in
-                    UDPQueryLoop(socket: socket, processor: processor(.udp), upstreamLoop: upstreamLoop).run()
-                }
-            }
-            let tcp = try ServerBootstrap(group: group)
+            let tcpBootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelInitializer { ch in
@@ -77,8 +62,16 @@ public final class DNSServer: Sendable {
                         try ch.pipeline.syncOperations.addHandler(TCPQueryHandler(processor(.tcp)))
                     }
                 }
-                .bind(host: config.host, port: port).wait()
+            let (tcp, sockets, port) = try bindListeners(config, tcp: tcpBootstrap)
+            udpSockets = sockets
             channels.append(tcp)
+            udpThreads.start()
+            for socket in udpSockets {
+                let upstreamLoop = group.next()
+                udpThreads.submit { _ in
+                    UDPQueryLoop(socket: socket, processor: processor(.udp), upstreamLoop: upstreamLoop).run()
+                }
+            }
             var httpPorts: [Int] = []
             for listener in config.httpListeners {
                 let http = try HTTPEndpointsHandler.listen(host: listener.host, port: listener.port, group: group) { path in
@@ -100,6 +93,33 @@ public final class DNSServer: Sendable {
             for c in channels { try? c.close().wait() }
             try? group.syncShutdownGracefully()
             throw error
+        }
+    }
+
+    /// The TCP listener and one UDP socket per thread, all on one port. With port 0 the
+    /// kernel picks it for TCP, where a free port matters most (a client's connection can
+    /// hold any port), and UDP then takes the same; a port whose UDP side is taken is given
+    /// back and another tried.
+    private static func bindListeners(_ config: Configuration, tcp: ServerBootstrap) throws
+        -> (tcp: any Channel, udp: [DatagramBatchSocket], port: Int) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let listener = try tcp.bind(host: config.host, port: config.port).wait()
+            let port = listener.localAddress?.port ?? config.port
+            var sockets: [DatagramBatchSocket] = []
+            do {
+                for _ in 0..<max(1, config.threads) {
+                    sockets.append(try DatagramBatchSocket(bindingTo: config.host, port: port, reusePort: true,
+                                                           bufferBytes: DNSServer.socketBufferSize))
+                }
+                return (listener, sockets, port)
+            } catch let error as SystemError where error.errno == EADDRINUSE && config.port == 0 && attempt < 20 {
+                try? listener.close().wait()
+            } catch {
+                try? listener.close().wait()
+                throw error
+            }
         }
     }
 
