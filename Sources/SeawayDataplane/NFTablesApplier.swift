@@ -1,6 +1,7 @@
 import SeawayKernel
 import SeawayModel
 import SeawayNetlink
+import SeawayProxyCore
 import SeawayRender
 
 /// nftables mode on the kernel: the rendered text, each family's `kube-proxy` table replaced
@@ -31,15 +32,27 @@ public struct NFTablesApplier {
     }
 
     /// That transaction in parts, in order (each ruleset's parts after the replacing lines).
+    /// Shard tables the rulesets do not have are deleted with the rest, so a node that had
+    /// more of them (or any, before `--nftables-shards 1`) keeps none that still dispatch.
     static func forEachPart(_ rulesets: [NFTablesRuleset], _ body: ([UInt8]) -> Void) {
         var replacing: [UInt8] = []
         for r in rulesets {
             let family = r.family == .ipv4 ? "ip" : "ip6"
             replacing.append(contentsOf: "add table \(family) \(r.table)\ndelete table \(family) \(r.table)\n".utf8)
         }
+        for family in Set(rulesets.map(\.family)).sorted() {
+            let given = Set(rulesets.filter { $0.family == family }.map(\.table))
+            let nft = family == .ipv4 ? "ip" : "ip6"
+            for table in shardTables where !given.contains(table) {
+                replacing.append(contentsOf: "add table \(nft) \(table)\ndelete table \(nft) \(table)\n".utf8)
+            }
+        }
         body(replacing)
         for r in rulesets { r.forEachPart(body) }
     }
+
+    /// Every shard table `--nftables-shards` can make.
+    static let shardTables = (0..<ProxyOptions.maxNFTablesShards).map(NFTablesName.shardTable)
 
     public func apply(_ rulesets: [NFTablesRuleset]) throws(DataplaneError) {
         switch transport {
@@ -52,10 +65,11 @@ public struct NFTablesApplier {
         }
     }
 
-    /// Deletes both families' kube-proxy tables (nothing else of nftables is kube-proxy's),
-    /// or another table of Seaway's.
+    /// Deletes both families' kube-proxy tables (nothing else of nftables is kube-proxy's)
+    /// and Seaway's shard tables, or another table of Seaway's.
     public func cleanup(table: String = NFTablesName.table) throws(DataplaneError) {
-        let script = ["ip", "ip6"].map { "add table \($0) \(table)\ndelete table \($0) \(table)\n" }.joined()
+        let tables = table == NFTablesName.table ? [table] + Self.shardTables : [table]
+        let script = ["ip", "ip6"].flatMap { family in tables.map { "add table \(family) \($0)\ndelete table \(family) \($0)\n" } }.joined()
         try send(Array(script.utf8))
     }
 

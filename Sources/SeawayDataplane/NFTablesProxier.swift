@@ -29,8 +29,8 @@ public final class NFTablesProxier {
 
     private let socket: NFTablesNetlink
     private var state: ProxierState<NFTablesSync>
-    /// Per table (`ip kube-proxy`): chains and sets flushed by the last sync, to delete in
-    /// this one unless it creates them again.
+    /// Per family (`ip kube-proxy`): chains and sets flushed by the last sync (each named with
+    /// its table), to delete in this one unless it creates them again.
     private var flushedLastTime: [String: (chains: Set<String>, sets: Set<String>)] = [:]
 
     /// Chains the tables hold (as of the last sync that landed).
@@ -48,7 +48,7 @@ public final class NFTablesProxier {
     public func sync(to new: ClusterState, changes: [ClusterChange]? = nil) throws(DataplaneError) -> Sync {
         switch state.plan(to: new, changes: changes) {
         case .full:
-            let rulesets = state.families.map(\.renderer.ruleset)
+            let rulesets = state.families.flatMap(\.renderer.rulesets)
             // Rendering's scratch is freed by now; give it back before the batch (100 MB at
             // 10,000 services) is built, so the two do not add up in the peak.
             Heap.returnFreedMemory()
@@ -75,7 +75,7 @@ public final class NFTablesProxier {
             for tx in transactions {
                 let table = tx.tablePrefix
                 if let flushed = flushedLastTime[table] {
-                    script += NFTablesTransaction.deletions(prefix: table, chains: flushed.chains.subtracting(tx.createdChains).sorted(),
+                    script += NFTablesTransaction.deletions(chains: flushed.chains.subtracting(tx.createdChains).sorted(),
                                                             sets: flushed.sets.subtracting(tx.createdSets).sorted())
                 }
                 script += tx.bytesFlushingOnly

@@ -34,6 +34,15 @@ public struct ProxyOptions: Sendable, Hashable {
     /// which the kernel is slow to bind by the thousand. Same distribution; not what kube-proxy
     /// writes, so `render` uses it only when asked.
     public var nftablesCompactEndpointSelection = false
+    /// Seaway's opt-in spreading of the nftables services over this many tables besides
+    /// kube-proxy's own (`--nftables-shards N`; 1, the default, is kube-proxy's one table).
+    /// The kernel re-validates the whole table a commit with a jump or a NAT rule touches,
+    /// so an endpoint change costs about 1/N of the cluster instead of all of it. See
+    /// docs/dataplane.md.
+    public var nftablesShards = 1
+    /// The most tables the services may be spread over: every one is a nat hook a new
+    /// connection that is not to a service passes through.
+    public static let maxNFTablesShards = 64
     /// `--proxy-port-range` of the userspace mode: where its listeners go (kube-proxy's
     /// default was any free ephemeral port; Seaway's are placed by hash, see ProxyPortAllocator).
     public var userspacePortRange: ClosedRange<Int> = 10000...29999

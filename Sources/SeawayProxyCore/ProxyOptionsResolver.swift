@@ -12,6 +12,8 @@ public struct ProxyFlags: Sendable, Hashable {
     public var ipvsScheduler: String?
     /// Seaway's `--nftables-shape compact` (see ProxyOptions).
     public var nftablesCompact = false
+    /// Seaway's `--nftables-shards` (see ProxyOptions).
+    public var nftablesShards: Int?
     /// `--proxy-port-range`: `begin-end` or `begin+offset`, as kube-proxy writes it.
     public var proxyPortRange: String?
 
@@ -106,6 +108,13 @@ extension ProxyOptions {
         o.serviceCIDRs = cluster.serviceCIDRs.flatMap(\.cidrs)
         o.ipvsScheduler = flags.ipvsScheduler ?? config.ipvsScheduler ?? "rr"
         o.nftablesCompactEndpointSelection = flags.nftablesCompact
+        if let shards = flags.nftablesShards {
+            guard (1...ProxyOptions.maxNFTablesShards).contains(shards) else {
+                throw ProxyConfigurationError(setting: "--nftables-shards",
+                                              message: "\(shards) is not a number of tables from 1 to \(ProxyOptions.maxNFTablesShards)")
+            }
+            o.nftablesShards = shards
+        }
         if let text = flags.proxyPortRange {
             guard let range = Self.portRange(text) else {
                 throw ProxyConfigurationError(setting: "--proxy-port-range",

@@ -58,19 +58,20 @@ public enum Ruleset: Sendable, Hashable {
     }
 }
 
-/// Model -> per-node service map -> rendered ruleset, for every family the node proxies.
+/// Model -> per-node service map -> rendered ruleset, for every family the node proxies
+/// (in nftables mode with shard tables, each family's tables one after the other).
 public enum RulesetRenderer {
     public static func render(mode: ProxyMode, cluster: ClusterState, options: ProxyOptions) throws -> [Ruleset] {
-        try ServiceMap.families(cluster: cluster, options: options).map { family in
+        try ServiceMap.families(cluster: cluster, options: options).flatMap { family -> [Ruleset] in
             let map = ServiceMap(cluster: cluster, options: options, family: family)
             switch mode {
-            case .iptables: return .iptables(IPTablesRenderer().render(map))
-            case .nftables: return .nftables(NFTablesRenderer().render(map))
-            case .ipvs: return .ipvs(IPVSRenderer().render(map))
+            case .iptables: return [.iptables(IPTablesRenderer().render(map))]
+            case .nftables: return NFTablesRenderer().render(map).map(Ruleset.nftables)
+            case .ipvs: return [.ipvs(IPVSRenderer().render(map))]
             case .userspace:
                 // A fresh allocator gives the ports a fresh agent takes (ProxyPortAllocator).
                 var ports = ProxyPortAllocator(range: options.userspacePortRange)
-                return .userspace(try UserspaceRenderer().render(map, allocator: &ports))
+                return [.userspace(try UserspaceRenderer().render(map, allocator: &ports))]
             }
         }
     }

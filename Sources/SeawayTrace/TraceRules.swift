@@ -14,7 +14,11 @@ enum TraceRules {
         case .iptables:
             return iptables(IPTablesRenderer().render(map), address: address, port: port.info.port, proto: proto)
         case .nftables:
-            return nftables(NFTablesRenderer().render(map), address: address, port: port.info.port, proto: proto)
+            // The path through kube-proxy's one table: shard tables hold the same chains.
+            var oneTable = options
+            oneTable.nftablesShards = 1
+            let map = ServiceMap(ports: [port], options: oneTable, family: address.family)
+            return nftables(NFTablesRenderer().render(map)[0], address: address, port: port.info.port, proto: proto)
         case .ipvs:
             return ipvs(IPVSRenderer().render(map), address: address, port: port.info.port, proto: port.info.proto)
         case .userspace:

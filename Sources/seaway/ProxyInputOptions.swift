@@ -41,6 +41,9 @@ struct ProxyInputOptions: ParsableArguments {
     @Option(help: "nftables rule shape: kube-proxy (its exact rules) or compact (endpoints chosen without per-service anonymous maps, much faster for the kernel to load; Seaway's own).")
     var nftablesShape: NFTablesShape = .kubeProxy
 
+    @Option(help: "nftables: spread the services over this many tables besides kube-proxy's (1-64; default 1, kube-proxy's one table), so an endpoint change makes the kernel re-validate one of them instead of all (Seaway's own).")
+    var nftablesShards: Int?
+
     @Option(name: .customLong("proxy-port-range"), help: "Userspace mode: the ports its listeners take (begin-end or begin+offset; default 10000-29999).")
     var proxyPortRange: String?
 
@@ -59,6 +62,7 @@ struct ProxyInputOptions: ParsableArguments {
         f.localhostNodePorts = localhostNodePorts
         f.ipvsScheduler = ipvsScheduler
         f.nftablesCompact = nftablesShape == .compact
+        f.nftablesShards = nftablesShards
         f.proxyPortRange = proxyPortRange
         return f
     }

@@ -21,12 +21,14 @@ struct ApplyTrafficTests {
     }
 
     /// Both modes, and Seaway's compact nftables shape (per-endpoint numgen rules instead of
-    /// a verdict map per service), which must spread connections just as evenly.
-    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shape compact"])
+    /// a verdict map per service), which must spread connections just as evenly, and its
+    /// shard tables (the services' nat chains spread over tables of their own).
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shape compact", "nftables --nftables-shards 3",
+                      "nftables --nftables-shape compact --nftables-shards 3"])
     func clusterIPsCarryTrafficAsKubeProxysRulesDo(_ mode: String) throws {
         let (n, manifests) = try node()
         defer { n.close() }
-        let applied = try n.seaway(["apply", "--mode"] + mode.split(separator: " ").map(String.init), manifests: manifests)
+        let applied = try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: manifests)
         #expect(applied.status == 0, "\(applied.stderr)")
 
         // Every endpoint answers, roughly evenly (60 connections over 3: each expects 20).
@@ -49,12 +51,12 @@ struct ApplyTrafficTests {
         #expect(refused?.description.contains("Connection refused") == true, "\(String(describing: refused))")
     }
 
-    @Test(arguments: ["iptables", "nftables"])
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shards 3"])
     func removingAServiceRemovesItsRulesAndAnApplyIsIdempotent(_ mode: String) throws {
         let (n, manifests) = try node()
         defer { n.close() }
-        try n.seaway(["apply", "--mode", mode], manifests: manifests)
-        try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: manifests)
+        try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: manifests)
         let dump = { () throws -> String in
             try n.node.exec(mode == "iptables" ? ["iptables-save"] : ["nft", "list", "ruleset"]).output
         }
@@ -65,7 +67,7 @@ struct ApplyTrafficTests {
             .init(name: "sticky", clusterIP: "10.96.0.12", endpoints: ["a", "b", "c"].map(n.ip), affinity: true),
             .init(name: "empty", clusterIP: "10.96.0.11", endpoints: []),
         ])
-        try n.seaway(["apply", "--mode", mode], manifests: withoutWeb)
+        try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: withoutWeb)
         let after = try dump()
         #expect(!after.contains("default/web"), "every rule of the removed service is gone")
         #expect(after.contains("default/sticky"))
@@ -76,12 +78,12 @@ struct ApplyTrafficTests {
 
     /// What the kernel holds after apply is what `render` prints: the rendered text loaded
     /// into a fresh namespace lists the same.
-    @Test(arguments: ["iptables", "nftables"])
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shards 3"])
     func theAppliedRulesetIsTheRenderedOne(_ mode: String) throws {
         let (n, manifests) = try node()
         defer { n.close() }
-        try n.seaway(["apply", "--mode", mode], manifests: manifests)
-        let rendered = try n.seaway(["render", "--mode", mode, "--host", n.hostFile], manifests: manifests).output
+        try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: manifests)
+        let rendered = try n.seaway(["render", "--mode"] + Self.words(mode) + ["--host", n.hostFile], manifests: manifests).output
         let fresh = try ThrowawayNamespace(prefix: "dp-fresh")
         defer { fresh.close() }
         if mode == "iptables" {
@@ -104,7 +106,7 @@ struct ApplyTrafficTests {
     /// NodePorts from outside the node: with the Cluster policy every endpoint serves and the
     /// source is masqueraded; with Local only this node's endpoints serve and the client's
     /// address arrives intact (an endpoint on another node is never picked).
-    @Test(arguments: ["iptables", "nftables"])
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shards 3"])
     func nodePortsFromOutsideFollowTheExternalTrafficPolicy(_ mode: String) throws {
         let n = try DataplaneNode()
         defer { n.close() }
@@ -114,7 +116,7 @@ struct ApplyTrafficTests {
             .init(name: "local-np", clusterIP: "10.96.0.21", endpoints: ["a", "b"].map(n.ip), nodePort: 30081,
                   externalTrafficPolicyLocal: true, remoteEndpoints: ["10.244.2.5"]),
         ])
-        let applied = try n.seaway(["apply", "--mode", mode], manifests: manifests)
+        let applied = try n.seaway(["apply", "--mode"] + Self.words(mode), manifests: manifests)
         #expect(applied.status == 0, "\(applied.stderr)")
 
         let cluster = try n.exchanges(from: "outside", to: "192.168.77.1", port: 30080, count: 30)
@@ -129,7 +131,7 @@ struct ApplyTrafficTests {
     /// loadBalancerSourceRanges admit only their sources (others are dropped before any
     /// DNAT or redirect), and with --nodeport-addresses only the matching node IPs take
     /// NodePort traffic. The userspace proxy enforces both in its own table.
-    @Test(arguments: ["iptables", "nftables", "userspace"])
+    @Test(arguments: ["iptables", "nftables", "nftables --nftables-shards 3", "userspace"])
     func sourceRangesAndNodePortAddressesAdmitOnlyWhatTheySay(_ mode: String) throws {
         let n = try DataplaneNode()
         defer { n.close() }
@@ -150,7 +152,7 @@ struct ApplyTrafficTests {
             try n.writeManifests(services, to: directory)
             agent = try ProxyAgentTests.Agent(n, source: ["--watch", directory], mode: mode, extra: nodePortAddresses)
         } else {
-            let applied = try n.seaway(["apply", "--mode", mode] + nodePortAddresses, manifests: TestCluster.yaml(services))
+            let applied = try n.seaway(["apply", "--mode"] + Self.words(mode) + nodePortAddresses, manifests: TestCluster.yaml(services))
             #expect(applied.status == 0, "\(applied.stderr)")
         }
         try ProxyAgentTests.eventually("the rules in place") {
@@ -184,11 +186,22 @@ struct ApplyTrafficTests {
         #expect(bridge?.contains("Connection refused") == true, "\(String(describing: bridge))")
     }
 
+    /// A test argument's words (`nftables --nftables-shards 3`).
+    static func words(_ mode: String) -> [String] { mode.split(separator: " ").map(String.init) }
+
     @Test func cleanupRemovesWhatApplyMade() throws {
         let (n, manifests) = try node()
         defer { n.close() }
         try n.seaway(["apply", "--mode", "iptables"], manifests: manifests)
+        // Shard tables come and go with the option: fewer shards leave none stale behind.
+        let tables = {
+            try n.node.exec(["nft", "list", "tables"]).output.split(separator: "\n").map(String.init).filter { $0.contains("kube-proxy") }.sorted()
+        }
+        try n.seaway(["apply", "--mode", "nftables", "--nftables-shards", "3"], manifests: manifests)
+        #expect(try tables() == ["table ip kube-proxy", "table ip kube-proxy-00", "table ip kube-proxy-01", "table ip kube-proxy-02"])
         try n.seaway(["apply", "--mode", "nftables"], manifests: manifests)
+        #expect(try tables() == ["table ip kube-proxy"])
+        try n.seaway(["apply", "--mode", "nftables", "--nftables-shards", "2"], manifests: manifests)
         try n.seaway(["cleanup", "--mode", "iptables"])
         try n.seaway(["cleanup", "--mode", "nftables"])
         let saved = try n.node.exec(["iptables-save"]).output

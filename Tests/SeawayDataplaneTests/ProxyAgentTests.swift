@@ -119,7 +119,10 @@ struct ProxyAgentTests {
         #expect(log.contains("synced \(mode) (partial)"), "\(log)")
     }
 
-    @Test func theAgentFollowsTheManifestDirectoryWithPartialSyncs() throws {
+    /// With kube-proxy's one table, and with the services spread over shard tables (each
+    /// partial sync then touches the changed service's shard).
+    @Test(arguments: [[], ["--nftables-shards", "3"]])
+    func theAgentFollowsTheManifestDirectoryWithPartialSyncs(_ shards: [String]) throws {
         let n = try DataplaneNode()
         defer { n.close() }
         for pod in ["a", "b", "c"] { try n.addPod(pod) }
@@ -134,7 +137,7 @@ struct ProxyAgentTests {
 
         // No periodic sync in between: one would delete the flushed chain the test looks for
         // (a slow run can take longer than the default 30 s between the two partial syncs).
-        let agent = try Agent(n, source: ["--watch", directory], extra: ["--sync-period", "3600"])
+        let agent = try Agent(n, source: ["--watch", directory], extra: ["--sync-period", "3600"] + shards)
         var log = ""
         defer { if agent.process.isRunning { log = agent.stop() } }
 
@@ -164,7 +167,7 @@ struct ProxyAgentTests {
 
         // What the partial syncs left is what render prints for the directory, loaded fresh.
         let rendered = try n.seaway(["render", "--mode", "nftables", "--host", n.hostFile, "--hostname-override", "node-a",
-                                     "--cluster-cidr", "10.244.0.0/16", directory])
+                                     "--cluster-cidr", "10.244.0.0/16"] + shards + [directory])
         let scratch = try ThrowawayNamespace(prefix: "dp-scratch")
         defer { scratch.close() }
         try scratch.exec(["nft", "-f", "-"], input: rendered.output)
@@ -174,6 +177,7 @@ struct ProxyAgentTests {
         #expect(liveRest == freshRest)
         #expect(liveChains == freshChains)
         #expect(liveChains.count > 10)
+        #expect(shards.isEmpty == !live.contains("table ip kube-proxy-02 {"), "\(live)")
 
         // Bad manifests change nothing, and are counted.
         try "kind: Service\nmetadata: {name: broken\n".write(toFile: directory + "/broken.yaml", atomically: true, encoding: .utf8)

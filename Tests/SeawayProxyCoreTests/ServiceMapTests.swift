@@ -161,7 +161,7 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         }
     }
 
-    @Test func badSettingsNameTheSetting() {
+    @Test func badSettingsNameTheSetting() throws {
         var flags = ProxyFlags()
         flags.nodePortAddresses = ["nonsense"]
         #expect(throws: ProxyConfigurationError(setting: "--nodeport-addresses", message: "'nonsense' is not a CIDR or 'primary'")) {
@@ -177,6 +177,15 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         #expect(throws: ProxyConfigurationError.self) {
             try ProxyOptions.resolve(mode: .iptables, flags: flags, config: nil, host: nil, cluster: ClusterState())
         }
+        for shards in [0, 65] {
+            flags = ProxyFlags()
+            flags.nftablesShards = shards
+            #expect(throws: ProxyConfigurationError(setting: "--nftables-shards", message: "\(shards) is not a number of tables from 1 to 64")) {
+                try ProxyOptions.resolve(mode: .nftables, flags: flags, config: nil, host: nil, cluster: ClusterState())
+            }
+        }
+        flags.nftablesShards = 64
+        #expect(try ProxyOptions.resolve(mode: .nftables, flags: flags, config: nil, host: nil, cluster: ClusterState()).nftablesShards == 64)
     }
 }
 

@@ -128,7 +128,7 @@ struct Scenario {
         var touched: Set<ServicePortName> = []
         for change in s.changes { touched.formUnion(state.apply(change)) }
         let tx = sync.update(state, changed: touched)
-        #expect(sync.ruleset == NFTablesRenderer().render(ServiceMap(cluster: s.changedCluster, options: options, family: .ipv4)))
+        #expect(sync.rulesets == NFTablesRenderer().render(ServiceMap(cluster: s.changedCluster, options: options, family: .ipv4)))
         let text = tx.text
         #expect(!text.contains("svc2") && !text.contains("svc3") && !text.contains("svc5"))
         #expect(text.contains("delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }\n"))
@@ -138,29 +138,39 @@ struct Scenario {
         #expect(sync.update(state, changed: []).isEmpty)
     }
 
-    /// The old table plus the transaction lists exactly like the new table loaded from scratch.
-    @Test(.enabled(if: ThrowawayNamespace.available, ThrowawayNamespace.unavailableReason))
-    func transactionInTheKernelMatchesAFullLoad() throws {
+    /// The old table plus the transaction lists exactly like the new table loaded from scratch,
+    /// with kube-proxy's one table and with the services spread over shard tables.
+    @Test(.enabled(if: ThrowawayNamespace.available, ThrowawayNamespace.unavailableReason), arguments: [1, 3])
+    func transactionInTheKernelMatchesAFullLoad(shards: Int) throws {
         let s = try Scenario()
-        let options = try s.fixture.options(.nftables, cluster: s.cluster)
+        var options = try s.fixture.options(.nftables, cluster: s.cluster)
+        options.nftablesShards = shards
         var state = ProxyState(cluster: s.cluster, options: options, family: .ipv4)
         var sync = NFTablesSync(state.serviceMap)
-        let before = sync.ruleset
+        let before = sync.rulesets
+        #expect(before.count == (shards == 1 ? 1 : 1 + shards))
         var touched: Set<ServicePortName> = []
         for change in s.changes { touched.formUnion(state.apply(change)) }
         let tx = sync.update(state, changed: touched)
-        let after = sync.ruleset
+        let after = sync.rulesets
 
         let incremental = try ThrowawayNamespace(), fresh = try ThrowawayNamespace()
         defer { incremental.close(); fresh.close() }
-        try incremental.exec(["nft", "-f", "-"], input: before.text)
+        try incremental.exec(["nft", "-f", "-"], input: before.map(\.text).joined())
         try incremental.exec(["nft", "-f", "-"], input: tx.text)
-        try fresh.exec(["nft", "-f", "-"], input: after.text)
+        try fresh.exec(["nft", "-f", "-"], input: after.map(\.text).joined())
         // `nft list` prints chains, sets and elements in a canonical order, and `-n -a`
         // is avoided because handles differ by construction.
-        let a = try incremental.exec(["nft", "list", "table", "ip", "kube-proxy"]).output
-        let b = try fresh.exec(["nft", "list", "table", "ip", "kube-proxy"]).output
+        let a = try incremental.exec(["nft", "list", "ruleset"]).output
+        let b = try fresh.exec(["nft", "list", "ruleset"]).output
         #expect(a == b)
         #expect(a.contains("service-") && !a.contains("service-ULMVA6XW-ns1/svc1/tcp/p80"))
+        if shards > 1 {
+            // The services' chains left kube-proxy's table for the shards.
+            let main = try incremental.exec(["nft", "list", "table", "ip", "kube-proxy"]).output
+            #expect(main.range(of: "chain (endpoint|service|external|local)-[A-Z2-7]{8}-", options: .regularExpression) == nil)
+            #expect(!main.contains("chain services"))
+            #expect(a.contains("table ip kube-proxy-02"))
+        }
     }
 }

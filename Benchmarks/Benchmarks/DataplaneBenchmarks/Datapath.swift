@@ -4,10 +4,14 @@ import SeawayKernel
 /// A tiny node for the datapath benchmark: `node` routes between a `pod` (10.244.1.2, a TCP
 /// server on 8080 that accepts and closes) and a `client` (10.244.2.2), each on a veth pair.
 final class DatapathNode: @unchecked Sendable {
-    let node = BenchNamespace.named("dp-node"), pod = BenchNamespace.named("dp-pod"), client = BenchNamespace.named("dp-client")
+    let node: BenchNamespace, pod: BenchNamespace, client: BenchNamespace
     static let podIP = "10.244.1.2", clientIP = "10.244.2.2"
 
-    init() {
+    /// `label` keeps two nodes of one run apart (their namespaces are named after it).
+    init(label: String = "dp") {
+        node = BenchNamespace.named("\(label)-node")
+        pod = BenchNamespace.named("\(label)-pod")
+        client = BenchNamespace.named("\(label)-client")
         func ip(_ ns: BenchNamespace, _ args: String) {
             let outcome = try! Subprocess.run("/usr/sbin/ip", arguments: ["-n", ns.name] + args.split(separator: " ").map(String.init),
                                               environment: [:], input: [], captureStderr: true)

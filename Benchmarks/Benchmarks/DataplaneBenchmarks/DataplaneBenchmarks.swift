@@ -14,9 +14,10 @@ import SeawayProxyCore
 import SeawayRender
 import SyntheticCluster
 
-private func options(compact: Bool) -> ProxyOptions {
+private func options(compact: Bool, shards: Int = 1) -> ProxyOptions {
     var o = SyntheticCluster.nodeOptions
     o.nftablesCompactEndpointSelection = compact
+    o.nftablesShards = shards
     return o
 }
 
@@ -141,14 +142,17 @@ let benchmarks: @Sendable () -> Void = {
 
     // One endpoint changing back and forth on a loaded node: kube-proxy's shape (with nft -f
     // of the same transaction as the anchor), and the compact shape up to 20k.
-    for (n, compact) in [(1_000, false), (10_000, false), (1_000, true), (10_000, true), (20_000, true)] {
+    // Then both shapes spread over 32 shard tables (`--nftables-shards 32`), where a commit
+    // revalidates one shard's chains instead of every service's.
+    for (n, compact, shards) in [(1_000, false, 1), (10_000, false, 1), (1_000, true, 1), (10_000, true, 1), (20_000, true, 1),
+                                 (10_000, false, 32), (10_000, true, 32), (20_000, true, 32)] {
         let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
-        let shape = compact ? "compact" : "kube-proxy"
-        Benchmark("nftables one-endpoint change \(n / 1000)k x 10 \(shape) shape: proxier over netlink", configuration: many) { benchmark in
+        let shape = (compact ? "compact" : "kube-proxy") + (shards > 1 ? " shape, \(shards) shard tables" : " shape")
+        Benchmark("nftables one-endpoint change \(n / 1000)k x 10 \(shape): proxier over netlink", configuration: many) { benchmark in
             // One loaded node for all iterations; each iteration flips the endpoint.
-            let ns = BenchNamespace.named("change-nl-\(n)-\(shape)")
+            let ns = BenchNamespace.named("change-nl-\(n)-\(compact ? "compact" : "kp")-\(shards)")
             let node = Cache.value("proxier \(n) \(shape)") { () -> (NFTablesProxier, Flag) in
-                let proxier = ns.inside { try NFTablesProxier(options: options(compact: compact)) }
+                let proxier = ns.inside { try NFTablesProxier(options: options(compact: compact, shards: shards)) }
                 ns.inside { _ = try proxier.sync(to: flip.a) }
                 return (proxier, Flag())
             }
@@ -164,13 +168,13 @@ let benchmarks: @Sendable () -> Void = {
                 atA.value.toggle()
             }
         }
-        guard !compact else { continue }
+        guard !compact, shards == 1 else { continue }
         Benchmark("nftables one-endpoint change \(n / 1000)k x 10: nft -f of the same transaction (anchor)", configuration: few) { benchmark in
             let ns = BenchNamespace.named("change-nft-\(n)")
             let node = Cache.value("nft node \(n)") { () -> ([UInt8], [UInt8], Flag) in
                 var state = ProxyState(cluster: flip.a, options: options(compact: false), family: .ipv4)
                 var sync = NFTablesSync(state.serviceMap)
-                ns.inside { try NFTablesApplier(environment: [:]).send(NFTablesApplier.transaction([sync.ruleset])) }
+                ns.inside { try NFTablesApplier(environment: [:]).send(NFTablesApplier.transaction(sync.rulesets)) }
                 func delta(_ changes: [ClusterChange]) -> [UInt8] {
                     var changed: Set<ServicePortName> = []
                     for c in changes { changed.formUnion(state.apply(c)) }
@@ -262,30 +266,35 @@ let benchmarks: @Sendable () -> Void = {
     // The datapath with 10,000 services (kube-proxy's nftables shape) on the node: new TCP
     // connections per second from a client to the first and the last service (both served by
     // one pod), and to that pod directly, the anchor. One node for all three, measured in
-    // turn within each iteration (500 connections each), so drift hits all alike.
+    // turn within each iteration (500 connections each), so drift hits all alike. Then the
+    // same with the services spread over 32 shard tables, where every new connection passes
+    // each shard's nat chains.
     let first = BenchmarkMetric.custom("to the first service (conn/s)", polarity: .prefersLarger)
     let last = BenchmarkMetric.custom("to the last service (conn/s)", polarity: .prefersLarger)
     let direct = BenchmarkMetric.custom("to the pod directly, anchor (conn/s)", polarity: .prefersLarger)
     let datapath = Benchmark.Configuration(metrics: [first, last, direct], warmupIterations: 3, maxDuration: .seconds(30), maxIterations: 60)
-    Benchmark("datapath 10k services nftables: new connections per second", configuration: datapath) { benchmark in
-        let node = Cache.value("datapath node") { () -> DatapathNode in
-            let node = DatapathNode()
-            var cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
-            for i in [1, 9_999] {
-                cluster.endpointSlices[i].endpoints = [.init(addresses: [DatapathNode.podIP], conditions: .init(ready: true), nodeName: "node-0")]
+    for shards in [1, 32] {
+        let tables = shards == 1 ? "" : ", \(shards) shard tables"
+        Benchmark("datapath 10k services nftables\(tables): new connections per second", configuration: datapath) { benchmark in
+            let node = Cache.value("datapath node \(shards)") { () -> DatapathNode in
+                let node = DatapathNode(label: "dp\(shards)")
+                var cluster = SyntheticCluster.state(services: 10_000, endpoints: 10)
+                for i in [1, 9_999] {
+                    cluster.endpointSlices[i].endpoints = [.init(addresses: [DatapathNode.podIP], conditions: .init(ready: true), nodeName: "node-0")]
+                }
+                let rulesets = try! RulesetRenderer.render(mode: .nftables, cluster: cluster, options: options(compact: false, shards: shards))
+                node.node.inside { try NFTablesApplier(environment: [:]).apply(rulesets.compactMap { if case let .nftables(t) = $0 { t } else { nil } }) }
+                return node
             }
-            let rulesets = try! RulesetRenderer.render(mode: .nftables, cluster: cluster, options: options(compact: false))
-            node.node.inside { try NFTablesApplier(environment: [:]).apply(rulesets.compactMap { if case let .nftables(t) = $0 { t } else { nil } }) }
-            return node
-        }
-        let clock = ContinuousClock()
-        for _ in benchmark.scaledIterations {
-            for (metric, address, port) in [(first, "10.96.0.1", UInt16(80)), (last, "10.96.39.15", 80), (direct, DatapathNode.podIP, 8080)] {
-                let started = clock.now
-                node.connect(500, to: address, port: port)
-                let elapsed = clock.now - started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                benchmark.measurement(metric, Int(500 / seconds))
+            let clock = ContinuousClock()
+            for _ in benchmark.scaledIterations {
+                for (metric, address, port) in [(first, "10.96.0.1", UInt16(80)), (last, "10.96.39.15", 80), (direct, DatapathNode.podIP, 8080)] {
+                    let started = clock.now
+                    node.connect(500, to: address, port: port)
+                    let elapsed = clock.now - started
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    benchmark.measurement(metric, Int(500 / seconds))
+                }
             }
         }
     }

@@ -71,7 +71,7 @@ if phase == "policy-yaml" {
     let socket = try NFTablesNetlink()
     var batch = socket.makeBatch(expectedOperations: 0)
     var script = NFTScript()
-    try sync.ruleset.forEachPart { (part: [UInt8]) throws(NFTScriptError) in try script.compile(part, into: &batch) }
+    for ruleset in sync.rulesets { try ruleset.forEachPart { (part: [UInt8]) throws(NFTScriptError) in try script.compile(part, into: &batch) } }
     step("netlink batch (\(batch.count) operations, \(batch.byteCount >> 20) MB)")
     withExtendedLifetime((cluster, state, sync)) {}
     _ = consume batch
@@ -175,7 +175,7 @@ if phase == "policy-yaml" {
             } else {
                 let sync = NFTablesSync(map)
                 lap("fragments")
-                let ruleset = sync.ruleset
+                let ruleset = sync.rulesets[0]
                 lap("assemble")
                 bytes = ruleset.bytes
             }
@@ -183,7 +183,7 @@ if phase == "policy-yaml" {
         case "iptables-sync", "nftables-sync":
             // Only the fragments (and what a sync keeps), from a service map built once.
             _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
-                : NFTablesSync(prebuiltMap).ruleset.chainCount
+                : NFTablesSync(prebuiltMap).rulesets[0].chainCount
         case "servicemap":
             _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
         default:

@@ -5,6 +5,21 @@ import SeawayProxyCore
 public enum NFTablesName {
     public static let table = "kube-proxy"
 
+    /// Seaway's shard table `i` (`kube-proxy-00`...), see ProxyOptions.nftablesShards.
+    public static func shardTable(_ i: Int) -> String {
+        i < 10 ? "\(table)-0\(i)" : "\(table)-\(i)"
+    }
+
+    /// The shard of a service port: FNV-1a of `namespace/name`, so all of a service's
+    /// ports share one table; the same for a name whatever else the cluster holds.
+    static func shard(of name: ServicePortName, among count: Int) -> Int {
+        var hash: UInt32 = 2_166_136_261
+        for byte in "\(name.namespace)/\(name.name)".utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return Int(hash % UInt32(count))
+    }
+
     public static let services = "services"
     public static let serviceIPs = "service-ips"
     public static let serviceNodePorts = "service-nodeports"

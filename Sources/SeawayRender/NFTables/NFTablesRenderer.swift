@@ -8,33 +8,67 @@ import SeawayProxyCore
 public struct NFTablesRenderer: Sendable {
     public init() {}
 
-    public func render(_ map: ServiceMap) -> NFTablesRuleset {
-        NFTablesSync(map).ruleset
+    /// kube-proxy's table (the only one unless the options spread the services over shard
+    /// tables, which follow it).
+    public func render(_ map: ServiceMap) -> [NFTablesRuleset] {
+        NFTablesSync(map).rulesets
     }
 
-    static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> NFTablesRuleset {
+    /// kube-proxy's table, then the shard tables (if any), in table order.
+    static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> [NFTablesRuleset] {
+        guard !setup.shards.isEmpty else {
+            var containers = setup.containers
+            fill(&containers, setup.prefix, fragments)
+            for f in fragments { containers.append(contentsOf: f.affinitySets) }
+            return [NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.chains),
+                                    containers: containers)]
+        }
         var containers = setup.containers
+        fill(&containers, setup.prefix, fragments)
+        var tables = [NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.mainChains),
+                                      containers: containers)]
+        for shard in setup.shards {
+            let own = fragments.filter { $0.prefix == shard.prefix }
+            var containers = shard.containers
+            fill(&containers, shard.prefix, own)
+            for f in own { containers.append(contentsOf: f.affinitySets) }
+            var table = NFTablesRuleset(family: setup.family, chains: shard.chains, serviceChains: own.map(\.chains),
+                                        containers: containers)
+            table.table = shard.table
+            table.tableComment = "kube-proxy's services, one table of \(setup.shards.count) (seaway --nftables-shards)"
+            tables.append(table)
+        }
+        return tables
+    }
+
+    /// Adds the fragments' elements of the table at `prefix` to its `containers`.
+    private static func fill(_ containers: inout [NFTablesRuleset.Container], _ prefix: String, _ fragments: [NFTablesFragment]) {
         var index: [String: Int] = [:]
         for (i, c) in containers.enumerated() { index[c.name] = i }
         for f in fragments {
-            for e in f.elements { containers[index[e.container]!].elementLines.append(e.lines) }
+            for e in f.elements where e.prefix == prefix { containers[index[e.container]!].elementLines.append(e.lines) }
         }
-        for f in fragments { containers.append(contentsOf: f.affinitySets) }
-        return NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.chains),
-                               containers: containers)
     }
 }
 
 /// What one service port adds to the table: its chains (endpoint chains, then service-,
 /// local-, external-, firewall-, in kube-proxy's creation order), affinity sets, and
-/// elements of the shared sets and maps.
+/// elements of the shared sets and maps. With shard tables, its nat chains, affinity sets
+/// and dispatch elements are in its shard's table and the rest in kube-proxy's.
 struct NFTablesFragment: Sendable {
+    /// The table (`ip kube-proxy`, or a shard's) of `chains` and `affinitySets`.
+    let prefix: String
     var chains = ChainBlock()
+    /// With shard tables, the chains that stay in kube-proxy's table (the firewall chain,
+    /// which its filter hooks reach); empty otherwise.
+    var mainChains = ChainBlock()
     var affinitySets: [NFTablesRuleset.Container] = []
     /// Element lines per shared set/map, in the order written.
     var elements: [Elements] = []
 
     struct Elements: Sendable {
+        /// The table of the set or map.
+        let prefix: String
         let container: String
         var lines = LineBlock()
         /// Each element's key, a line each (for deleting it).
@@ -61,13 +95,18 @@ struct NFTablesFragment: Sendable {
         // Unlike iptables mode, the firewall chain does not depend on having endpoints.
         let usesFW = !info.loadBalancerVIPs.isEmpty && !info.loadBalancerSourceRanges.isEmpty
 
+        let dispatchPrefix = s.dispatchPrefix(of: name)
+        prefix = dispatchPrefix
         func element(_ container: String, _ key: RuleLine, _ value: String? = nil, comment: String? = nil) {
             let c: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
             let v: RuleLine = value.map { " : \($0)" } ?? ""
             // A port writes to a handful of containers at most: a linear search is cheapest.
             let i = elements.firstIndex { $0.container == container } ?? elements.count
-            if i == elements.count { elements.append(Elements(container: container)) }
-            elements[i].lines.append("add element \(s.prefix) \(container) { \(key)\(c)\(v) }")
+            if i == elements.count {
+                let table = NFTablesSetup.dispatchContainers.contains(container) ? dispatchPrefix : s.prefix
+                elements.append(Elements(prefix: table, container: container))
+            }
+            elements[i].lines.append("add element \(elements[i].prefix) \(container) { \(key)\(c)\(v) }")
             elements[i].keys.append(key)
         }
 
@@ -113,7 +152,7 @@ struct NFTablesFragment: Sendable {
             }
         }
         // About three rules of 100 bytes per endpoint chain, and its name in the vmap.
-        var out = ChainWriter(prefix: s.prefix, block: ChainBlock(
+        var out = ChainWriter(prefix: dispatchPrefix, block: ChainBlock(
             reservingChains: endpoints.count + 4, nameBytes: 64 * (endpoints.count + 4), ruleBytes: 400 * (endpoints.count + 2)))
 
         for (i, ep) in endpoints.enumerated() {
@@ -174,12 +213,15 @@ struct NFTablesFragment: Sendable {
         }
 
         if usesFW {
-            out.startChain("\(fwChain)")
+            // kube-proxy's table's filter hooks reach it (@firewall-ips): it stays there.
+            var fw = s.shards.isEmpty ? out : ChainWriter(prefix: s.prefix, block: ChainBlock())
+            fw.startChain("\(fwChain)")
             var sources = info.loadBalancerSourceRanges.map(\.description)
             if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
                 sources += info.loadBalancerVIPs.map(\.description)
             }
-            out.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+            fw.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+            if s.shards.isEmpty { out = fw } else { mainChains = fw.block }
         }
         chains = out.block
     }

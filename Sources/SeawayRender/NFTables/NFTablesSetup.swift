@@ -31,7 +31,10 @@ private let jumps: [(to: String, from: String, match: String)] = [
     (NFTablesName.clusterIPsCheck, "filter-output", "ct state new"),
 ]
 
-/// The table's fixed part (`setupNFTables`) and what every service port depends on.
+/// The table's fixed part (`setupNFTables`) and what every service port depends on. With
+/// `nftablesShards` above 1 (Seaway's own), the services' nat dispatch moves out of
+/// kube-proxy's table into that many tables of their own (`kube-proxy-00`, ...), each with
+/// the nat hooks, the `services` chain and its two maps; kube-proxy's table keeps the rest.
 struct NFTablesSetup: Sendable {
     let family: IPFamily
     let options: ProxyOptions
@@ -42,6 +45,20 @@ struct NFTablesSetup: Sendable {
     let addrType: String
     let chains: [NFTablesRuleset.Chain]
     let containers: [NFTablesRuleset.Container]
+    /// The shard tables' fixed parts, in table order; empty with one table.
+    let shards: [Shard]
+
+    struct Shard: Sendable {
+        let table: String
+        let prefix: String
+        let chains: [NFTablesRuleset.Chain]
+        let containers: [NFTablesRuleset.Container]
+    }
+
+    /// What the services' nat dispatch needs in a table: kept in kube-proxy's table, or
+    /// repeated in each shard table.
+    static let dispatchChains: Set<String> = ["nat-prerouting", "nat-output", NFTablesName.services]
+    static let dispatchContainers: Set<String> = [NFTablesName.serviceIPs, NFTablesName.serviceNodePorts]
 
     init(_ map: ServiceMap) {
         family = map.family
@@ -50,10 +67,40 @@ struct NFTablesSetup: Sendable {
         ipX = map.family == .ipv4 ? "ip" : "ip6"
         addrType = map.family == .ipv4 ? "ipv4_addr" : "ipv6_addr"
         prefix = "\(ipX) \(NFTablesName.table)"
+        let whole = NFTablesSetup.fixedPart(map, prefix: prefix)
+        guard map.options.nftablesShards > 1 else {
+            (chains, containers, shards) = (whole.chains, whole.containers, [])
+            return
+        }
+        chains = whole.chains.filter { !NFTablesSetup.dispatchChains.contains($0.name) }
+        containers = whole.containers.filter { !NFTablesSetup.dispatchContainers.contains($0.name) }
+        let ipX = self.ipX
+        shards = (0..<map.options.nftablesShards).map { i in
+            let table = NFTablesName.shardTable(i)
+            let prefix = "\(ipX) \(table)"
+            let part = NFTablesSetup.fixedPart(map, prefix: prefix)
+            // The dispatch, and what it reaches besides the services' own chains (the
+            // masquerade mark) and what it reads (the NodePort addresses).
+            let kept = NFTablesSetup.dispatchChains.union([NFTablesName.markMasq])
+            return Shard(table: table, prefix: prefix, chains: part.chains.filter { kept.contains($0.name) },
+                         containers: part.containers.filter {
+                             NFTablesSetup.dispatchContainers.contains($0.name) || $0.name == NFTablesName.nodePortIPs
+                         })
+        }
+    }
+
+    /// The table at `prefix` a service port's nat chains and dispatch elements go to.
+    func dispatchPrefix(of name: ServicePortName) -> String {
+        shards.isEmpty ? prefix : shards[NFTablesName.shard(of: name, among: shards.count)].prefix
+    }
+
+    /// kube-proxy's fixed chains and sets for the table at `prefix`.
+    private static func fixedPart(_ map: ServiceMap, prefix: String)
+        -> (chains: [NFTablesRuleset.Chain], containers: [NFTablesRuleset.Container]) {
+        let ipX = map.family == .ipv4 ? "ip" : "ip6"
+        let addrType = map.family == .ipv4 ? "ipv4_addr" : "ipv6_addr"
         let mark = map.options.masqueradeMark
         let noLocalhost = map.family == .ipv4 ? "ip daddr != 127.0.0.0/8" : "ip6 daddr != ::1"
-        let prefix = self.prefix
-        let ipX = self.ipX
 
         var rules: [String: LineBlock] = [:]
         func rule(_ chain: String, _ text: String, comment: String? = nil) {
@@ -111,7 +158,7 @@ struct NFTablesSetup: Sendable {
         let regular = [NFTablesName.clusterIPsCheck, NFTablesName.firewallCheck, NFTablesName.markMasq,
                        NFTablesName.masquerading, NFTablesName.nodePortEndpointsCheck, NFTablesName.rejectChain,
                        NFTablesName.serviceEndpointsCheck, NFTablesName.services]
-        chains = baseChains.map { bc in
+        let chains = baseChains.map { bc in
             NFTablesRuleset.Chain(name: bc.name, base: "type \(bc.type) hook \(bc.hook) priority \(bc.priority)",
                                   comment: nil, ruleLines: rules[bc.name] ?? LineBlock())
         } + regular.map { name in
@@ -119,8 +166,9 @@ struct NFTablesSetup: Sendable {
                                   comment: name == NFTablesName.rejectChain ? "helper for @no-endpoint-services / @no-endpoint-nodeports" : nil,
                                   ruleLines: rules[name] ?? LineBlock())
         }
-        containers = containerSpecs.sorted { $0.name < $1.name }.map { c in
+        let containers = containerSpecs.sorted { $0.name < $1.name }.map { c in
             NFTablesRuleset.Container(isMap: c.isMap, name: c.name, spec: c.spec, elementLines: elements[c.name] ?? LineBlock())
         }
+        return (chains, containers)
     }
 }

@@ -14,8 +14,9 @@ public struct NFTablesSync: Sendable {
         store = FragmentStore(map) { NFTablesFragment($0, setup) }
     }
 
-    /// The whole table as of the last update.
-    public var ruleset: NFTablesRuleset {
+    /// The whole table as of the last update: kube-proxy's, and the shard tables after it
+    /// when the options ask for them.
+    public var rulesets: [NFTablesRuleset] {
         NFTablesRenderer.assemble(setup, store.inOrder)
     }
 
@@ -34,18 +35,21 @@ public struct NFTablesSync: Sendable {
     }
 }
 
-/// An `nft -f` transaction changing kube-proxy's table, in an order the kernel accepts:
+/// An `nft -f` transaction changing kube-proxy's table (and the shard tables, when the
+/// services are spread over them), in an order the kernel accepts:
 /// new chains and sets first, stale elements out, changed chains rewritten, new elements in,
 /// then every removed chain flushed before any is deleted (a flushed service chain's vmap no
 /// longer references its endpoint chains), and unused affinity sets deleted last.
 public struct NFTablesTransaction: Sendable {
+    /// kube-proxy's table (`ip kube-proxy`).
     let prefix: String
     private var addChains = LineBlock(), deleteElements = LineBlock(), rewriteChains = LineBlock()
     private var addElements = LineBlock(), flushRemoved = LineBlock(), deleteRemoved = LineBlock()
     public private(set) var chainsAdded = 0, chainsChanged = 0, chainsDeleted = 0
     public private(set) var elementsAdded = 0, elementsDeleted = 0
     /// The chains and affinity sets this transaction creates, and the ones it removes (the
-    /// removed chains flushed, then deleted by `bytes`; `bytesFlushingOnly` leaves them).
+    /// removed chains flushed, then deleted by `bytes`; `bytesFlushingOnly` leaves them),
+    /// each with its table: `ip kube-proxy endpoint-...`.
     public private(set) var createdChains: [String] = [], createdSets: [String] = []
     public private(set) var removedChains: [String] = [], removedSets: [String] = []
 
@@ -62,12 +66,12 @@ public struct NFTablesTransaction: Sendable {
         addChains.bytes + deleteElements.bytes + rewriteChains.bytes + addElements.bytes + flushRemoved.bytes
     }
 
-    /// `delete chain` and `delete set` lines for `chains` and `sets` of the table at `prefix`
-    /// (`ip kube-proxy`).
-    public static func deletions(prefix: String, chains: [String], sets: [String]) -> [UInt8] {
+    /// `delete chain` and `delete set` lines for `chains` and `sets`, each named with its
+    /// table as this type lists them (`ip kube-proxy endpoint-...`).
+    public static func deletions(chains: [String], sets: [String]) -> [UInt8] {
         var out = LineBlock()
-        for c in chains { out.append("delete chain \(prefix) \(c)") }
-        for s in sets { out.append("delete set \(prefix) \(s)") }
+        for c in chains { out.append("delete chain \(c)") }
+        for s in sets { out.append("delete set \(s)") }
         return out.bytes
     }
 
@@ -77,38 +81,27 @@ public struct NFTablesTransaction: Sendable {
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     mutating func add(from old: NFTablesFragment?, to new: NFTablesFragment?) {
-        let oldBlock = old?.chains ?? ChainBlock(), newBlock = new?.chains ?? ChainBlock()
-        let oldChains = Dictionary(uniqueKeysWithValues: oldBlock.indices.map { (oldBlock.name(at: $0), $0) })
-        let newChainNames = Set(newBlock.allNames)
+        // A service's tables never change between two fragments of it (a new shard count is
+        // a full sync), so an old fragment's table is its new one's.
+        let table = new?.prefix ?? old?.prefix ?? prefix
+        add(chains: old?.chains ?? ChainBlock(), to: new?.chains ?? ChainBlock(), in: table)
+        add(chains: old?.mainChains ?? ChainBlock(), to: new?.mainChains ?? ChainBlock(), in: prefix)
+
         let oldSets = Set((old?.affinitySets ?? []).map(\.name))
         let newSets = Set((new?.affinitySets ?? []).map(\.name))
-
         for set in new?.affinitySets ?? [] where !oldSets.contains(set.name) {
-            addChains.append("add set \(prefix) \(set.name) { \(set.spec) }")
-            createdSets.append(set.name)
-        }
-        for i in newBlock.indices {
-            let name = newBlock.name(at: i), rules = newBlock.rules(at: i)
-            if let previous = oldChains[name] {
-                if oldBlock.rules(at: previous) == rules { continue }
-                rewriteChains.append("flush chain \(prefix) \(name)")
-                chainsChanged += 1
-            } else {
-                addChains.append("add chain \(prefix) \(name)")
-                createdChains.append(name)
-                chainsAdded += 1
-            }
-            rewriteChains.append(rules)
+            addChains.append("add set \(table) \(set.name) { \(set.spec) }")
+            createdSets.append("\(table) \(set.name)")
         }
 
         // Elements by set/map: the old ones not in the new, and the new ones not in the old.
-        func elements(_ f: NFTablesFragment?) -> [(container: String, key: String, line: String)] {
-            (f?.elements ?? []).flatMap { e in zip(e.keys.lines, e.lines.lines).map { (e.container, $0, $1) } }
+        func elements(_ f: NFTablesFragment?) -> [(table: String, container: String, key: String, line: String)] {
+            (f?.elements ?? []).flatMap { e in zip(e.keys.lines, e.lines.lines).map { (e.prefix, e.container, $0, $1) } }
         }
         let oldElements = elements(old), newElements = elements(new)
         let oldLines = Set(oldElements.map(\.line)), newLines = Set(newElements.map(\.line))
         for e in oldElements where !newLines.contains(e.line) {
-            deleteElements.append("delete element \(prefix) \(e.container) { \(e.key) }")
+            deleteElements.append("delete element \(e.table) \(e.container) { \(e.key) }")
             elementsDeleted += 1
         }
         for e in newElements where !oldLines.contains(e.line) {
@@ -116,15 +109,34 @@ public struct NFTablesTransaction: Sendable {
             elementsAdded += 1
         }
 
-        for name in oldBlock.allNames where !newChainNames.contains(name) {
-            flushRemoved.append("flush chain \(prefix) \(name)")
-            deleteRemoved.append("delete chain \(prefix) \(name)")
-            removedChains.append(name)
-            chainsDeleted += 1
-        }
         for set in old?.affinitySets ?? [] where !newSets.contains(set.name) {
-            deleteRemoved.append("delete set \(prefix) \(set.name)")
-            removedSets.append(set.name)
+            deleteRemoved.append("delete set \(table) \(set.name)")
+            removedSets.append("\(table) \(set.name)")
+        }
+    }
+
+    /// The chains of one table going from `oldBlock` to `newBlock`.
+    private mutating func add(chains oldBlock: ChainBlock, to newBlock: ChainBlock, in table: String) {
+        let oldChains = Dictionary(uniqueKeysWithValues: oldBlock.indices.map { (oldBlock.name(at: $0), $0) })
+        let newChainNames = Set(newBlock.allNames)
+        for i in newBlock.indices {
+            let name = newBlock.name(at: i), rules = newBlock.rules(at: i)
+            if let previous = oldChains[name] {
+                if oldBlock.rules(at: previous) == rules { continue }
+                rewriteChains.append("flush chain \(table) \(name)")
+                chainsChanged += 1
+            } else {
+                addChains.append("add chain \(table) \(name)")
+                createdChains.append("\(table) \(name)")
+                chainsAdded += 1
+            }
+            rewriteChains.append(rules)
+        }
+        for name in oldBlock.allNames where !newChainNames.contains(name) {
+            flushRemoved.append("flush chain \(table) \(name)")
+            deleteRemoved.append("delete chain \(table) \(name)")
+            removedChains.append("\(table) \(name)")
+            chainsDeleted += 1
         }
     }
 }
