@@ -30,6 +30,12 @@ public final class DNSMetrics: Sendable {
     static var cacheMissesTotal: MetricNameDescriptor { MetricNameDescriptor(namespace: "coredns", subsystem: "cache", metricName: "misses", unitName: "total",
                                                        helpText: "The count of cache misses.") }
 
+    /// Seaway's own gauge for a live source: 1 while the API server cannot be read.
+    public func sourceStale() -> Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: "seaway_dns_source_stale", unitName: "",
+                                                            helpText: "1 while the API server cannot be read: answers are the last good state's"))
+    }
+
     /// Request types CoreDNS counts by name; the rest are "other".
     static let countedTypes: Set<DNSType> = [.a, .aaaa, .cname, .ns, .ptr, .soa, .srv, .txt, .mx, .any, .axfr, .ixfr]
 

@@ -31,35 +31,46 @@ public final class ProxyMetrics: Sendable {
     let apiStalledWatches: Counter
 
     public init(mode: String) {
-        syncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
-                                                      help: "SyncProxyRules latency in seconds")
-        fullSyncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_full_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
-                                                          help: "SyncProxyRules latency in seconds for full resyncs")
-        partialSyncDuration = registry.makeDurationHistogram(name: "kubeproxy_sync_partial_proxy_rules_duration_seconds", buckets: ProxyMetrics.syncBuckets,
-                                                             help: "SyncProxyRules latency in seconds for partial resyncs")
-        networkProgramming = registry.makeDurationHistogram(name: "kubeproxy_network_programming_duration_seconds", buckets: ProxyMetrics.programmingBuckets,
-                                                            help: "In Cluster Network Programming Latency in seconds")
-        lastSync = registry.makeGauge(name: "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                                      help: "The last time proxy rules were successfully synced")
-        lastQueued = registry.makeGauge(name: "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
-                                        help: "The last time a sync of proxy rules was queued")
-        syncFailures = registry.makeCounter(name: mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
-                                                : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
-                                            help: "Cumulative proxy rules sync failures")
-        manifestFailures = registry.makeCounter(name: "seaway_proxy_manifest_load_failures_total",
-                                                help: "Watched manifests that failed to load (the previous rules stayed)")
-        serviceChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_service_changes_total", help: "Cumulative proxy rules Service changes")
-        endpointChanges = registry.makeCounter(name: "kubeproxy_sync_proxy_rules_endpoint_changes_total", help: "Cumulative proxy rules Endpoint changes")
-        chains = registry.makeGauge(name: "seaway_sync_proxy_rules_chains", help: "Chains Seaway's proxy rules hold after the last sync")
-        apiLists = registry.makeCounter(name: "seaway_proxy_api_lists_total", help: "Full lists of a watched resource (the first, and after 410 Gone)")
-        apiRelistsAfterGone = registry.makeCounter(name: "seaway_proxy_api_relists_after_gone_total",
-                                                   help: "Lists again because the watch's resourceVersion was too old (410 Gone)")
-        apiMalformedEvents = registry.makeCounter(name: "seaway_proxy_api_malformed_events_total",
-                                                  help: "Watch events or objects skipped because they could not be read")
-        apiStalledWatches = registry.makeCounter(name: "seaway_proxy_api_stalled_watches_total",
-                                                 help: "Watches abandoned because they stayed open past the server's timeout (a silent stream)")
-        sourceStale = registry.makeGauge(name: "seaway_proxy_source_stale",
-                                         help: "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's")
+        // Full names as kube-proxy writes them: the descriptor's unit part is left empty.
+        func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        }
+        syncDuration = registry.makeDurationHistogram(
+            descriptor: named("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds"),
+            buckets: ProxyMetrics.syncBuckets)
+        fullSyncDuration = registry.makeDurationHistogram(
+            descriptor: named("kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs"),
+            buckets: ProxyMetrics.syncBuckets)
+        partialSyncDuration = registry.makeDurationHistogram(
+            descriptor: named("kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs"),
+            buckets: ProxyMetrics.syncBuckets)
+        networkProgramming = registry.makeDurationHistogram(
+            descriptor: named("kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds"),
+            buckets: ProxyMetrics.programmingBuckets)
+        lastSync = registry.makeGauge(descriptor: named("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                                                        "The last time proxy rules were successfully synced"))
+        lastQueued = registry.makeGauge(descriptor: named("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                                                          "The last time a sync of proxy rules was queued"))
+        syncFailures = registry.makeCounter(descriptor: named(mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
+                                                                  : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                                                              "Cumulative proxy rules sync failures"))
+        manifestFailures = registry.makeCounter(descriptor: named("seaway_proxy_manifest_load_failures_total",
+                                                                  "Watched manifests that failed to load (the previous rules stayed)"))
+        serviceChanges = registry.makeCounter(descriptor: named("kubeproxy_sync_proxy_rules_service_changes_total",
+                                                                "Cumulative proxy rules Service changes"))
+        endpointChanges = registry.makeCounter(descriptor: named("kubeproxy_sync_proxy_rules_endpoint_changes_total",
+                                                                 "Cumulative proxy rules Endpoint changes"))
+        chains = registry.makeGauge(descriptor: named("seaway_sync_proxy_rules_chains", "Chains Seaway's proxy rules hold after the last sync"))
+        apiLists = registry.makeCounter(descriptor: named("seaway_proxy_api_lists_total",
+                                                          "Full lists of a watched resource (the first, and after 410 Gone)"))
+        apiRelistsAfterGone = registry.makeCounter(descriptor: named("seaway_proxy_api_relists_after_gone_total",
+                                                                     "Lists again because the watch's resourceVersion was too old (410 Gone)"))
+        apiMalformedEvents = registry.makeCounter(descriptor: named("seaway_proxy_api_malformed_events_total",
+                                                                    "Watch events or objects skipped because they could not be read"))
+        apiStalledWatches = registry.makeCounter(descriptor: named("seaway_proxy_api_stalled_watches_total",
+                                                                   "Watches abandoned because they stayed open past the server's timeout (a silent stream)"))
+        sourceStale = registry.makeGauge(descriptor: named("seaway_proxy_source_stale",
+                                                           "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's"))
     }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -131,8 +131,7 @@ struct DNSServeCommand: ParsableCommand {
             _ = informer.start()
             // Staleness as a metric, not as unreadiness: CoreDNS keeps its replicas ready in
             // an API outage too, since all of them going unready would take DNS down with it.
-            let stale = server.metrics.registry.makeGauge(name: "seaway_dns_source_stale",
-                                                          help: "1 while the API server cannot be read: answers are the last good state's")
+            let stale = server.metrics.sourceStale()
             Task.detached {
                 while true {
                     stale.set(Int64(informer.status.failingSince == nil ? 0 : 1))
