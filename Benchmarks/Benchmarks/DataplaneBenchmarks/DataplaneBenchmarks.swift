@@ -145,7 +145,8 @@ let benchmarks: @Sendable () -> Void = {
     // One endpoint changing back and forth on a loaded node: kube-proxy's shape (with nft -f
     // of the same transaction as the anchor), and the compact shape up to 20k.
     // Then both shapes spread over 32 shard tables (`--nftables-shards 32`), where a commit
-    // revalidates one shard's chains instead of every service's.
+    // revalidates one shard's chains instead of every service's; kube-proxy's shape again
+    // with its nft -f anchor.
     for (n, compact, shards) in [(1_000, false, 1), (10_000, false, 1), (1_000, true, 1), (10_000, true, 1), (20_000, true, 1),
                                  (10_000, false, 32), (10_000, true, 32), (20_000, true, 32)] {
         let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
@@ -170,11 +171,12 @@ let benchmarks: @Sendable () -> Void = {
                 atA.value.toggle()
             }
         }
-        guard !compact, shards == 1 else { continue }
-        Benchmark("nftables one-endpoint change \(n / 1000)k x 10: nft -f of the same transaction (anchor)", configuration: few) { benchmark in
-            let ns = BenchNamespace.named("change-nft-\(n)")
-            let node = Cache.value("nft node \(n)") { () -> ([UInt8], [UInt8], Flag) in
-                var state = ProxyState(cluster: flip.a, options: options(compact: false), family: .ipv4)
+        guard !compact else { continue }
+        let tables = shards > 1 ? ", \(shards) shard tables" : ""
+        Benchmark("nftables one-endpoint change \(n / 1000)k x 10\(tables): nft -f of the same transaction (anchor)", configuration: few) { benchmark in
+            let ns = BenchNamespace.named("change-nft-\(n)-\(shards)")
+            let node = Cache.value("nft node \(n) \(shards)") { () -> ([UInt8], [UInt8], Flag) in
+                var state = ProxyState(cluster: flip.a, options: options(compact: false, shards: shards), family: .ipv4)
                 var sync = NFTablesSync(state.serviceMap)
                 ns.inside { try NFTablesApplier(environment: [:]).send(NFTablesApplier.transaction(sync.rulesets)) }
                 func delta(_ changes: [ClusterChange]) -> [UInt8] {
