@@ -2,7 +2,7 @@ import Prometheus
 
 /// kube-proxy's metric names (pkg/proxy/metrics), so its dashboards and alerts read ours.
 public final class ProxyMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    public let registry: PrometheusCollectorRegistry
 
     /// kube-proxy's sync buckets: 1 ms doubling fifteen times (about 16 s).
     static let syncBuckets: [Duration] = (0..<15).map { .milliseconds(1 << $0) }
@@ -31,46 +31,45 @@ public final class ProxyMetrics: Sendable {
     let apiStalledWatches: Counter
 
     public init(mode: String) {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
         // Full names as kube-proxy writes them: the descriptor's unit part is left empty.
         func named(_ name: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
         }
-        syncDuration = registry.makeDurationHistogram(
-            descriptor: named("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds"),
-            buckets: ProxyMetrics.syncBuckets)
-        fullSyncDuration = registry.makeDurationHistogram(
-            descriptor: named("kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs"),
-            buckets: ProxyMetrics.syncBuckets)
-        partialSyncDuration = registry.makeDurationHistogram(
-            descriptor: named("kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs"),
-            buckets: ProxyMetrics.syncBuckets)
-        networkProgramming = registry.makeDurationHistogram(
-            descriptor: named("kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds"),
-            buckets: ProxyMetrics.programmingBuckets)
-        lastSync = registry.makeGauge(descriptor: named("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                                                        "The last time proxy rules were successfully synced"))
-        lastQueued = registry.makeGauge(descriptor: named("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
-                                                          "The last time a sync of proxy rules was queued"))
-        syncFailures = registry.makeCounter(descriptor: named(mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
-                                                                  : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
-                                                              "Cumulative proxy rules sync failures"))
-        manifestFailures = registry.makeCounter(descriptor: named("seaway_proxy_manifest_load_failures_total",
-                                                                  "Watched manifests that failed to load (the previous rules stayed)"))
-        serviceChanges = registry.makeCounter(descriptor: named("kubeproxy_sync_proxy_rules_service_changes_total",
-                                                                "Cumulative proxy rules Service changes"))
-        endpointChanges = registry.makeCounter(descriptor: named("kubeproxy_sync_proxy_rules_endpoint_changes_total",
-                                                                 "Cumulative proxy rules Endpoint changes"))
-        chains = registry.makeGauge(descriptor: named("seaway_sync_proxy_rules_chains", "Chains Seaway's proxy rules hold after the last sync"))
-        apiLists = registry.makeCounter(descriptor: named("seaway_proxy_api_lists_total",
-                                                          "Full lists of a watched resource (the first, and after 410 Gone)"))
-        apiRelistsAfterGone = registry.makeCounter(descriptor: named("seaway_proxy_api_relists_after_gone_total",
-                                                                     "Lists again because the watch's resourceVersion was too old (410 Gone)"))
-        apiMalformedEvents = registry.makeCounter(descriptor: named("seaway_proxy_api_malformed_events_total",
-                                                                    "Watch events or objects skipped because they could not be read"))
-        apiStalledWatches = registry.makeCounter(descriptor: named("seaway_proxy_api_stalled_watches_total",
-                                                                   "Watches abandoned because they stayed open past the server's timeout (a silent stream)"))
-        sourceStale = registry.makeGauge(descriptor: named("seaway_proxy_source_stale",
-                                                           "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's"))
+        func histogram(_ name: String, _ help: String, _ buckets: [Duration]) -> DurationHistogram {
+            registry.makeDurationHistogram(descriptor: named(name, help), buckets: buckets)
+        }
+        func gauge(_ name: String, _ help: String) -> Gauge { registry.makeGauge(descriptor: named(name, help)) }
+        func counter(_ name: String, _ help: String) -> Counter { registry.makeCounter(descriptor: named(name, help)) }
+
+        syncDuration = histogram("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds",
+                                 ProxyMetrics.syncBuckets)
+        fullSyncDuration = histogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
+                                     "SyncProxyRules latency in seconds for full resyncs", ProxyMetrics.syncBuckets)
+        partialSyncDuration = histogram("kubeproxy_sync_partial_proxy_rules_duration_seconds",
+                                        "SyncProxyRules latency in seconds for partial resyncs", ProxyMetrics.syncBuckets)
+        networkProgramming = histogram("kubeproxy_network_programming_duration_seconds",
+                                       "In Cluster Network Programming Latency in seconds", ProxyMetrics.programmingBuckets)
+        lastSync = gauge("kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced")
+        lastQueued = gauge("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued")
+        syncFailures = counter(mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
+                                   : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                               "Cumulative proxy rules sync failures")
+        manifestFailures = counter("seaway_proxy_manifest_load_failures_total",
+                                   "Watched manifests that failed to load (the previous rules stayed)")
+        serviceChanges = counter("kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes")
+        endpointChanges = counter("kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes")
+        chains = gauge("seaway_sync_proxy_rules_chains", "Chains Seaway's proxy rules hold after the last sync")
+        apiLists = counter("seaway_proxy_api_lists_total", "Full lists of a watched resource (the first, and after 410 Gone)")
+        apiRelistsAfterGone = counter("seaway_proxy_api_relists_after_gone_total",
+                                      "Lists again because the watch's resourceVersion was too old (410 Gone)")
+        apiMalformedEvents = counter("seaway_proxy_api_malformed_events_total",
+                                     "Watch events or objects skipped because they could not be read")
+        apiStalledWatches = counter("seaway_proxy_api_stalled_watches_total",
+                                    "Watches abandoned because they stayed open past the server's timeout (a silent stream)")
+        sourceStale = gauge("seaway_proxy_source_stale",
+                            "1 while the cluster source (API server or manifests) is failing: the rules are the last good state's")
     }
 
     public func exposition() -> [UInt8] { registry.emitToBuffer() }

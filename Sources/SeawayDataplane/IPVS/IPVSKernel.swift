@@ -123,13 +123,13 @@ public struct KernelIPVS: IPVSKernel {
 
     public func bind(_ address: IPAddress) throws(DataplaneError) {
         try onDevice { (nl, device) throws(SystemError) in
-            try nl.addAddress(address, prefixLength: address.family == .ipv4 ? 32 : 128, to: device)
+            try nl.addAddress(address, prefixLength: address.family.bitLength, to: device)
         }
     }
 
     public func unbind(_ address: IPAddress) throws(DataplaneError) {
         try onDevice { (nl, device) throws(SystemError) in
-            try nl.deleteAddress(address, prefixLength: address.family == .ipv4 ? 32 : 128, from: device)
+            try nl.deleteAddress(address, prefixLength: address.family.bitLength, from: device)
         }
     }
 

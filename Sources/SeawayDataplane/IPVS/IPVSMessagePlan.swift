@@ -1,4 +1,3 @@
-import Glibc
 import SeawayKernel
 import SeawayModel
 import SeawayNetlink

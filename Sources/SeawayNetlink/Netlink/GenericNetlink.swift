@@ -55,7 +55,7 @@ public final class GenericNetlinkSocket {
         var acknowledged = false
         try receive(sequence, operation) { (header) throws(SystemError) -> Bool in
             guard header.pointee.nlmsg_type == UInt16(NLMSG_ERROR) else { return true }
-            try Self.check(header, operation)
+            try RouteNetlink.check(header, operation)
             acknowledged = true
             return false
         }
@@ -72,7 +72,7 @@ public final class GenericNetlinkSocket {
             case NLMSG_DONE:
                 return false
             case NLMSG_ERROR:
-                try Self.check(header, operation)
+                try RouteNetlink.check(header, operation)
                 return false
             default:
                 replies.append(Array(UnsafeRawBufferPointer(start: header, count: Int(header.pointee.nlmsg_len))))
@@ -126,14 +126,6 @@ public final class GenericNetlinkSocket {
             }
             if let failure { throw failure }
             if !more { return }
-        }
-    }
-
-    /// Throws the error an NLMSG_ERROR message carries (none for an ACK).
-    private static func check(_ header: UnsafeMutablePointer<nlmsghdr>, _ operation: String) throws(SystemError) {
-        let error = nlmsg_data(header)!.assumingMemoryBound(to: nlmsgerr.self).pointee.error
-        if error != 0 {
-            throw SystemError(operation, errno: -error, kernelMessage: RouteNetlink.extendedAckMessage(header))
         }
     }
 }

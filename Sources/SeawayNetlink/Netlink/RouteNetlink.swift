@@ -52,12 +52,20 @@ public final class RouteNetlink {
             var hdr = UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: nlmsghdr.self)
             while nlmsg_ok(hdr, remaining) != 0 {
                 if hdr.pointee.nlmsg_seq == sequence && hdr.pointee.nlmsg_type == UInt16(NLMSG_ERROR) {
-                    let error = nlmsg_data(hdr)!.assumingMemoryBound(to: nlmsgerr.self).pointee.error
-                    if error == 0 { return }
-                    throw SystemError(operation, errno: -error, kernelMessage: RouteNetlink.extendedAckMessage(hdr))
+                    try RouteNetlink.check(hdr, operation)
+                    return
                 }
                 hdr = nlmsg_next(hdr, &remaining)
             }
+        }
+    }
+
+    /// Throws the error an NLMSG_ERROR message carries, with the kernel's extended-ACK
+    /// text; returns for an ACK (error 0).
+    static func check(_ hdr: UnsafeMutablePointer<nlmsghdr>, _ operation: String) throws(SystemError) {
+        let error = nlmsg_data(hdr)!.assumingMemoryBound(to: nlmsgerr.self).pointee.error
+        if error != 0 {
+            throw SystemError(operation, errno: -error, kernelMessage: RouteNetlink.extendedAckMessage(hdr))
         }
     }
 

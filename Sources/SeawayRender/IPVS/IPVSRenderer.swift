@@ -127,26 +127,23 @@ private struct IPVSIPTables {
     let nonEmpty: Set<IPVSSet>
     let lbNoNodeAccess: [(ip: IPAddress, proto: String, port: Int)]
 
-    static let services = IPVSChain.services, postrouting = IPVSChain.postrouting, nodePort = IPVSChain.nodePort
-    static let loadBalancer = IPVSChain.loadBalancer, markMasq = IPVSChain.markMasq, forward = IPVSChain.forward
-    static let proxyFirewall = IPVSChain.proxyFirewall, sourceRangesFirewall = IPVSChain.sourceRangesFirewall
-    static let ipvsFilter = IPVSChain.ipvsFilter, ipvsOutFilter = IPVSChain.ipvsOutFilter
+    private typealias C = IPVSChain
 
     /// Sets whose non-emptiness adds one jump rule, in kube-proxy's order
     /// (`ipsetWithIptablesChain`): (set, nat table?, from, to, match, protocol).
     static let setJumps: [(IPVSSet, Bool, String, String, String, String?)] = [
-        (.loopBack, true, postrouting, "MASQUERADE", "dst,dst,src", nil),
-        (.loadBalancer, true, services, loadBalancer, "dst,dst", nil),
-        (.loadBalancerLocal, true, loadBalancer, "RETURN", "dst,dst", nil),
-        (.nodePortLocalTCP, true, nodePort, "RETURN", "dst", "tcp"),
-        (.nodePortTCP, true, nodePort, markMasq, "dst", "tcp"),
-        (.nodePortLocalUDP, true, nodePort, "RETURN", "dst", "udp"),
-        (.nodePortUDP, true, nodePort, markMasq, "dst", "udp"),
-        (.nodePortLocalSCTP, true, nodePort, "RETURN", "dst,dst", "sctp"),
-        (.nodePortSCTP, true, nodePort, markMasq, "dst,dst", "sctp"),
-        (.loadBalancerFW, false, proxyFirewall, sourceRangesFirewall, "dst,dst", nil),
-        (.loadBalancerSourceCIDR, false, sourceRangesFirewall, "RETURN", "dst,dst,src", nil),
-        (.loadBalancerSourceIP, false, sourceRangesFirewall, "RETURN", "dst,dst,src", nil),
+        (.loopBack, true, C.postrouting, "MASQUERADE", "dst,dst,src", nil),
+        (.loadBalancer, true, C.services, C.loadBalancer, "dst,dst", nil),
+        (.loadBalancerLocal, true, C.loadBalancer, "RETURN", "dst,dst", nil),
+        (.nodePortLocalTCP, true, C.nodePort, "RETURN", "dst", "tcp"),
+        (.nodePortTCP, true, C.nodePort, C.markMasq, "dst", "tcp"),
+        (.nodePortLocalUDP, true, C.nodePort, "RETURN", "dst", "udp"),
+        (.nodePortUDP, true, C.nodePort, C.markMasq, "dst", "udp"),
+        (.nodePortLocalSCTP, true, C.nodePort, "RETURN", "dst,dst", "sctp"),
+        (.nodePortSCTP, true, C.nodePort, C.markMasq, "dst,dst", "sctp"),
+        (.loadBalancerFW, false, C.proxyFirewall, C.sourceRangesFirewall, "dst,dst", nil),
+        (.loadBalancerSourceCIDR, false, C.sourceRangesFirewall, "RETURN", "dst,dst,src", nil),
+        (.loadBalancerSourceIP, false, C.sourceRangesFirewall, "RETURN", "dst,dst,src", nil),
     ]
 
     func ruleset() -> IPTablesRuleset {
@@ -156,69 +153,69 @@ private struct IPVSIPTables {
             "-m comment --comment \"\(s.comment)\" -m set --match-set \(name(s)) \(match)"
         }
         var nat = IPTablesTableBuilder(), filter = IPTablesTableBuilder()
-        for c in [Self.services, Self.postrouting, Self.nodePort, Self.loadBalancer, Self.markMasq] { nat.declare(c) }
-        for c in [Self.forward, Self.nodePort, Self.proxyFirewall, Self.sourceRangesFirewall, Self.ipvsFilter, Self.ipvsOutFilter] {
+        for c in [C.services, C.postrouting, C.nodePort, C.loadBalancer, C.markMasq] { nat.declare(c) }
+        for c in [C.forward, C.nodePort, C.proxyFirewall, C.sourceRangesFirewall, C.ipvsFilter, C.ipvsOutFilter] {
             filter.declare(c)
         }
         let mark = map.options.masqueradeMark
 
         // Connections to localhost leave the service chain early.
-        nat.append(Self.services, "-A \(Self.services) -s \(family == .ipv4 ? "127.0.0.0/8" : "::1/128") -j RETURN")
+        nat.append(C.services, "-A \(C.services) -s \(family == .ipv4 ? "127.0.0.0/8" : "::1/128") -j RETURN")
         for (set, isNAT, from, to, match, proto) in Self.setJumps where nonEmpty.contains(set) {
             let p = proto.map { " -p \($0)" } ?? ""
             let rule = "-A \(from)\(p) \(matchSet(set, match)) -j \(to)"
             if isNAT { nat.append(from, rule) } else { filter.append(from, rule) }
         }
         if nonEmpty.contains(.clusterIP) {
-            let head = "-A \(Self.services) \(matchSet(.clusterIP, ""))"
+            let head = "-A \(C.services) \(matchSet(.clusterIP, ""))"
             if map.options.masqueradeAll {
-                nat.append(Self.services, "\(head)dst,dst -j \(Self.markMasq)")
+                nat.append(C.services, "\(head)dst,dst -j \(C.markMasq)")
             } else if let notLocal = map.localDetector.ifNotLocal {
-                nat.append(Self.services, "\(head)dst,dst \(notLocal) -j \(Self.markMasq)")
+                nat.append(C.services, "\(head)dst,dst \(notLocal) -j \(C.markMasq)")
             } else {
                 // The dummy device holds every VIP, so node-to-VIP connections pick a VIP as
                 // their source: masquerade those.
-                nat.append(Self.services, "\(head)src,dst -j \(Self.markMasq)")
+                nat.append(C.services, "\(head)src,dst -j \(C.markMasq)")
             }
         }
         func externalIPRules(_ head: String) {
             // Traffic from off the machine (not bridged from a pod, not local)...
-            nat.append(Self.services, "\(head) -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")
+            nat.append(C.services, "\(head) -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")
             // ...and to external IPs the node itself owns (e.g. GCE load balancers).
-            nat.append(Self.services, "\(head) -m addrtype --dst-type LOCAL -j ACCEPT")
+            nat.append(C.services, "\(head) -m addrtype --dst-type LOCAL -j ACCEPT")
         }
         if nonEmpty.contains(.externalIP) {
-            let head = "-A \(Self.services) \(matchSet(.externalIP, "dst,dst"))"
-            nat.append(Self.services, "\(head) -j \(Self.markMasq)")
+            let head = "-A \(C.services) \(matchSet(.externalIP, "dst,dst"))"
+            nat.append(C.services, "\(head) -j \(C.markMasq)")
             externalIPRules(head)
         }
         if nonEmpty.contains(.externalIPLocal) {
-            externalIPRules("-A \(Self.services) \(matchSet(.externalIPLocal, "dst,dst"))")
+            externalIPRules("-A \(C.services) \(matchSet(.externalIPLocal, "dst,dst"))")
         }
-        nat.append(Self.services, "-A \(Self.services) -m addrtype --dst-type LOCAL -j \(Self.nodePort)")
-        nat.append(Self.loadBalancer, "-A \(Self.loadBalancer) -j \(Self.markMasq)")
-        filter.append(Self.sourceRangesFirewall, "-A \(Self.sourceRangesFirewall) -j DROP")
+        nat.append(C.services, "-A \(C.services) -m addrtype --dst-type LOCAL -j \(C.nodePort)")
+        nat.append(C.loadBalancer, "-A \(C.loadBalancer) -j \(C.markMasq)")
+        filter.append(C.sourceRangesFirewall, "-A \(C.sourceRangesFirewall) -j DROP")
         for e in lbNoNodeAccess {
-            filter.append(Self.ipvsOutFilter, "-A \(Self.ipvsOutFilter) -s \(e.ip) -m ipvs --vaddr \(e.ip) --vproto \(e.proto) --vport \(e.port) -j DROP")
+            filter.append(C.ipvsOutFilter, "-A \(C.ipvsOutFilter) -s \(e.ip) -m ipvs --vaddr \(e.ip) --vproto \(e.proto) --vport \(e.port) -j DROP")
         }
         // Accept what IPVS will handle, in case later rules would drop it.
         for set in [IPVSSet.clusterIP, .loadBalancer] where nonEmpty.contains(set) {
-            nat.append(Self.services, "-A \(Self.services) -m set --match-set \(name(set)) dst,dst -j ACCEPT")
+            nat.append(C.services, "-A \(C.services) -m set --match-set \(name(set)) dst,dst -j ACCEPT")
         }
-        filter.append(Self.forward, "-A \(Self.forward) -m comment --comment \"kubernetes forwarding rules\" -m mark --mark \(mark)/\(mark) -j ACCEPT")
-        filter.append(Self.forward, "-A \(Self.forward) -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-        filter.append(Self.nodePort, "-A \(Self.nodePort) \(matchSet(.healthCheckNodePort, "dst")) -j ACCEPT")
+        filter.append(C.forward, "-A \(C.forward) -m comment --comment \"kubernetes forwarding rules\" -m mark --mark \(mark)/\(mark) -j ACCEPT")
+        filter.append(C.forward, "-A \(C.forward) -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        filter.append(C.nodePort, "-A \(C.nodePort) \(matchSet(.healthCheckNodePort, "dst")) -j ACCEPT")
         // Keep VIPs from exposing the node's own ports (issue 72236).
         for (set, match) in [(IPVSSet.loadBalancer, "dst,dst"), (.clusterIP, "dst,dst"), (.externalIP, "dst,dst"),
                              (.externalIPLocal, "dst,dst"), (.healthCheckNodePort, "dst")] {
-            filter.append(Self.ipvsFilter, "-A \(Self.ipvsFilter) -m set --match-set \(name(set)) \(match) -j RETURN")
+            filter.append(C.ipvsFilter, "-A \(C.ipvsFilter) -m set --match-set \(name(set)) \(match) -j RETURN")
         }
-        filter.append(Self.ipvsFilter, "-A \(Self.ipvsFilter) -m conntrack --ctstate NEW -m set --match-set \(name(.ipvsIPs)) dst -j REJECT")
-        nat.append(Self.postrouting, "-A \(Self.postrouting) -m mark ! --mark \(mark)/\(mark) -j RETURN")
-        nat.append(Self.postrouting, "-A \(Self.postrouting) -j MARK --xor-mark \(mark)")
+        filter.append(C.ipvsFilter, "-A \(C.ipvsFilter) -m conntrack --ctstate NEW -m set --match-set \(name(.ipvsIPs)) dst -j REJECT")
+        nat.append(C.postrouting, "-A \(C.postrouting) -m mark ! --mark \(mark)/\(mark) -j RETURN")
+        nat.append(C.postrouting, "-A \(C.postrouting) -j MARK --xor-mark \(mark)")
         let randomFully = map.options.iptablesRandomFully ? " --random-fully" : ""
-        nat.append(Self.postrouting, "-A \(Self.postrouting) -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE\(randomFully)")
-        nat.append(Self.markMasq, "-A \(Self.markMasq) -j MARK --or-mark \(mark)")
+        nat.append(C.postrouting, "-A \(C.postrouting) -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE\(randomFully)")
+        nat.append(C.markMasq, "-A \(C.markMasq) -j MARK --or-mark \(mark)")
         return IPTablesRuleset(family: family, filter: filter.table("filter"), nat: nat.table("nat"))
     }
 }

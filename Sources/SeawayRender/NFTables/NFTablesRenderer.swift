@@ -16,29 +16,28 @@ public struct NFTablesRenderer: Sendable {
 
     /// kube-proxy's table, then the shard tables (if any), in table order.
     static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> [NFTablesRuleset] {
-        guard !setup.shards.isEmpty else {
-            var containers = setup.containers
-            fill(&containers, setup.prefix, fragments)
-            for f in fragments { containers.append(contentsOf: f.affinitySets) }
-            return [NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.chains),
-                                    containers: containers)]
-        }
-        var containers = setup.containers
-        fill(&containers, setup.prefix, fragments)
-        var tables = [NFTablesRuleset(family: setup.family, chains: setup.chains, serviceChains: fragments.map(\.mainChains),
-                                      containers: containers)]
+        // Without shards the services' chains and affinity sets are all in kube-proxy's
+        // table; with them, only the chains a fragment keeps there (`mainChains`).
+        var tables = [table(setup.family, setup.chains, setup.containers, setup.prefix, fragments, holdsServices: setup.shards.isEmpty)]
         for shard in setup.shards {
-            let own = fragments.filter { $0.prefix == shard.prefix }
-            var containers = shard.containers
-            fill(&containers, shard.prefix, own)
-            for f in own { containers.append(contentsOf: f.affinitySets) }
-            var table = NFTablesRuleset(family: setup.family, chains: shard.chains, serviceChains: own.map(\.chains),
-                                        containers: containers)
-            table.table = shard.table
-            table.tableComment = "kube-proxy's services, one table of \(setup.shards.count) (seaway --nftables-shards)"
-            tables.append(table)
+            var t = table(setup.family, shard.chains, shard.containers, shard.prefix,
+                          fragments.filter { $0.prefix == shard.prefix }, holdsServices: true)
+            t.table = shard.table
+            t.tableComment = "kube-proxy's services, one table of \(setup.shards.count) (seaway --nftables-shards)"
+            tables.append(t)
         }
         return tables
+    }
+
+    /// One table: its fixed chains and sets with the fragments' elements for it, and the
+    /// fragments' chains (and affinity sets) when it `holdsServices`.
+    private static func table(_ family: IPFamily, _ chains: [NFTablesRuleset.Chain], _ containers: [NFTablesRuleset.Container],
+                              _ prefix: String, _ fragments: [NFTablesFragment], holdsServices: Bool) -> NFTablesRuleset {
+        var containers = containers
+        fill(&containers, prefix, fragments)
+        if holdsServices { for f in fragments { containers.append(contentsOf: f.affinitySets) } }
+        return NFTablesRuleset(family: family, chains: chains, serviceChains: fragments.map { holdsServices ? $0.chains : $0.mainChains },
+                               containers: containers)
     }
 
     /// Adds the fragments' elements of the table at `prefix` to its `containers`.
@@ -213,15 +212,22 @@ struct NFTablesFragment: Sendable {
         }
 
         if usesFW {
-            // kube-proxy's table's filter hooks reach it (@firewall-ips): it stays there.
-            var fw = s.shards.isEmpty ? out : ChainWriter(prefix: s.prefix, block: ChainBlock())
-            fw.startChain("\(fwChain)")
             var sources = info.loadBalancerSourceRanges.map(\.description)
             if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
                 sources += info.loadBalancerVIPs.map(\.description)
             }
-            fw.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
-            if s.shards.isEmpty { out = fw } else { mainChains = fw.block }
+            func firewall(_ w: inout ChainWriter) {
+                w.startChain("\(fwChain)")
+                w.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
+            }
+            if s.shards.isEmpty {
+                firewall(&out)
+            } else {
+                // kube-proxy's table's filter hooks reach it (@firewall-ips): it stays there.
+                var fw = ChainWriter(prefix: s.prefix, block: ChainBlock())
+                firewall(&fw)
+                mainChains = fw.block
+            }
         }
         chains = out.block
     }
