@@ -53,7 +53,8 @@ public final class ProxyMetrics: Sendable {
                                        "In Cluster Network Programming Latency in seconds", ProxyMetrics.programmingBuckets)
         lastSync = gauge("kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced")
         lastQueued = gauge("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued")
-        syncFailures = counter(mode == "iptables" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
+        // kube-proxy's IPVS mode counts its iptables-restore failures under the iptables name.
+        syncFailures = counter(mode == "iptables" || mode == "ipvs" ? "kubeproxy_sync_proxy_rules_iptables_restore_failures_total"
                                    : "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
                                "Cumulative proxy rules sync failures")
         manifestFailures = counter("seaway_proxy_manifest_load_failures_total",
