@@ -104,10 +104,26 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Writes `a.b.c.d` (and `:port`) into `buffer`, returning the byte count. Rendering
     /// writes a few of these for each of 100,000 endpoints.
     public static func writeV4(_ v: UInt32, port: Int?, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        var at = buffer.writeDecimal(Int(v >> 24))
-        for shift in stride(from: UInt32(16), through: 0, by: -8) {
-            buffer[at] = UInt8(ascii: ".")
-            at += 1 + UnsafeMutableBufferPointer(rebasing: buffer[(at + 1)...]).writeDecimal(Int((v >> shift) & 0xff))
+        precondition(buffer.count >= (port == nil ? 15 : 21))  // ports are 0...65535 here
+        // Octets are at most three digits: written with two comparisons, not a division loop.
+        let out = buffer.baseAddress!
+        var at = 0
+        for shift in stride(from: UInt32(24), through: 0, by: -8) {
+            let octet = UInt8(truncatingIfNeeded: v >> shift)
+            if shift != 24 {
+                out[at] = UInt8(ascii: ".")
+                at += 1
+            }
+            if octet >= 100 {
+                out[at] = UInt8(ascii: "0") + octet / 100
+                at += 1
+            }
+            if octet >= 10 {
+                out[at] = UInt8(ascii: "0") + octet / 10 % 10
+                at += 1
+            }
+            out[at] = UInt8(ascii: "0") + octet % 10
+            at += 1
         }
         if let port {
             buffer[at] = UInt8(ascii: ":")

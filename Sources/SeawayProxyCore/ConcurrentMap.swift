@@ -3,11 +3,13 @@ import Foundation
 
 extension Array where Element: Sendable {
     /// `map` spread over the machine's cores, results in input order. Rendering is a pure
-    /// function of each service port, so service ports render independently.
-    public func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+    /// function of each service port, so service ports render independently. Below
+    /// `minimumCount` elements it is a plain `map` (for many cheap elements, handing them to
+    /// threads costs more than it saves; a few big ones can pass a smaller minimum).
+    public func concurrentMap<T: Sendable>(minimumCount: Int = 512, _ transform: @Sendable (Element) -> T) -> [T] {
         let n = count
         let workers = ProcessInfo.processInfo.activeProcessorCount
-        if n < 512 || workers < 2 { return map(transform) }
+        if n < minimumCount || workers < 2 { return map(transform) }
         let chunks = Swift.min(n, workers * 4)
         return [T](unsafeUninitializedCapacity: n) { buffer, initialized in
             let out = UncheckedBuffer(base: buffer.baseAddress!)

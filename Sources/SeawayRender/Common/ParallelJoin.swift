@@ -40,6 +40,12 @@ enum TextPiece: Sendable {
         let total = offsets[pieces.count]
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             let out = OutputBuffer(base: buffer.baseAddress)
+            if total >= 4 << 20, let base = buffer.baseAddress {
+                let huge = 2 << 20
+                let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+                let end = (Int(bitPattern: base) + total) & ~(huge - 1)
+                if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */) }
+            }
             let workers = total < 1 << 20 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 2
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lower = pieces.count * w / workers, upper = pieces.count * (w + 1) / workers

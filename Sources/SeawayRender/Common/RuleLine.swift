@@ -13,7 +13,9 @@ public struct RuleLine: ExpressibleByStringInterpolation {
 
     init() {}
 
-    public init(stringLiteral value: String) {
+    /// Literal text comes as `StaticString`: a pointer and a length, copied without the
+    /// reference counting a `String` costs on every literal segment of every line.
+    public init(stringLiteral value: StaticString) {
         append(value)
     }
 
@@ -63,6 +65,10 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         s.withUTF8 { append($0) }
     }
 
+    mutating func append(_ s: StaticString) {
+        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
     mutating func append(_ bytes: some Collection<UInt8>) {
         if let done: Void = bytes.withContiguousStorageIfAvailable({ append($0) }) { return done }
         append(Array(bytes))
@@ -75,7 +81,7 @@ public struct RuleLine: ExpressibleByStringInterpolation {
 
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
-        public mutating func appendLiteral(_ literal: String) { line.append(literal) }
+        public mutating func appendLiteral(_ literal: StaticString) { line.append(literal) }
         public mutating func appendInterpolation(_ s: String) { line.append(s) }
         public mutating func appendInterpolation(_ s: Substring) { line.append(s.utf8) }
         /// Text already in bytes (a chain name from a `ChainBlock`, say).

@@ -79,8 +79,12 @@ public enum NFTablesName {
 
     /// Appends the endpoint base to `out`.
     static func appendEndpointBase(_ n: ServicePortName, _ ep: EndpointInfo, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: 9))
+        appendEndpointBase(endpointPrefix(n), ep, to: &out)
+    }
+
+    /// `ns/name/proto/port__`, what every endpoint base of a service port starts with.
+    static func endpointPrefix(_ n: ServicePortName) -> [UInt8] {
+        var out: [UInt8] = []
         out.appendUTF8(n.namespace)
         out.append(UInt8(ascii: "/"))
         out.appendUTF8(n.name)
@@ -90,6 +94,15 @@ public enum NFTablesName {
         out.appendUTF8(n.port)
         out.append(UInt8(ascii: "_"))
         out.append(UInt8(ascii: "_"))
+        return out
+    }
+
+    /// Appends the endpoint base to `out`, its service port's part already written
+    /// (`endpointPrefix`): a port's endpoints share it.
+    static func appendEndpointBase(_ prefix: [UInt8], _ ep: EndpointInfo, to out: inout [UInt8]) {
+        let start = out.count
+        for _ in 0..<9 { out.append(0) }
+        out.append(contentsOf: prefix)
         let ipStart = out.count
         out.appendAddress(ep.ip)
         for i in ipStart..<out.count where out[i] == UInt8(ascii: ":") { out[i] = UInt8(ascii: ".") }

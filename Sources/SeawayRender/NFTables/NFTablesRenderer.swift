@@ -40,12 +40,17 @@ public struct NFTablesRenderer: Sendable {
                                containers: containers)
     }
 
-    /// Adds the fragments' elements of the table at `prefix` to its `containers`.
+    /// Adds the fragments' elements of the table at `prefix` to its `containers`, each
+    /// container gathered on its own core (at 10,000 services two of them get 10,000 lines).
     private static func fill(_ containers: inout [NFTablesRuleset.Container], _ prefix: String, _ fragments: [NFTablesFragment]) {
-        var index: [String: Int] = [:]
-        for (i, c) in containers.enumerated() { index[c.name] = i }
-        for f in fragments {
-            for e in f.elements where e.prefix == prefix { containers[index[e.container]!].elementLines.append(e.lines) }
+        containers = containers.concurrentMap(minimumCount: fragments.count < 512 ? .max : 2) { container in
+            var container = container
+            for f in fragments {
+                for e in f.elements where e.container == container.name && e.prefix == prefix {
+                    container.elementLines.append(e.lines)
+                }
+            }
+            return container
         }
     }
 }
@@ -96,47 +101,39 @@ struct NFTablesFragment: Sendable {
 
         let dispatchPrefix = s.dispatchPrefix(of: name)
         prefix = dispatchPrefix
-        func element(_ container: String, _ key: RuleLine, _ value: String? = nil, comment: String? = nil) {
-            let c: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
-            let v: RuleLine = value.map { " : \($0)" } ?? ""
-            // A port writes to a handful of containers at most: a linear search is cheapest.
-            let i = elements.firstIndex { $0.container == container } ?? elements.count
-            if i == elements.count {
-                let table = NFTablesSetup.dispatchContainers.contains(container) ? dispatchPrefix : s.prefix
-                elements.append(Elements(prefix: table, container: container))
-            }
-            elements[i].lines.append("add element \(elements[i].prefix) \(container) { \(key)\(c)\(v) }")
-            elements[i].keys.append(key)
-        }
+        // Written through a local value, not a nested function mutating `self`: a function
+        // that captures what it mutates boxes it and checks every access at run time.
+        var elements = ElementWriter(dispatchPrefix: dispatchPrefix, mainPrefix: s.prefix)
+        defer { self.elements = elements.written }
 
         // What happens to traffic with nowhere to go: reject without any endpoint, drop when
         // a Local policy finds none on this node.
-        let noEndpointVerdict = hasEndpoints ? "drop" : "goto \(NFTablesName.rejectChain)"
+        let noEndpointVerdict: RuleLine = hasEndpoints ? "drop" : "goto \(NFTablesName.rejectChain)"
 
         let portKey: RuleLine = "\(proto) . \(info.port)"
-        element(NFTablesName.clusterIPs, "\(info.clusterIP)")
+        elements.add(NFTablesName.clusterIPs, "\(info.clusterIP)")
         if hasInternal {
-            element(NFTablesName.serviceIPs, "\(info.clusterIP) . \(portKey)", "goto \(internalChain)")
+            elements.add(NFTablesName.serviceIPs, "\(info.clusterIP) . \(portKey)", "goto \(internalChain)")
         } else {
-            element(NFTablesName.noEndpointServices, "\(info.clusterIP) . \(portKey)", noEndpointVerdict, comment: nameString)
+            elements.add(NFTablesName.noEndpointServices, "\(info.clusterIP) . \(portKey)", noEndpointVerdict, comment: nameString)
         }
         for ip in info.externalIPs {
-            if hasEndpoints { element(NFTablesName.serviceIPs, "\(ip) . \(portKey)", "goto \(externalChain)") }
-            if !hasExternal { element(NFTablesName.noEndpointServices, "\(ip) . \(portKey)", noEndpointVerdict, comment: nameString) }
+            if hasEndpoints { elements.add(NFTablesName.serviceIPs, "\(ip) . \(portKey)", "goto \(externalChain)") }
+            if !hasExternal { elements.add(NFTablesName.noEndpointServices, "\(ip) . \(portKey)", noEndpointVerdict, comment: nameString) }
         }
         for ip in info.loadBalancerVIPs {
-            if hasEndpoints { element(NFTablesName.serviceIPs, "\(ip) . \(portKey)", "goto \(externalChain)") }
-            if usesFW { element(NFTablesName.firewallIPs, "\(ip) . \(portKey)", "goto \(fwChain)") }
+            if hasEndpoints { elements.add(NFTablesName.serviceIPs, "\(ip) . \(portKey)", "goto \(externalChain)") }
+            if usesFW { elements.add(NFTablesName.firewallIPs, "\(ip) . \(portKey)", "goto \(fwChain)") }
         }
         if !hasExternal {
             for ip in info.loadBalancerVIPs {
-                element(NFTablesName.noEndpointServices, "\(ip) . \(portKey)", noEndpointVerdict, comment: nameString)
+                elements.add(NFTablesName.noEndpointServices, "\(ip) . \(portKey)", noEndpointVerdict, comment: nameString)
             }
         }
         if info.nodePort != 0 {
-            if hasEndpoints { element(NFTablesName.serviceNodePorts, "\(proto) . \(info.nodePort)", "goto \(externalChain)") }
+            if hasEndpoints { elements.add(NFTablesName.serviceNodePorts, "\(proto) . \(info.nodePort)", "goto \(externalChain)") }
             if !hasExternal {
-                element(NFTablesName.noEndpointNodePorts, "\(proto) . \(info.nodePort)", noEndpointVerdict, comment: nameString)
+                elements.add(NFTablesName.noEndpointNodePorts, "\(proto) . \(info.nodePort)", noEndpointVerdict, comment: nameString)
             }
         }
 
@@ -161,7 +158,7 @@ struct NFTablesFragment: Sendable {
             out.rule("meta l4proto \(proto) dnat to \(ep.ip, port: ep.port)")
         }
 
-        func writePolicyChain(_ chain: String, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
+        func writePolicyChain(_ out: inout ChainWriter, _ chain: String, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
             out.startChain("\(chain)")
             if takesInternalTraffic && hasInternal {
                 // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
@@ -194,8 +191,8 @@ struct NFTablesFragment: Sendable {
             }
             out.rule("numgen random mod \(targets.count) vmap { \(vmap) }")
         }
-        if sp.usesClusterPolicyChain { writePolicyChain(clusterChain, sp.endpoints.cluster, takesInternalTraffic: !info.internalPolicyLocal) }
-        if sp.usesLocalPolicyChain { writePolicyChain(localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
+        if sp.usesClusterPolicyChain { writePolicyChain(&out, clusterChain, sp.endpoints.cluster, takesInternalTraffic: !info.internalPolicyLocal) }
+        if sp.usesLocalPolicyChain { writePolicyChain(&out, localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
 
         if sp.usesExternalTrafficChain {
             out.startChain("\(externalChain)")
@@ -233,25 +230,43 @@ struct NFTablesFragment: Sendable {
     }
 }
 
+/// Writes a fragment's elements, grouped by set or map in the order first written.
+private struct ElementWriter {
+    private(set) var written: [NFTablesFragment.Elements] = []
+    let dispatchPrefix: String
+    let mainPrefix: String
+
+    mutating func add(_ container: String, _ key: RuleLine, _ value: RuleLine? = nil, comment: String? = nil) {
+        // A port writes to a handful of containers at most: a linear search is cheapest.
+        let i = written.firstIndex { $0.container == container } ?? written.count
+        if i == written.count {
+            let table = NFTablesSetup.dispatchContainers.contains(container) ? dispatchPrefix : mainPrefix
+            written.append(.init(prefix: table, container: container))
+        }
+        let comment: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
+        let value: RuleLine = value.map { " : \($0)" } ?? ""
+        written[i].lines.append("add element \(written[i].prefix) \(container) { \(key)\(comment)\(value) }")
+        written[i].keys.append(key)
+    }
+}
+
 /// Writes a fragment's chains: each rule line starts `add rule <family> kube-proxy <chain>`.
 private struct ChainWriter {
     private(set) var block: ChainBlock
-    private let prefix: String
-    /// `add rule <prefix> <chain> `, for the chain started last.
+    /// `add rule <prefix> `, then the chain started last and a space.
     private var head: [UInt8] = []
+    private let chainStart: Int
 
     init(prefix: String, block: ChainBlock) {
-        self.prefix = prefix
         self.block = block
+        head.appendUTF8("add rule \(prefix) ")
+        chainStart = head.count
     }
 
     mutating func startChain(_ name: RuleLine) {
         name.withBytes { name in
             block.startChain(name[...])
-            head.removeAll(keepingCapacity: true)
-            head.appendUTF8("add rule ")
-            head.appendUTF8(prefix)
-            head.append(UInt8(ascii: " "))
+            head.removeSubrange(chainStart...)
             head.append(contentsOf: name)
             head.append(UInt8(ascii: " "))
         }
@@ -268,8 +283,10 @@ private struct EndpointBases {
 
     init(_ endpoints: [EndpointInfo], _ name: ServicePortName) {
         ends.reserveCapacity(endpoints.count)
+        let prefix = NFTablesName.endpointPrefix(name)
+        bytes.reserveCapacity(endpoints.count * (prefix.count + 40))
         for ep in endpoints {
-            NFTablesName.appendEndpointBase(name, ep, to: &bytes)
+            NFTablesName.appendEndpointBase(prefix, ep, to: &bytes)
             ends.append(bytes.count)
         }
     }
