@@ -54,7 +54,8 @@ public struct RuleLine: ExpressibleByStringInterpolation {
             inlineCount += bytes.count
         } else {
             var spilled = withBytes { Array($0) }
-            spilled.reserveCapacity(2 * (inlineCount + bytes.count))
+            // Long lines are vmaps of many endpoints: room for a dozen more at once.
+            spilled.reserveCapacity(max(1024, 2 * (inlineCount + bytes.count)))
             spilled.append(contentsOf: bytes)
             heap = spilled
         }
@@ -154,6 +155,10 @@ public struct LineBlock: Sendable, Hashable {
     }
 
     mutating func append(_ line: RuleLine) {
+        // Room for the line and its newline at once (appending them one after the other
+        // would grow a block of one line twice), still doubling as the block grows.
+        let needed = bytes.count + line.count + 1
+        if bytes.capacity < needed { bytes.reserveCapacity(max(needed, 2 * bytes.capacity)) }
         line.withBytes { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\n"))
         count += 1

@@ -85,6 +85,7 @@ public enum NFTablesName {
     /// `ns/name/proto/port__`, what every endpoint base of a service port starts with.
     static func endpointPrefix(_ n: ServicePortName) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(n.namespace.utf8.count + n.name.utf8.count + n.port.utf8.count + 12)
         out.appendUTF8(n.namespace)
         out.append(UInt8(ascii: "/"))
         out.appendUTF8(n.name)

@@ -87,10 +87,11 @@ struct NFTablesFragment: Sendable {
         let ipX = s.ipX
         let markMasq = NFTablesName.markMasq
         let base = NFTablesName.serviceBase(name)
-        let clusterChain = "service-" + base
-        let localChain = "local-" + base
-        let externalChain = "external-" + base
-        let fwChain = "firewall-" + base
+        // Chain names as rule text (on the stack, not four heap strings per port).
+        let clusterChain: RuleLine = "service-\(base)"
+        let localChain: RuleLine = "local-\(base)"
+        let externalChain: RuleLine = "external-\(base)"
+        let fwChain: RuleLine = "firewall-\(base)"
         let hasEndpoints = sp.endpoints.hasAnyEndpoints
         let hasInternal = sp.hasInternalEndpoints
         let hasExternal = sp.hasExternalEndpoints
@@ -158,8 +159,8 @@ struct NFTablesFragment: Sendable {
             out.rule("meta l4proto \(proto) dnat to \(ep.ip, port: ep.port)")
         }
 
-        func writePolicyChain(_ out: inout ChainWriter, _ chain: String, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
-            out.startChain("\(chain)")
+        func writePolicyChain(_ out: inout ChainWriter, _ chain: RuleLine, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
+            out.startChain(chain)
             if takesInternalTraffic && hasInternal {
                 // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
                 if s.options.masqueradeAll {
@@ -195,7 +196,7 @@ struct NFTablesFragment: Sendable {
         if sp.usesLocalPolicyChain { writePolicyChain(&out, localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
 
         if sp.usesExternalTrafficChain {
-            out.startChain("\(externalChain)")
+            out.startChain(externalChain)
             if !info.externalPolicyLocal {
                 out.rule("jump \(markMasq)")
             } else {
@@ -214,7 +215,7 @@ struct NFTablesFragment: Sendable {
                 sources += info.loadBalancerVIPs.map(\.description)
             }
             func firewall(_ w: inout ChainWriter) {
-                w.startChain("\(fwChain)")
+                w.startChain(fwChain)
                 w.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
             }
             if s.shards.isEmpty {
