@@ -27,6 +27,16 @@ public enum Ruleset: Sendable, Hashable {
         }
     }
 
+    /// `bytes` in order, a chunk at a time: what writes a large ruleset out without
+    /// joining it into one array first.
+    public func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+        switch self {
+        case let .iptables(r): try r.forEachChunk(body)
+        case let .nftables(r): try r.forEachChunk(body)
+        case .ipvs, .userspace: try bytes.withUnsafeBufferPointer { (b) throws(E) in try body(b) }
+        }
+    }
+
     /// Exactly what the kernel tool reads (`iptables-restore` / `nft -f`).
     public var text: String {
         switch self {

@@ -44,7 +44,7 @@ struct RenderCommand: ParsableCommand {
     @Flag(help: "iptables: order chains like iptables-save and kube-proxy's tests (KUBE-NODEPORTS, KUBE-SERVICES, then by name) instead of each service's chains together.")
     var sortChains = false
 
-    @Flag(help: "Print how long loading, rendering and formatting took on stderr.")
+    @Flag(help: "Print how long loading, rendering and writing out (formatting, for JSON) took on stderr.")
     var timings = false
 
     @OptionGroup var source: KubeSourceOptions
@@ -62,7 +62,7 @@ struct RenderCommand: ParsableCommand {
             defer { phases.append((phase, clock.now - start)) }
             return try body()
         }
-        let output = try reportingErrors { () throws -> [UInt8] in
+        let output = try reportingErrors { () throws -> RenderOutput in
             let cluster = try timed("load") { try source.load(manifests) }
             if verbose {
                 for s in cluster.skipped { printNotice("skipped \(s)") }
@@ -72,7 +72,7 @@ struct RenderCommand: ParsableCommand {
             if sortChains { rulesets = rulesets.map { $0.sortedCanonically() } }
             if let section {
                 guard mode == .ipvs else { throw ValidationError("--section applies to --mode ipvs") }
-                return rulesets.flatMap { ruleset -> [UInt8] in
+                return .bytes(rulesets.flatMap { ruleset -> [UInt8] in
                     guard case let .ipvs(r) = ruleset else { return [] }
                     switch section {
                     case .ipvsadm: return Array(r.ipvsadmText.utf8)
@@ -80,23 +80,40 @@ struct RenderCommand: ParsableCommand {
                     case .ipsets: return Array(r.ipsetText.utf8)
                     case .iptables: return r.iptables.bytes
                     }
-                }
+                })
             }
-            return try timed("format") {
-                if format == .json { return Array(try Ruleset.json(rulesets).utf8) }
-                if rulesets.count == 1 { return rulesets[0].bytes }
-                return rulesets.flatMap { Array("# seaway: \($0.family.rawValue) rules (\($0.loader))\n".utf8) + $0.bytes }
+            if format == .json { return .bytes(try timed("format") { Array(try Ruleset.json(rulesets).utf8) }) }
+            return .rulesets(rulesets)
+        }
+        timed("write") {
+            switch output {
+            case let .bytes(bytes):
+                bytes.withUnsafeBufferPointer(writeToStandardOutput)
+            case let .rulesets(rulesets):
+                // Each ruleset is written a few megabytes at a time as its text is put
+                // together: joining a 10,000-service payload first would hold another 30-50 MB.
+                for r in rulesets {
+                    if rulesets.count > 1 {
+                        Array("# seaway: \(r.family.rawValue) rules (\(r.loader))\n".utf8).withUnsafeBufferPointer(writeToStandardOutput)
+                    }
+                    r.forEachChunk(writeToStandardOutput)
+                }
             }
         }
         if timings {
             for (phase, d) in phases { printNotice("\(phase): \(d.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 1))))") }
         }
-        // Written from the payload's own buffer: a Data copy would hold a second 30-50 MB at
-        // 10,000 services.
-        output.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            FileHandle.standardOutput.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count,
-                                                 deallocator: .none))
-        }
     }
+}
+
+/// What `render` prints: text already made, or rulesets to write out chunk by chunk.
+private enum RenderOutput {
+    case bytes([UInt8])
+    case rulesets([Ruleset])
+}
+
+/// Writes `bytes` to stdout from their own buffer (no `Data` copy).
+private func writeToStandardOutput(_ bytes: UnsafeBufferPointer<UInt8>) {
+    guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+    FileHandle.standardOutput.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
 }

@@ -11,6 +11,16 @@ private let overall = "Fixtures/render/kube-proxy-overall"
         #expect(r.stdout == (try String(contentsOfFile: root.appendingPathComponent("\(overall)/iptables.golden").path, encoding: .utf8)))
     }
 
+    /// The demo cluster is dual-stack: two rulesets, each written out chunk by chunk after
+    /// its `# seaway:` line, make exactly the golden text.
+    @Test(arguments: ["iptables", "nftables"])
+    func rendersTheDualStackDemoExactly(mode: String) throws {
+        let r = try seaway(["render", "--mode", mode, "--config", "Fixtures/demo/kube-proxy.yaml", "--host", "Fixtures/demo/host.yaml",
+                            "Fixtures/demo/cluster"])
+        #expect(r.status == 0)
+        #expect(r.stdout == (try String(contentsOfFile: root.appendingPathComponent("Fixtures/demo/\(mode).golden").path, encoding: .utf8)))
+    }
+
     @Test func sortChainsGivesKubeProxysOwnText() throws {
         let r = try seaway(["render", "--mode", "iptables", "--sort-chains", "--config", "\(overall)/kube-proxy.yaml",
                             "--host", "\(overall)/host.yaml", "\(overall)/manifests"])

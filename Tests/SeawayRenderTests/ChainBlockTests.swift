@@ -1,3 +1,4 @@
+import SeawayProxyCore
 import Testing
 @testable import SeawayRender
 
@@ -28,5 +29,39 @@ import Testing
         let piece = TextPiece.declarations("add chain ip " + "t ", block, "\n")
         #expect(piece.count == piece.bytes.count)
         #expect(String(decoding: piece.bytes, as: UTF8.self) == "add chain ip t KUBE-SVC-A\nadd chain ip t KUBE-SEP-B\nadd chain ip t KUBE-SEP-C\n")
+    }
+
+    /// Text written a chunk at a time is the joined text, whatever the chunk size: pieces
+    /// grouped into chunks, a piece larger than a chunk passed on its own, and the same
+    /// from a whole ruleset (the way `seaway render` writes it).
+    @Test func chunksConcatenateToTheJoinedText() throws {
+        var block = ChainBlock()
+        for i in 0..<50 {
+            block.startChain("KUBE-SEP-\(i)")
+            block.append("-A KUBE-SEP-\(i) -j DNAT --to-destination 10.0.0.\(i):80")
+        }
+        let pieces: [TextPiece] = [
+            .text("*nat\n"), .declarations(":", block, " - [0:0]\n"), .wrapped(":", "KUBE-SERVICES", " - [0:0]\n"),
+            .block(Array(repeating: UInt8(ascii: "#"), count: 3000)), .rules(block), .text("COMMIT\n"),
+        ]
+        let joined = TextPiece.join(pieces)
+        for chunkBytes in [1, 64, 1000, 2999, 3000, 4096, 1 << 20] {
+            var chunks: [[UInt8]] = []
+            TextPiece.forEachChunk(pieces, chunkBytes: chunkBytes) { chunks.append(Array($0)) }
+            #expect(chunks.flatMap { $0 } == joined, "chunks of \(chunkBytes) bytes")
+            // Chunks are as full as the pieces allow, or one piece too big for a chunk.
+            #expect(chunks.allSatisfy { chunk in chunk.count <= chunkBytes || pieces.contains { $0.count == chunk.count } })
+        }
+
+        for fixture in RenderFixture.all {
+            let cluster = try fixture.cluster()
+            for mode in ProxyMode.allCases {
+                for ruleset in try RulesetRenderer.render(mode: mode, cluster: cluster, options: fixture.options(mode, cluster: cluster)) {
+                    var written: [UInt8] = []
+                    ruleset.forEachChunk { written.append(contentsOf: $0) }
+                    #expect(written == ruleset.bytes, "\(fixture.path) \(mode) \(ruleset.family)")
+                }
+            }
+        }
     }
 }

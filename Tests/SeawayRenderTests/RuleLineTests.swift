@@ -18,8 +18,10 @@ import Testing
         #expect(long.count == expected.utf8.count)
         let nested: RuleLine = "head \(long) tail"
         #expect(String(decoding: nested.bytes, as: UTF8.self) == "head \(expected) tail")
-        let literal = RuleLine(stringLiteral: String(repeating: "x", count: 300))
+        // A literal alone longer than the inline part (literals are StaticStrings).
+        let literal = RuleLine(stringLiteral: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
         #expect(literal.count == 300)
+        #expect(literal.bytes == Array(repeating: UInt8(ascii: "x"), count: 300))
 
         var grown: RuleLine = "numgen random mod 40 vmap {"
         for n in 0..<40 { grown.append(" \(n) : goto endpoint-HASH\(n) ,") }

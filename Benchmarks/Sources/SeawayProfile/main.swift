@@ -158,10 +158,20 @@ if phase == "policy-yaml" {
         switch phase {
         case "phases", "nft-phases":
             // Where a render spends its time: iptables (phases) or nftables (nft-phases).
+            // Wall and CPU time per phase: where CPU is well above wall, both cores work.
+            func cpuNow() -> Double {
+                var ts = timespec()
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+                return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
+            }
             var t = clock.now
+            var cpu = cpuNow()
             func lap(_ what: String, _ extra: String = "") {
-                print("  \(what) \(clock.now - t)\(extra)")
+                let wall = clock.now - t
+                let ms = Double(wall.components.attoseconds) / 1e15 + Double(wall.components.seconds) * 1e3
+                print("  \(what) wall \(Int(ms)) ms, cpu \(Int(cpuNow() - cpu)) ms\(extra)")
                 t = clock.now
+                cpu = cpuNow()
             }
             let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
             lap("service map")
@@ -177,9 +187,19 @@ if phase == "policy-yaml" {
                 lap("fragments")
                 let ruleset = sync.rulesets[0]
                 lap("assemble")
+                for _ in 0..<2 { _ = sync.rulesets[0].chainCount; lap("assemble again") }
                 bytes = ruleset.bytes
             }
             lap("bytes", " (\(bytes.count))")
+            if phase == "nft-phases" {
+                // As `seaway render` writes it: chunk by chunk, here to /dev/null.
+                let ruleset = NFTablesSync(map).rulesets[0]
+                lap("again: fragments and assemble")
+                let devNull = open("/dev/null", O_WRONLY)
+                ruleset.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
+                close(devNull)
+                lap("chunks written")
+            }
         case "iptables-sync", "nftables-sync":
             // Only the fragments (and what a sync keeps), from a service map built once.
             _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount

@@ -154,6 +154,10 @@ public struct LineBlock: Sendable, Hashable {
         self.count = count
     }
 
+    /// Makes room for `byteCount` more bytes of lines, for a block about to be filled from
+    /// many others (growing by doubling would copy it several times over).
+    mutating func reserve(_ byteCount: Int) { bytes.reserveCapacity(bytes.count + byteCount) }
+
     mutating func append(_ line: RuleLine) {
         // Room for the line and its newline at once (appending them one after the other
         // would grow a block of one line twice), still doubling as the block grows.

@@ -89,12 +89,20 @@ public struct IPTablesRuleset: Sendable, Hashable {
     public var tables: [Table] { [filter, nat] }
 
     /// The payload bytes: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
-    public var bytes: [UInt8] {
+    public var bytes: [UInt8] { TextPiece.join(pieces) }
+
+    /// The payload in order, a chunk at a time, without ever holding all of it (see
+    /// `TextPiece.forEachChunk`).
+    public func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+        try TextPiece.forEachChunk(pieces, body)
+    }
+
+    private var pieces: [TextPiece] {
         var pieces: [TextPiece] = []
         pieces.reserveCapacity(filter.pieceCount + nat.pieceCount)
         filter.appendPieces(to: &pieces)
         nat.appendPieces(to: &pieces)
-        return TextPiece.join(pieces)
+        return pieces
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }

@@ -45,6 +45,11 @@ public struct NFTablesRenderer: Sendable {
     private static func fill(_ containers: inout [NFTablesRuleset.Container], _ prefix: String, _ fragments: [NFTablesFragment]) {
         containers = containers.concurrentMap(minimumCount: fragments.count < 512 ? .max : 2) { container in
             var container = container
+            var byteCount = 0
+            for f in fragments {
+                for e in f.elements where e.container == container.name && e.prefix == prefix { byteCount += e.lines.bytes.count }
+            }
+            container.elementLines.reserve(byteCount)
             for f in fragments {
                 for e in f.elements where e.container == container.name && e.prefix == prefix {
                     container.elementLines.append(e.lines)

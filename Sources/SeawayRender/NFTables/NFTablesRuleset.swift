@@ -68,6 +68,12 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     public var bytes: [UInt8] { TextPiece.join(pieces) }
 
+    /// The text in order, a chunk at a time, without ever holding all of it (see
+    /// `TextPiece.forEachChunk`).
+    public func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+        try TextPiece.forEachChunk(pieces, body)
+    }
+
     /// The text in order, in parts: the table, chain and set declarations, then each
     /// chain's rules and each set's elements as kept (not copied). `bytes` is their
     /// concatenation; a consumer that reads them one by one never needs the whole text
