@@ -17,7 +17,9 @@ public struct EndpointInfo: Sendable, Hashable {
     /// endpoints, retained on every copy; the renderers use `withText` instead.
     public var description: String { ip.joined(port: port) }
 
-    /// Calls `body` with `description`'s bytes, written on the stack.
+    /// Calls `body` with `description`'s bytes, written on the stack. (Inlinable so the
+    /// renderers get a version specialised to their result type, not a generic one.)
+    @inlinable
     public func withText<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: IPAddress.maxJoinedLength) { buffer in
             body(UnsafeBufferPointer(rebasing: buffer[..<ip.writeJoined(port: port, into: buffer)]))

@@ -41,6 +41,15 @@ public enum ChainHash {
         var bits = 0
         var index = 0
         var written = 0
+        // Whole groups first: five bytes are eight characters (kube-proxy's names take one
+        // or two groups), then the bit-by-bit loop for what is left.
+        while characters - written >= 8, bytes.count - index >= 5 {
+            var group: UInt64 = 0
+            for i in 0..<5 { group = group << 8 | UInt64(bytes[index + i]) }
+            for i in 0..<8 { out[written + i] = base32Character(UInt8(truncatingIfNeeded: group >> UInt64(35 - 5 * i)) & 31) }
+            index += 5
+            written += 8
+        }
         while written < characters {
             if bits < 5 {
                 if index < bytes.count {
@@ -53,12 +62,16 @@ public enum ChainHash {
                     bits = 5
                 }
             }
-            // RFC 4648's alphabet: A-Z for 0-25, then 2-7.
-            let v = UInt8(truncatingIfNeeded: (buffer >> UInt32(bits - 5)) & 31)
-            out[written] = v < 26 ? UInt8(ascii: "A") + v : UInt8(ascii: "2") + (v - 26)
+            out[written] = base32Character(UInt8(truncatingIfNeeded: (buffer >> UInt32(bits - 5)) & 31))
             written += 1
             bits -= 5
         }
         return written
+    }
+
+    /// RFC 4648's alphabet: A-Z for 0-25, then 2-7.
+    @inline(__always)
+    private static func base32Character(_ v: UInt8) -> UInt8 {
+        v < 26 ? UInt8(ascii: "A") + v : UInt8(ascii: "2") + (v - 26)
     }
 }

@@ -40,25 +40,38 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         return inline.span.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[..<inlineCount])) }
     }
 
+    @inline(__always)
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        if heap == nil, inlineCount + bytes.count <= inline.count {
+            let at = inlineCount
+            var span = inline.mutableSpan
+            span.withUnsafeMutableBufferPointer { out in
+                guard let base = bytes.baseAddress else { return }
+                let to = out.baseAddress! + at
+                // Most pieces of a line are a few bytes: a loop beats a call to memmove.
+                if bytes.count <= 16 {
+                    for i in 0..<bytes.count { to[i] = base[i] }
+                } else {
+                    to.update(from: base, count: bytes.count)
+                }
+            }
+            inlineCount += bytes.count
+        } else {
+            appendOutOfLine(bytes)
+        }
+    }
+
+    /// The rare case: the line is, or is about to be, on the heap.
+    private mutating func appendOutOfLine(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard heap == nil else {
             heap!.append(contentsOf: bytes)
             return
         }
-        if inlineCount + bytes.count <= inline.count {
-            let at = inlineCount
-            var span = inline.mutableSpan
-            span.withUnsafeMutableBufferPointer { out in
-                if let base = bytes.baseAddress { (out.baseAddress! + at).update(from: base, count: bytes.count) }
-            }
-            inlineCount += bytes.count
-        } else {
-            var spilled = withBytes { Array($0) }
-            // Long lines are vmaps of many endpoints: room for a dozen more at once.
-            spilled.reserveCapacity(max(1024, 2 * (inlineCount + bytes.count)))
-            spilled.append(contentsOf: bytes)
-            heap = spilled
-        }
+        var spilled = withBytes { Array($0) }
+        // Long lines are vmaps of many endpoints: room for a dozen more at once.
+        spilled.reserveCapacity(max(1024, 2 * (inlineCount + bytes.count)))
+        spilled.append(contentsOf: bytes)
+        heap = spilled
     }
 
     mutating func append(_ s: String) {

@@ -2,7 +2,9 @@ import SeawayModel
 import SeawayProxyCore
 
 /// What every service port's rules depend on, computed once per render.
-struct IPTablesSettings: Sendable {
+// A class, not a struct: every service port's render reads it from a closure, and a value
+// this size would be copied there (a retain and release per field) once per port.
+final class IPTablesSettings: Sendable {
     let family: IPFamily
     let options: ProxyOptions
     let detector: LocalTrafficDetector

@@ -35,7 +35,9 @@ private let jumps: [(to: String, from: String, match: String)] = [
 /// `nftablesShards` above 1 (Seaway's own), the services' nat dispatch moves out of
 /// kube-proxy's table into that many tables of their own (`kube-proxy-00`, ...), each with
 /// the nat hooks, the `services` chain and its two maps; kube-proxy's table keeps the rest.
-struct NFTablesSetup: Sendable {
+// A class, not a struct: every service port's render reads it from a closure, and a value
+// this size would be copied there (a retain and release per field) once per port.
+final class NFTablesSetup: Sendable {
     let family: IPFamily
     let options: ProxyOptions
     let detector: LocalTrafficDetector
