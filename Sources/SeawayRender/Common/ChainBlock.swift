@@ -55,6 +55,16 @@ public struct ChainBlock: Sendable, Hashable {
         finishLine(line)
     }
 
+    /// Adds a rule line made of `head` and what `write` appends to the block's buffer: for
+    /// lines too long to build on the stack first (a vmap of many endpoints).
+    mutating func append(head: [UInt8], writing write: (inout [UInt8]) -> Void) {
+        rules.append(contentsOf: head)
+        write(&rules)
+        rules.append(UInt8(ascii: "\n"))
+        ends[ends.count - 1].rules = Int32(rules.count)
+        ends[ends.count - 1].ruleCount += 1
+    }
+
     private mutating func finishLine(_ line: RuleLine) {
         line.withBytes { rules.append(contentsOf: $0) }
         rules.append(UInt8(ascii: "\n"))

@@ -146,6 +146,11 @@ extension Array where Element == UInt8 {
         }
     }
 
+    /// Appends literal text.
+    mutating func appendText(_ s: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
     /// Appends an address as Go prints it (see `IPAddress.description`).
     mutating func appendAddress(_ ip: IPAddress) {
         guard ip.family == .ipv4 else { return appendUTF8(ip.description) }

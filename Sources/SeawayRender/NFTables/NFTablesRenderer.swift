@@ -192,14 +192,20 @@ struct NFTablesFragment: Sendable {
                 }
                 return
             }
-            var vmap: RuleLine = ""
-            for (n, i) in indexes.enumerated() {
-                if n > 0 { vmap.append(" , ") }
-                vmap.appendDecimal(n)
-                vmap.append(" : goto endpoint-")
-                vmap.append(bases[i])
+            // Written straight into the chain: with ten endpoints the line is 700 bytes, too
+            // long to build on the stack first.
+            out.rule { line in
+                line.appendText("numgen random mod ")
+                line.appendDecimal(targets.count)
+                line.appendText(" vmap { ")
+                for (n, i) in indexes.enumerated() {
+                    if n > 0 { line.appendText(" , ") }
+                    line.appendDecimal(n)
+                    line.appendText(" : goto endpoint-")
+                    line.append(contentsOf: bases[i])
+                }
+                line.appendText(" }")
             }
-            out.rule("numgen random mod \(targets.count) vmap { \(vmap) }")
         }
         if sp.usesClusterPolicyChain { writePolicyChain(&out, clusterChain, sp.endpoints.cluster, takesInternalTraffic: !info.internalPolicyLocal) }
         if sp.usesLocalPolicyChain { writePolicyChain(&out, localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
@@ -283,6 +289,9 @@ private struct ChainWriter {
     }
 
     mutating func rule(_ text: RuleLine) { block.append(head: head, text) }
+
+    /// A rule whose text `write` appends in place.
+    mutating func rule(_ write: (inout [UInt8]) -> Void) { block.append(head: head, writing: write) }
 }
 
 /// The `HASH-ns/name/proto/port__ip/port` bases of a service port's endpoint chain names,
