@@ -46,11 +46,11 @@ public enum EndpointsMap {
     public static func grouped(_ slices: [EndpointSlice], family: IPFamily) -> SlicesByService {
         var groups: SlicesByService = [:]
         for i in slices.indices {
-            let meta = slices[i].metadata
+            // Fields read in place: a copy of the metadata would retain all of it.
             guard slices[i].addressType.family == family, let service = slices[i].serviceName, !service.isEmpty,
-                  meta.labels["service.kubernetes.io/headless"] == nil,
-                  meta.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
-            groups[ServiceRef(namespace: meta.namespace, name: service), default: []].append(i)
+                  slices[i].metadata.labels["service.kubernetes.io/headless"] == nil,
+                  slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
+            groups[ServiceRef(namespace: slices[i].metadata.namespace, name: service), default: []].append(i)
         }
         // Most services have one slice; the rest are put in name order, which decides
         // which of two equal endpoints wins.
@@ -65,11 +65,14 @@ public enum EndpointsMap {
     public static func endpoints(of name: ServicePortName, slices: [EndpointSlice], at indexes: [Int],
                                  nodeName: String) -> [EndpointInfo] {
         var endpoints: [EndpointInfo] = []
-        for i in indexes {
-            // kube-proxy ignores ports with a nil name or a nil/zero number.
-            for port in slices[i].ports where port.name == name.port && port.proto == name.proto {
-                guard let number = port.port, number != 0 else { continue }
-                append(slices[i], port: number, nodeName: nodeName, to: &endpoints)
+        // Slices and their ports read in place (a copy of either would retain all of it).
+        slices.withUnsafeBufferPointer { slices in
+            for i in indexes {
+                // kube-proxy ignores ports with a nil name or a nil/zero number.
+                for p in slices[i].ports.indices where slices[i].ports[p].name == name.port && slices[i].ports[p].proto == name.proto {
+                    guard let number = slices[i].ports[p].port, number != 0 else { continue }
+                    append(slices[i], port: number, nodeName: nodeName, to: &endpoints)
+                }
             }
         }
         return deduplicated(endpoints)

@@ -55,19 +55,25 @@ public struct ServicePortInfo: Sendable, Hashable {
         // Only LoadBalancer services with Local policy get a health-check node port.
         let healthCheck = service.type == .loadBalancer && externalLocal ? service.healthCheckNodePort : 0
 
+        // What every port shares, read once (and not captured with the whole Service).
+        let namespace = service.metadata.namespace, name = service.metadata.name
+        let affinity = service.sessionAffinityClientIP
+        let stickySeconds = affinity ? service.sessionAffinityTimeout : 0
+        let externalIPs = service.externalIPs.filter { $0.family == family }
+        let sourceRanges = service.loadBalancerSourceRanges.filter { $0.family == family }
+        let internalLocal = service.internalTrafficPolicy == .local
         return service.ports.map { port in
             ServicePortInfo(
-                name: ServicePortName(namespace: service.metadata.namespace, name: service.metadata.name,
-                                      port: port.name, proto: port.proto),
+                name: ServicePortName(namespace: namespace, name: name, port: port.name, proto: port.proto),
                 clusterIP: clusterIP, port: port.port, nodePort: port.nodePort,
                 loadBalancerVIPs: lbVIPs,
-                sessionAffinityClientIP: service.sessionAffinityClientIP,
-                stickyMaxAgeSeconds: service.sessionAffinityClientIP ? service.sessionAffinityTimeout : 0,
-                externalIPs: service.externalIPs.filter { $0.family == family },
-                loadBalancerSourceRanges: service.loadBalancerSourceRanges.filter { $0.family == family },
+                sessionAffinityClientIP: affinity,
+                stickyMaxAgeSeconds: stickySeconds,
+                externalIPs: externalIPs,
+                loadBalancerSourceRanges: sourceRanges,
                 healthCheckNodePort: healthCheck,
                 externalPolicyLocal: externalLocal,
-                internalPolicyLocal: service.internalTrafficPolicy == .local)
+                internalPolicyLocal: internalLocal)
         }
     }
 }
