@@ -54,6 +54,7 @@ public struct NFTablesRenderer: Sendable {
             }
         }
         let gathered = blocks
+        // (A small cluster's few elements are filled on this thread.)
         containers = containers.indices.map { ($0, containers[$0]) }
             .concurrentMap(minimumCount: fragments.count < 512 ? .max : 2) { i, container in
                 var container = container
