@@ -177,6 +177,8 @@ let package = Package(
         .testTarget(name: "SeawayUserspaceProxyTests", dependencies: ["SeawayModel", "SeawayProxyCore", "SeawayUserspaceProxy"]),
         .testTarget(name: "SeawayRenderTests", dependencies: [
             "SeawayModel", "SeawayLoader", "SeawayProxyCore", "SeawayRender", "SeawayTestSupport",
+            // ChainHash calls BoringSSL directly; its tests check it against swift-crypto's API.
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ],
     swiftLanguageModes: [.v6]
