@@ -45,12 +45,15 @@ public enum EndpointsMap {
     /// other-proxy slices by label selector.
     public static func grouped(_ slices: [EndpointSlice], family: IPFamily) -> SlicesByService {
         var groups: SlicesByService = [:]
-        for i in slices.indices {
-            // Fields read in place: a copy of the metadata would retain all of it.
-            guard slices[i].addressType.family == family, let service = slices[i].serviceName, !service.isEmpty,
-                  slices[i].metadata.labels["service.kubernetes.io/headless"] == nil,
-                  slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
-            groups[ServiceRef(namespace: slices[i].metadata.namespace, name: service), default: []].append(i)
+        // Fields read in place, through a buffer pointer: an array's element is copied
+        // (retaining all of it) to call a computed property such as `serviceName` on it.
+        slices.withUnsafeBufferPointer { slices in
+            for i in slices.indices {
+                guard slices[i].addressType.family == family, let service = slices[i].serviceName, !service.isEmpty,
+                      slices[i].metadata.labels["service.kubernetes.io/headless"] == nil,
+                      slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
+                groups[ServiceRef(namespace: slices[i].metadata.namespace, name: service), default: []].append(i)
+            }
         }
         // Most services have one slice; the rest are put in name order, which decides
         // which of two equal endpoints wins.

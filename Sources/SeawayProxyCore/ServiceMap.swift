@@ -44,7 +44,12 @@ public struct ServiceMap: Sendable, Hashable {
         let slices = cluster.endpointSlices, services = cluster.services
         // Grouping the slices and ordering the service ports do not depend on each other.
         let (slicesByService, (infos, order)) = concurrently({ EndpointsMap.grouped(slices, family: family) }, {
-            let infos = services.flatMap { ServicePortInfo.infos(for: $0, family: family) }
+            // Services read in place: `flatMap`'s closure copied each (retaining every field).
+            var infos: [ServicePortInfo] = []
+            infos.reserveCapacity(services.count)
+            services.withUnsafeBufferPointer { services in
+                for i in services.indices { ServicePortInfo.appendInfos(for: services[i], family: family, to: &infos) }
+            }
             // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on
             // every comparison), so the ports are built in their final order.
             let keys = infos.map { (TextKey($0.name.description), $0.name.proto) }

@@ -42,9 +42,16 @@ public struct ServicePortInfo: Sendable, Hashable {
     /// `family`; empty when kube-proxy would not proxy it (headless, ExternalName, no
     /// ClusterIP of the family, or handled by another proxy).
     public static func infos(for service: Service, family: IPFamily) -> [ServicePortInfo] {
-        if service.type == .externalName || service.isHeadless { return [] }
-        if service.metadata.labels["service.kubernetes.io/service-proxy-name"] != nil { return [] }
-        guard let clusterIP = service.clusterIP(for: family) else { return [] }
+        var infos: [ServicePortInfo] = []
+        appendInfos(for: service, family: family, to: &infos)
+        return infos
+    }
+
+    /// Appends `infos(for:family:)` to `infos`, reading the service in place.
+    static func appendInfos(for service: borrowing Service, family: IPFamily, to infos: inout [ServicePortInfo]) {
+        if service.type == .externalName || service.isHeadless { return }
+        if service.metadata.labels["service.kubernetes.io/service-proxy-name"] != nil { return }
+        guard let clusterIP = service.clusterIP(for: family) else { return }
 
         let exposesExternally = service.type == .nodePort || service.type == .loadBalancer || !service.externalIPs.isEmpty
         let externalLocal = exposesExternally && service.externalTrafficPolicy == .local
@@ -62,8 +69,8 @@ public struct ServicePortInfo: Sendable, Hashable {
         let externalIPs = service.externalIPs.filter { $0.family == family }
         let sourceRanges = service.loadBalancerSourceRanges.filter { $0.family == family }
         let internalLocal = service.internalTrafficPolicy == .local
-        return service.ports.map { port in
-            ServicePortInfo(
+        for port in service.ports {
+            infos.append(ServicePortInfo(
                 name: ServicePortName(namespace: namespace, name: name, port: port.name, proto: port.proto),
                 clusterIP: clusterIP, port: port.port, nodePort: port.nodePort,
                 loadBalancerVIPs: lbVIPs,
@@ -73,7 +80,7 @@ public struct ServicePortInfo: Sendable, Hashable {
                 loadBalancerSourceRanges: sourceRanges,
                 healthCheckNodePort: healthCheck,
                 externalPolicyLocal: externalLocal,
-                internalPolicyLocal: internalLocal)
+                internalPolicyLocal: internalLocal))
         }
     }
 }
