@@ -47,6 +47,7 @@ let package = Package(
         // Services + EndpointSlices -> the per-node, per-family service map every backend uses. Pure.
         .target(name: "SeawayProxyCore", dependencies: ["SeawayModel"]),
         // iptables / nftables / IPVS renderers: service map + node settings -> ruleset values. Pure.
+        // (swift-crypto for its BoringSSL, whose C SHA-256 ChainHash calls for chain names.)
         .target(name: "SeawayRender", dependencies: [
             "SeawayProxyCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
