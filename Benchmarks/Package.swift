@@ -35,6 +35,7 @@ let package = Package(
                 "SyntheticCluster",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SeawayModel", package: "Seaway"),
+                .product(name: "SeawayLoader", package: "Seaway"),
                 .product(name: "SeawayProxyCore", package: "Seaway"),
                 .product(name: "SeawayRender", package: "Seaway"),
             ],
