@@ -41,6 +41,7 @@ let package = Package(
         // IP addresses and networks, as Go's net package reads and prints them. Pure.
         .target(name: "SeawayNet"),
         // Kubernetes objects, selectors, manifest decoding (re-exports SeawayNet). Pure: no I/O.
+        // (Yams for the libyaml it builds, whose events YAMLDocuments reads.)
         .target(name: "SeawayModel", dependencies: ["SeawayNet", .product(name: "Yams", package: "Yams")]),
         // Reads manifest files, directories and stdin into a ClusterState.
         .target(name: "SeawayLoader", dependencies: ["SeawayModel"]),

@@ -1,4 +1,3 @@
-import Yams
 
 /// What kube-proxy would probe on the node, written down for a dry run (`--host FILE`):
 ///
@@ -23,14 +22,14 @@ public struct HostDescription: Sendable, Hashable {
     public init() {}
 
     public static func decode(_ text: String, file: String) throws -> HostDescription {
-        let root: Yams.Node?
+        let root: YAMLValue?
         do {
-            root = try Yams.compose(yaml: text, .basic)
-        } catch {
+            root = try YAMLDocuments.single(in: text)
+        } catch let error as YAMLDocuments.SyntaxError {
             throw ManifestDecoder.syntaxError(error, file: file)
         }
         guard let root else { return HostDescription() }
-        let f = Field(node: YAMLValue(root), path: "")
+        let f = Field(node: root, path: "")
         do {
             try f.requireMapping()
             var h = HostDescription()

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A kubeconfig file (what kubectl reads): clusters, users, contexts and the current one.
 /// Decoding is pure; file paths inside (certificate-authority, client-certificate,
@@ -86,8 +85,8 @@ public struct KubeConfig: Sendable, Hashable {
     }
 
     public static func decode(_ text: String, file: String) throws -> KubeConfig {
-        let root: Yams.Node?
-        do { root = try Yams.compose(yaml: text, .basic) } catch { throw ManifestDecoder.syntaxError(error, file: file) }
+        let root: YAMLValue?
+        do { root = try YAMLDocuments.single(in: text) } catch let error as YAMLDocuments.SyntaxError { throw ManifestDecoder.syntaxError(error, file: file) }
         var config = KubeConfig(file: file)
         guard let root else { return config }
         let directory = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
@@ -101,7 +100,7 @@ public struct KubeConfig: Sendable, Hashable {
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else { throw f.error("not base64") }
             return Array(data)
         }
-        let f = Field(node: YAMLValue(root), path: "")
+        let f = Field(node: root, path: "")
         do {
             if let kind = try f["kind"]?.string(), kind != "Config" { throw f.error("expected kind Config, found \(kind)") }
             for (i, entry) in try (f["clusters"]?.list() ?? []).enumerated() {

@@ -1,4 +1,3 @@
-import Yams
 
 /// The parts of kubeproxy.config.k8s.io/v1alpha1 `KubeProxyConfiguration` (the file a
 /// kube-proxy ConfigMap holds) that change what kube-proxy writes. Absent fields stay nil
@@ -27,16 +26,16 @@ public struct KubeProxyConfiguration: Sendable, Hashable {
     /// itself (as `kubectl get configmap kube-proxy -o yaml` prints it) and reads its
     /// `config.conf` entry (kubeadm's key), or its only entry.
     public static func decode(_ text: String, file: String) throws -> KubeProxyConfiguration {
-        let root: Yams.Node?
+        let root: YAMLValue?
         do {
-            root = try Yams.compose(yaml: text, .basic)
-        } catch {
+            root = try YAMLDocuments.single(in: text)
+        } catch let error as YAMLDocuments.SyntaxError {
             throw ManifestDecoder.syntaxError(error, file: file)
         }
         guard let root else {
             throw ManifestError(file: file, line: nil, object: nil, field: nil, message: "empty configuration")
         }
-        let f = Field(node: YAMLValue(root), path: "")
+        let f = Field(node: root, path: "")
         let object = "KubeProxyConfiguration"
         do {
             let kind = try f["kind"]?.string()

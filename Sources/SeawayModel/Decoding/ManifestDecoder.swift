@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Yams
 
 /// Decodes manifest text (multi-document YAML, JSON, or `kind: List`) into a ClusterState.
 ///
@@ -38,23 +37,12 @@ public struct ManifestDecoder: Sendable {
     }
 
     private func decodeChunk(_ text: String, file: String, lineOffset: Int, into state: inout ClusterState) throws {
-        let parser: Parser
         do {
-            // The basic resolver leaves scalars untyped; `Field` types them the way
-            // Kubernetes' JSON decoding does, which is also much faster on large files.
-            parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .default)
-        } catch {
-            throw ManifestDecoder.syntaxError(error, file: file, lineOffset: lineOffset)
-        }
-        while true {
-            let root: Yams.Node?
-            do {
-                root = try parser.nextRoot()
-            } catch {
-                throw ManifestDecoder.syntaxError(error, file: file, lineOffset: lineOffset)
+            try YAMLDocuments.forEach(in: text) { root in
+                try decodeDocument(Field(node: root, path: ""), file: file, lineOffset: lineOffset, into: &state)
             }
-            guard let root else { break }
-            try decodeDocument(Field(node: YAMLValue(root), path: ""), file: file, lineOffset: lineOffset, into: &state)
+        } catch let error as YAMLDocuments.SyntaxError {
+            throw ManifestDecoder.syntaxError(error, file: file, lineOffset: lineOffset)
         }
     }
 
@@ -123,21 +111,9 @@ public struct ManifestDecoder: Sendable {
         return "\(kind) \(name)"
     }
 
-    static func syntaxError(_ error: Error, file: String, lineOffset: Int = 0) -> ManifestError {
-        if let y = error as? YamlError {
-            switch y {
-            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-                 let .composer(context, problem, mark, _):
-                let ctx = context.map { "\($0.text) " } ?? ""
-                return ManifestError(file: file, line: mark.line + lineOffset, object: nil, field: nil,
-                                     message: "invalid YAML: \(ctx)\(problem)")
-            case let .reader(problem, _, _, _):
-                return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(problem)")
-            default:
-                break
-            }
-        }
-        return ManifestError(file: file, line: nil, object: nil, field: nil, message: "invalid YAML: \(error)")
+    static func syntaxError(_ error: YAMLDocuments.SyntaxError, file: String, lineOffset: Int = 0) -> ManifestError {
+        ManifestError(file: file, line: error.line.map { $0 + lineOffset }, object: nil, field: nil,
+                      message: "invalid YAML: \(error.message)")
     }
 }
 
