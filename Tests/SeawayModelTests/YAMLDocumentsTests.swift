@@ -91,3 +91,53 @@ struct YAMLDocumentsTests {
         }
     }
 }
+
+/// Damaged manifests fail with a ManifestError (or still decode); never a crash or a hang.
+struct DamagedManifestTests {
+    @Test func mutatedManifestsFailCleanly() throws {
+        let original = Array("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: shop, labels: &l {app: web}}
+            spec:
+              selector: *l
+              clusterIP: 10.96.0.10
+              ports:
+              - {name: http, port: 80, targetPort: 8080, protocol: TCP}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            endpoints:
+            - addresses: ["10.244.1.5"]
+              conditions: {ready: true}
+            ports: [{name: http, port: 8080, protocol: TCP}]
+
+            """.utf8)
+        let alphabet = Array("{}[]:-,&*!|>'\"#\n ab1".utf8)
+        var rng = SystemRandomNumberGenerator()
+        var failed = 0, decoded = 0
+        for _ in 0..<3000 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes.remove(at: at)
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: at)
+                default: bytes[at] = alphabet.randomElement(using: &rng)!
+                }
+            }
+            var state = ClusterState()
+            do {
+                try ManifestDecoder().decode(String(decoding: bytes, as: UTF8.self), file: "m.yaml", into: &state)
+                decoded += 1
+            } catch let e as ManifestError {
+                #expect(e.file == "m.yaml")
+                failed += 1
+            }
+        }
+        // Both outcomes happen: the mutations are neither all harmless nor all fatal.
+        #expect(failed > 100 && decoded > 100)
+    }
+}
