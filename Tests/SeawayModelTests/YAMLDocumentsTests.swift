@@ -70,6 +70,11 @@ struct YAMLDocumentsTests {
         #expect(syntaxError("a: \u{01}\n") == .init(message: "control characters are not allowed", line: nil))
     }
 
+    @Test func deepNestingIsASyntaxErrorNotACrash() {
+        let deep = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        #expect(syntaxError(deep)?.message.contains("Maximum nesting level") == true)
+    }
+
     @Test func singleRefusesASecondDocument() throws {
         #expect(try YAMLDocuments.single(in: "") == nil)
         #expect(try YAMLDocuments.single(in: "a: 1\n") != nil)
