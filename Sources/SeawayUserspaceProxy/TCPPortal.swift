@@ -111,7 +111,7 @@ enum TCPPortal {
             let (near, far) = Splice.pair()
             let farBound = NIOLoopBound(far, eventLoop: context.eventLoop)
             let timeout = RoundRobinBalancer.dialTimeouts[attempt]
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let bound = NIOLoopBound((self, context, near), eventLoop: context.eventLoop)
             ClientBootstrap(group: context.eventLoop)
                 .connectTimeout(TimeAmount(timeout))
                 .channelInitializer { backend in
@@ -122,7 +122,7 @@ enum TCPPortal {
                 }
                 .connect(to: address)
                 .whenComplete { result in
-                    let (dialer, context) = bound.value
+                    let (dialer, context, near) = bound.value
                     switch result {
                     case let .success(backend):
                         // The client may have given up while the dial was under way.

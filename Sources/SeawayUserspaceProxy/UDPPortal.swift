@@ -105,10 +105,11 @@ enum UDPPortal {
             let listener = context.channel
             let relay = NIOLoopBound(self, eventLoop: context.eventLoop)
             let boundSession = NIOLoopBound(session, eventLoop: context.eventLoop)
+            let endpoint = session.address
             DatagramBootstrap(group: context.eventLoop)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(Replies(from: session.address, to: client, listener: listener))
+                        try channel.pipeline.syncOperations.addHandler(Replies(from: endpoint, to: client, listener: listener))
                     }
                 }
                 .bind(host: family == .ipv4 ? "0.0.0.0" : "::", port: 0)

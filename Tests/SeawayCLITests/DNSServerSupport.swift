@@ -185,7 +185,7 @@ private func sendTo(_ fd: Int32, _ addr: sockaddr_in, _ bytes: [UInt8]) -> Int {
 
 /// A TCP connection to 127.0.0.1:`port`, or nil.
 private func connectTCP(port: Int) -> Int32? {
-    guard var (fd, addr) = loopbackSocket(Int32(SOCK_STREAM.rawValue), port: port, timeoutMicroseconds: 2_000_000) else { return nil }
+    guard case (let fd, var addr)? = loopbackSocket(Int32(SOCK_STREAM.rawValue), port: port, timeoutMicroseconds: 2_000_000) else { return nil }
     let connected = withUnsafePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }

@@ -14,7 +14,7 @@ import NIOSSL
 /// watch requests, silent watch streams. (It never ends a watch at its timeoutSeconds by
 /// itself: `closeWatches()` does.)
 public final class FakeAPIServer: @unchecked Sendable {
-    public struct Watcher {
+    public struct Watcher: Sendable {
         public let id: Int
         public let path: String
         public let channel: Channel
@@ -235,6 +235,7 @@ public final class FakeAPIServer: @unchecked Sendable {
             }
             if fail { return respond(context, .internalServerError, ["kind": "Status", "code": 500, "message": "injected failure"]) }
             if query["watch"] == "1" {
+                let query = query
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 let held = server.state.withLock { s -> Bool in
                     guard s.holdWatches else { return false }
