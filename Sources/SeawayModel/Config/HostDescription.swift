@@ -1,4 +1,3 @@
-
 /// What kube-proxy would probe on the node, written down for a dry run (`--host FILE`):
 ///
 /// ```yaml

@@ -1,4 +1,3 @@
-
 /// The parts of kubeproxy.config.k8s.io/v1alpha1 `KubeProxyConfiguration` (the file a
 /// kube-proxy ConfigMap holds) that change what kube-proxy writes. Absent fields stay nil
 /// so that flags and defaults can fill them.
