@@ -21,8 +21,8 @@ enum YAMLDocuments {
     static func forEach(in text: String, _ body: (YAMLValue) throws -> Void) throws {
         var text = text
         try text.withUTF8 { bytes in
-            var reader = Reader(bytes)
-            try reader.read(body)
+            var reader = Reader()
+            try reader.read(bytes, body)
         }
     }
 
@@ -53,15 +53,12 @@ enum YAMLDocuments {
     }
 
     private struct Reader {
-        let bytes: UnsafeBufferPointer<UInt8>
         var open: [Open] = []
         var anchors: [String: YAMLValue] = [:]
         /// The document's root once its last event has come.
         var root: YAMLValue?
 
-        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-        mutating func read(_ body: (YAMLValue) throws -> Void) throws {
+        mutating func read(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (YAMLValue) throws -> Void) throws {
             var parser = yaml_parser_t()
             guard yaml_parser_initialize(&parser) == 1 else { throw SyntaxError(message: "out of memory", line: nil) }
             defer { yaml_parser_delete(&parser) }
@@ -81,13 +78,13 @@ enum YAMLDocuments {
                     let s = event.data.scalar
                     let value = YAMLValue.scalar(Self.text(s.value, s.length), plain: s.style == YAML_PLAIN_SCALAR_STYLE,
                                                  line: Self.line(event.start_mark))
-                    try finish(value, anchor: Self.text(s.anchor))
+                    finish(value, anchor: Self.text(s.anchor))
                 case YAML_ALIAS_EVENT:
                     let name = Self.text(event.data.alias.anchor) ?? ""
                     guard let value = anchors[name] else {
                         throw SyntaxError(message: "found undefined alias", line: Self.line(event.start_mark))
                     }
-                    try finish(value, anchor: nil)
+                    finish(value, anchor: nil)
                 case YAML_MAPPING_START_EVENT:
                     open.append(Open(isMapping: true, line: Self.line(event.start_mark), anchor: Self.text(event.data.mapping_start.anchor)))
                 case YAML_SEQUENCE_START_EVENT:
@@ -95,7 +92,7 @@ enum YAMLDocuments {
                 case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
                     let done = open.removeLast()
                     if done.isMapping { try Self.refuseDuplicateKeys(done) }
-                    try finish(done.isMapping ? .mapping(done.pairs, line: done.line) : .sequence(done.items, line: done.line),
+                    finish(done.isMapping ? .mapping(done.pairs, line: done.line) : .sequence(done.items, line: done.line),
                                anchor: done.anchor)
                 default:
                     break  // stream and document starts
@@ -105,7 +102,7 @@ enum YAMLDocuments {
 
         /// Hands a complete node to whatever holds it: the open mapping (as a key, then as
         /// its value) or sequence, else the document.
-        private mutating func finish(_ value: YAMLValue, anchor: String?) throws {
+        private mutating func finish(_ value: YAMLValue, anchor: String?) {
             if let anchor { anchors[anchor] = value }
             guard !open.isEmpty else {
                 root = value
