@@ -117,7 +117,7 @@ let package = Package(
         ]),
         // The userspace mode: a TCP/UDP proxy on swift-nio and its nftables redirect rules.
         .target(name: "SeawayUserspaceProxy", dependencies: [
-            "SeawayDataplane", "SeawayModel", "SeawayProxyCore", "SeawayRender",
+            "SeawayDataplane", "SeawayKernel", "SeawayModel", "SeawayProxyCore", "SeawayRender",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

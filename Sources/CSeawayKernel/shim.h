@@ -23,4 +23,10 @@ extern int seaway_recvmmsg(int fd, struct seaway_mmsghdr *vector, unsigned int c
 extern int seaway_sendmmsg(int fd, struct seaway_mmsghdr *vector, unsigned int count, int flags) __asm__("sendmmsg");
 static const int seaway_MSG_WAITFORONE = 0x10000;
 
+// The stream relay's event loop: epoll, an eventfd to wake it, and accept4 (GNU only) to
+// take a connection non-blocking in one call.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+extern int seaway_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) __asm__("accept4");
+
 #endif

@@ -1,4 +1,5 @@
 import NIOCore
+import SeawayKernel
 import SeawayModel
 import SeawayProxyCore
 import Synchronization
@@ -10,8 +11,9 @@ final class SharedBalancer: Sendable {
     private struct State {
         var balancer: RoundRobinBalancer
         var generation = 0
-        /// Each endpoint's socket address, made once rather than per connection.
-        var addresses: [String: SocketAddress] = [:]
+        /// Each endpoint's socket address, made once rather than per connection: NIO's for
+        /// the UDP portal, the kernel's for the TCP relay.
+        var addresses: [String: (nio: SocketAddress, kernel: PeerAddress)] = [:]
 
         init(_ portal: UserspacePlan.Portal) {
             balancer = RoundRobinBalancer(endpoints: portal.endpoints, affinitySeconds: portal.affinitySeconds.map(Double.init))
@@ -20,7 +22,9 @@ final class SharedBalancer: Sendable {
 
         mutating func resolve() {
             addresses = [:]
-            for e in balancer.endpoints { addresses[e.description] = try? SocketAddress(e) }
+            for e in balancer.endpoints {
+                if let nio = try? SocketAddress(e) { addresses[e.description] = (nio, PeerAddress(ip: e.ip, port: e.port)) }
+            }
         }
     }
 
@@ -39,12 +43,12 @@ final class SharedBalancer: Sendable {
     private static let anyClient = IPAddress("0.0.0.0")!
 
     /// The endpoint for a new connection from `client` (looked up only with affinity).
-    func pick(client: @autoclosure () -> IPAddress?, resetAffinity: Bool) -> (endpoint: EndpointInfo, address: SocketAddress)? {
+    func pick(client: @autoclosure () -> IPAddress?, resetAffinity: Bool) -> (endpoint: EndpointInfo, address: SocketAddress, peer: PeerAddress)? {
         let ip = usesClientIP ? client() ?? Self.anyClient : Self.anyClient
         return state.withLock { s in
             guard let e = s.balancer.pick(client: ip, now: usesClientIP ? Self.now : 0, resetAffinity: resetAffinity),
                   let address = s.addresses[e.description] else { return nil }
-            return (e, address)
+            return (e, address.nio, address.kernel)
         }
     }
 
@@ -65,6 +69,14 @@ final class SharedBalancer: Sendable {
 
     func contains(_ endpoint: EndpointInfo) -> Bool {
         state.withLock { $0.addresses[endpoint.description] != nil }
+    }
+}
+
+/// The TCP relay's route: a refused or timed-out dial's retry ignores affinity, as kube-proxy's
+/// userspace mode did.
+extension SharedBalancer: StreamRelayRoute {
+    func endpoint(for client: PeerAddress, attempt: Int) -> PeerAddress? {
+        pick(client: client.ip, resetAffinity: attempt > 0)?.peer
     }
 }
 

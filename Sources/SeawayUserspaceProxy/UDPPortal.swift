@@ -9,10 +9,13 @@ import SeawayProxyCore
 /// When the session's endpoint leaves the service, its next datagram opens a new session to
 /// an endpoint that is still there, so a DNS client on a fixed port is not blackholed.
 enum UDPPortal {
+    /// IPv6 listeners take IPv6 only: a dual-stack service's IPv4 listener has the same port.
+    static let v6Only = ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: IPV6_V6ONLY))
+
     static func listen(_ portal: UserspacePlan.Portal, family: IPFamily, balancer: SharedBalancer,
                        idleTimeout: TimeAmount, group: MultiThreadedEventLoopGroup) -> EventLoopFuture<[Channel]> {
         var bootstrap = DatagramBootstrap(group: group)
-        if family == .ipv6 { bootstrap = bootstrap.channelOption(TCPPortal.v6Only, value: 1) }
+        if family == .ipv6 { bootstrap = bootstrap.channelOption(v6Only, value: 1) }
         return bootstrap
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
@@ -86,7 +89,7 @@ enum UDPPortal {
             if let s = sessions[client] {
                 session = s
             } else {
-                guard let (endpoint, address) = balancer.pick(client: client.seawayIP, resetAffinity: false) else { return }
+                guard let (endpoint, address, _) = balancer.pick(client: client.seawayIP, resetAffinity: false) else { return }
                 session = Session(endpoint: endpoint, address: address, generation: balancer.generation)
                 sessions[client] = session
                 open(session, for: client, context: context)

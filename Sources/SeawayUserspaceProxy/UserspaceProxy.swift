@@ -1,24 +1,30 @@
 import NIOCore
 import NIOPosix
+import SeawayKernel
 import SeawayModel
 import SeawayProxyCore
 
-/// The proxy's listeners, one per portal of each family's plan, on one event loop group.
-/// `update` opens listeners for new portals, hands surviving ones their new endpoints, and
-/// (in `close`) shuts listeners whose portal went away; connections already carried are not
-/// touched by any of it.
+/// The proxy's listeners, one per portal of each family's plan. `update` opens listeners for
+/// new portals, hands surviving ones their new endpoints, and (in `close`) shuts listeners
+/// whose portal went away; connections already carried are not touched by any of it.
+///
+/// TCP goes through the kernel module's `StreamRelay`: each accepted connection stays unread
+/// until an endpoint takes it; the balancer picks one, the dial gets kube-proxy userspace's
+/// timeout for that attempt (250 ms, 500 ms, 1 s, 2 s), and a refused or timed-out dial
+/// tries the next endpoint without affinity; then the two sockets are spliced. UDP sessions
+/// run on NIO's event loops (UDPPortal).
 public final class UserspaceProxy {
+    enum Sockets {
+        case tcp(StreamRelay.Listener)
+        /// One datagram channel.
+        case udp([Channel])
+    }
+
     struct Listener {
         var portal: UserspacePlan.Portal
         let family: IPFamily
-        /// Its listening sockets (TCP: one per event loop).
-        let channels: [Channel]
+        let sockets: Sockets
         let balancer: SharedBalancer
-
-        /// Closes its sockets, returning once they are closed (not from an event loop).
-        func close() {
-            for c in channels { try? c.close().wait() }
-        }
     }
 
     /// A listener port that could not be bound.
@@ -32,14 +38,18 @@ public final class UserspaceProxy {
         }
     }
 
+    private let threads: Int
     private let group: MultiThreadedEventLoopGroup
+    /// Made with the first TCP listener.
+    private var relay: StreamRelay?
     private let udpIdleTimeout: TimeAmount
     private var listeners: [String: Listener] = [:]
 
-    /// `threads` event loops (kube-proxy's userspace mode used a goroutine per connection;
-    /// here every core runs a loop).
+    /// `threads` relay threads and as many event loops (kube-proxy's userspace mode used a
+    /// goroutine per connection; here every core runs a loop).
     public init(threads: Int = System.coreCount, udpIdleTimeout: Duration = .milliseconds(250)) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        self.threads = max(1, threads)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
         self.udpIdleTimeout = TimeAmount(udpIdleTimeout)
     }
 
@@ -65,17 +75,14 @@ public final class UserspaceProxy {
                 // makes a new one.
                 if let l = listeners[id], l.portal.proxyPort == portal.proxyPort, l.portal.affinitySeconds == portal.affinitySeconds { continue }
                 let balancer = SharedBalancer(portal)
-                let future = portal.proto == .udp
-                    ? UDPPortal.listen(portal, family: plan.family, balancer: balancer, idleTimeout: udpIdleTimeout, group: group)
-                    : TCPPortal.listen(portal, family: plan.family, balancer: balancer, group: group)
                 do {
-                    let channels = try future.wait()
-                    if let old = listeners[id] { old.close() }
-                    listeners[id] = Listener(portal: portal, family: plan.family, channels: channels, balancer: balancer)
+                    let sockets = try openSockets(portal, family: plan.family, balancer: balancer)
+                    if let old = listeners[id] { closeSockets(old.sockets) }
+                    listeners[id] = Listener(portal: portal, family: plan.family, sockets: sockets, balancer: balancer)
                     opened.append(id)
                 } catch {
-                    for id in opened { listeners.removeValue(forKey: id)?.close() }
-                    let inUse = (error as? IOError)?.errnoCode == EADDRINUSE
+                    for id in opened { listeners.removeValue(forKey: id).map { closeSockets($0.sockets) } }
+                    let inUse = (error as? IOError)?.errnoCode == EADDRINUSE || (error as? SystemError)?.errno == EADDRINUSE
                     throw BindFailure(portal: portal, family: plan.family, underlying: error, addressInUse: inUse)
                 }
             }
@@ -95,12 +102,30 @@ public final class UserspaceProxy {
 
     /// Stops accepting on these listeners (their established connections carry on).
     public func close(_ ids: [String]) {
-        for id in ids { listeners.removeValue(forKey: id)?.close() }
+        for id in ids { listeners.removeValue(forKey: id).map { closeSockets($0.sockets) } }
     }
 
     public var listenerCount: Int { listeners.count }
 
     public func shutdown() {
+        relay?.shutdown()
         try? group.syncShutdownGracefully()
+    }
+
+    private func openSockets(_ portal: UserspacePlan.Portal, family: IPFamily, balancer: SharedBalancer) throws -> Sockets {
+        if portal.proto == .udp {
+            return .udp(try UDPPortal.listen(portal, family: family, balancer: balancer, idleTimeout: udpIdleTimeout, group: group).wait())
+        }
+        let relay = try self.relay ?? StreamRelay(threads: threads, dialTimeouts: RoundRobinBalancer.dialTimeouts)
+        self.relay = relay
+        return .tcp(try relay.listen(family: family, port: portal.proxyPort, route: balancer))
+    }
+
+    /// Closes a listener's sockets, returning once they are closed (not from an event loop).
+    private func closeSockets(_ sockets: Sockets) {
+        switch sockets {
+        case let .tcp(listener): relay?.close(listener)
+        case let .udp(channels): for c in channels { try? c.close().wait() }
+        }
     }
 }

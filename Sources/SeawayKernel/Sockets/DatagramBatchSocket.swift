@@ -117,27 +117,6 @@ public final class DatagramBatchSocket: Sendable {
     }
 }
 
-/// A client's address as a datagram carried it.
-public struct PeerAddress: Sendable {
-    public var storage: sockaddr_storage
-    public var length: socklen_t
-
-    public init(_ storage: sockaddr_storage, length: socklen_t) {
-        self.storage = storage
-        self.length = length
-    }
-
-    public var isIPv6: Bool { storage.ss_family == sa_family_t(AF_INET6) }
-
-    public var port: Int {
-        var copy = storage
-        return withUnsafeBytes(of: &copy) { raw in
-            // sin_port and sin6_port sit at the same offset, in network order.
-            Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
-        }
-    }
-}
-
 /// The buffers of one batch of datagrams: `capacity` requests of up to `datagramSize`
 /// bytes each, their senders, and as many replies. Owned by one thread.
 public final class DatagramBatch {
