@@ -198,9 +198,10 @@ let benchmarks: @Sendable () -> Void = {
 
     // iptables: a first load, a full resync of the loaded node (apply's path: save, then one
     // restore of every chain), and the one-endpoint partial sync against restoring only the
-    // changed service's chains (the anchor: what the change itself costs). At 2k: at 10k,
-    // iptables-nft 1.8.9's own restore runs for many minutes (its chain lookups are linear).
-    let n = 2_000
+    // changed service's chains (the anchor: what the change itself costs). At 2k unless
+    // SEAWAY_BENCH_IPTABLES_SERVICES says otherwise: at 10k iptables-nft 1.8.9's own first
+    // load runs for many minutes (its chain lookups are linear).
+    let n = getenv("SEAWAY_BENCH_IPTABLES_SERVICES").flatMap { Int(String(cString: $0)) } ?? 2_000
     let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
     let rulesets = { (cluster: ClusterState) -> [IPTablesRuleset] in
         try! RulesetRenderer.render(mode: .iptables, cluster: cluster, options: options(compact: false))

@@ -73,6 +73,8 @@ public final class StreamRelay: Sendable {
 
     /// Stops accepting on `listener`; returns once no thread does. Its connections carry on.
     public func close(_ listener: Listener) {
+        // After a shutdown no thread would answer; the listeners went with it.
+        guard threads.withLock({ !$0.isEmpty }) else { return }
         let done = DispatchSemaphore(value: 0)
         for loop in loops { loop.remove(listener: listener.id, done: done) }
         for _ in loops { done.wait() }

@@ -162,7 +162,9 @@ final class StreamRelayLoop: @unchecked Sendable {
     }
 
     private func pause(_ id: Int, _ socket: CInt) {
+        // No events asked for (an error would still be reported, under the listener's token).
         var event = epoll_event()
+        event.data.u64 = Token.make(Token.listener, index: id, generation: 0)
         _ = epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event)
         pausedListeners.append(id)
         acceptsResumeAt = Self.now() + 100_000_000
