@@ -201,35 +201,39 @@ let benchmarks: @Sendable () -> Void = {
     // changed service's chains (the anchor: what the change itself costs). At 2k unless
     // SEAWAY_BENCH_IPTABLES_SERVICES says otherwise: at 10k iptables-nft 1.8.9's own first
     // load runs for many minutes (its chain lookups are linear).
+    // SEAWAY_BENCH_IPTABLES_BACKEND=legacy runs the same on iptables' legacy backend (the
+    // tools kube-proxy's image picks on a node whose rules are legacy), through PATH as
+    // Debian's alternatives would: it loads 10k in seconds.
     let n = getenv("SEAWAY_BENCH_IPTABLES_SERVICES").flatMap { Int(String(cString: $0)) } ?? 2_000
+    let iptables = IPTablesBackend(getenv("SEAWAY_BENCH_IPTABLES_BACKEND").map { String(cString: $0) } ?? "nft")
     let flip = Cache.value("flip \(n)") { EndpointFlip(services: n) }
     let rulesets = { (cluster: ClusterState) -> [IPTablesRuleset] in
         try! RulesetRenderer.render(mode: .iptables, cluster: cluster, options: options(compact: false))
             .compactMap { if case let .iptables(t) = $0 { t } else { nil } }
     }
-    Benchmark("iptables first load \(n / 1000)k x 10", configuration: few) { benchmark in
+    Benchmark("iptables first load \(n / 1000)k x 10\(iptables.label)", configuration: few) { benchmark in
         let ns = BenchNamespace.named("ipt-first"), tables = Cache.value("ipt rulesets a") { rulesets(flip.a) }
         for _ in benchmark.scaledIterations {
             benchmark.startMeasurement()
-            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }
+            ns.inside { _ = try IPTablesApplier(environment: iptables.environment).apply(tables) }
             benchmark.stopMeasurement()
-            ns.inside { try IPTablesApplier(environment: [:]).cleanup() }
+            ns.inside { try IPTablesApplier(environment: iptables.environment).cleanup() }
         }
     }
-    Benchmark("iptables full resync \(n / 1000)k x 10 (loaded node)", configuration: few) { benchmark in
+    Benchmark("iptables full resync \(n / 1000)k x 10 (loaded node)\(iptables.label)", configuration: few) { benchmark in
         let ns = BenchNamespace.named("ipt-resync")
         let tables = Cache.value("ipt rulesets a") { rulesets(flip.a) }
-        _ = Cache.value("ipt resync loaded") { ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }; return true }
+        _ = Cache.value("ipt resync loaded") { ns.inside { _ = try IPTablesApplier(environment: iptables.environment).apply(tables) }; return true }
         for _ in benchmark.scaledIterations {
             benchmark.startMeasurement()
-            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(tables) }
+            ns.inside { _ = try IPTablesApplier(environment: iptables.environment).apply(tables) }
             benchmark.stopMeasurement()
         }
     }
-    Benchmark("iptables one-endpoint change \(n / 1000)k x 10: proxier partial restore", configuration: few) { benchmark in
+    Benchmark("iptables one-endpoint change \(n / 1000)k x 10: proxier partial restore\(iptables.label)", configuration: few) { benchmark in
         let ns = BenchNamespace.named("ipt-change")
         let node = Cache.value("ipt proxier") { () -> (IPTablesProxier, Flag) in
-            let proxier = IPTablesProxier(options: options(compact: false), environment: [:])
+            let proxier = IPTablesProxier(options: options(compact: false), environment: iptables.environment)
             ns.inside { _ = try proxier.sync(to: flip.a) }
             return (proxier, Flag())
         }
@@ -241,10 +245,10 @@ let benchmarks: @Sendable () -> Void = {
             atA.value.toggle()
         }
     }
-    Benchmark("iptables one-endpoint change \(n / 1000)k x 10: restore of the changed chains alone (anchor)", configuration: few) { benchmark in
+    Benchmark("iptables one-endpoint change \(n / 1000)k x 10: restore of the changed chains alone (anchor)\(iptables.label)", configuration: few) { benchmark in
         let ns = BenchNamespace.named("ipt-anchor")
         let payloads = Cache.value("ipt anchor") { () -> ([UInt8], [UInt8]) in
-            ns.inside { _ = try IPTablesApplier(environment: [:]).apply(rulesets(flip.a)) }
+            ns.inside { _ = try IPTablesApplier(environment: iptables.environment).apply(rulesets(flip.a)) }
             // The changed service's own chains, as the partial payload has them, without the
             // top-level chains around them.
             func changedChains(_ from: ClusterState, _ changes: [ClusterChange]) -> [UInt8] {
@@ -261,7 +265,7 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             let payload = atA.value ? payloads.0 : payloads.1
             benchmark.startMeasurement()
-            let outcome = ns.inside { try Subprocess.run("/usr/sbin/iptables-restore", arguments: ["--noflush", "--wait"], environment: [:], input: payload, captureStderr: true) }
+            let outcome = ns.inside { try Subprocess.run(iptables.restore, arguments: ["--noflush", "--wait"], environment: iptables.environment, input: payload, captureStderr: true) }
             benchmark.stopMeasurement()
             if outcome.status != 0 { fatalError("iptables-restore: \(outcome.stderrText)") }
             atA.value.toggle()
@@ -306,4 +310,30 @@ let benchmarks: @Sendable () -> Void = {
 
     userspaceBenchmarks()
     watchToRulesBenchmarks()
+}
+
+/// The iptables tools the iptables benchmarks run: Debian's default (nf_tables backend), or
+/// the legacy ones first on PATH under the names the applier calls, as Debian's
+/// alternatives would put them.
+struct IPTablesBackend {
+    let environment: [String: String]
+    let restore: String
+    let label: String
+
+    init(_ name: String) {
+        guard name == "legacy" else {
+            environment = [:]
+            restore = "/usr/sbin/iptables-restore"
+            label = ""
+            return
+        }
+        let directory = "/tmp/seaway-bench-iptables-legacy-\(getpid())"
+        mkdir(directory, 0o755)
+        for tool in ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"] {
+            symlink("/usr/sbin/xtables-legacy-multi", directory + "/" + tool)
+        }
+        environment = ["PATH": directory]
+        restore = directory + "/iptables-restore"
+        label = ", legacy backend"
+    }
 }
