@@ -14,28 +14,21 @@ public struct PeerAddress: Sendable {
 
     /// `ip` and `port` as a socket address of the address's family.
     public init(ip: IPAddress, port: Int) {
+        let v4 = ip.family == .ipv4
         var storage = sockaddr_storage()
-        let bytes = ip.networkBytes
-        if ip.family == .ipv4 {
-            withUnsafeMutableBytes(of: &storage) { raw in
-                raw.withMemoryRebound(to: sockaddr_in.self) { a in
-                    a[0].sin_family = sa_family_t(AF_INET)
-                    a[0].sin_port = UInt16(truncatingIfNeeded: port).bigEndian
-                    withUnsafeMutableBytes(of: &a[0].sin_addr) { $0.copyBytes(from: bytes) }
-                }
-            }
-            self.init(storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
-        } else {
-            withUnsafeMutableBytes(of: &storage) { raw in
-                raw.withMemoryRebound(to: sockaddr_in6.self) { a in
-                    a[0].sin6_family = sa_family_t(AF_INET6)
-                    a[0].sin6_port = UInt16(truncatingIfNeeded: port).bigEndian
-                    withUnsafeMutableBytes(of: &a[0].sin6_addr) { $0.copyBytes(from: bytes) }
-                }
-            }
-            self.init(storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+        withUnsafeMutableBytes(of: &storage) { raw in
+            // The family, then the port in network order, at the same offsets in both layouts.
+            raw.storeBytes(of: sa_family_t(v4 ? AF_INET : AF_INET6), as: sa_family_t.self)
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: port).bigEndian, toByteOffset: Self.portOffset, as: UInt16.self)
+            UnsafeMutableRawBufferPointer(rebasing: raw[(v4 ? Self.v4AddressOffset : Self.v6AddressOffset)...]).copyBytes(from: ip.networkBytes)
         }
+        self.init(storage, length: socklen_t(v4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size))
     }
+
+    private static let portOffset = MemoryLayout<sockaddr_in>.offset(of: \.sin_port)!
+    private static let v4AddressOffset = MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!
+    /// After the port and the flow label.
+    private static let v6AddressOffset = MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!
 
     public var isIPv6: Bool { storage.ss_family == sa_family_t(AF_INET6) }
 
@@ -43,7 +36,7 @@ public struct PeerAddress: Sendable {
         var copy = storage
         return withUnsafeBytes(of: &copy) { raw in
             // sin_port and sin6_port sit at the same offset, in network order.
-            Int(UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)))
+            Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: Self.portOffset, as: UInt16.self)))
         }
     }
 
@@ -52,12 +45,11 @@ public struct PeerAddress: Sendable {
         var copy = storage
         return withUnsafeBytes(of: &copy) { raw in
             if isIPv6 {
-                // sin6_addr follows the family, the port and the flow label.
-                let high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-                let low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                let high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: Self.v6AddressOffset, as: UInt64.self))
+                let low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: Self.v6AddressOffset + 8, as: UInt64.self))
                 return IPAddress(v6High: high, low: low)
             }
-            return IPAddress(v4: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            return IPAddress(v4: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: Self.v4AddressOffset, as: UInt32.self)))
         }
     }
 
