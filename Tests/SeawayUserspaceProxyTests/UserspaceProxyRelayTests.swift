@@ -2,6 +2,7 @@ import Foundation
 import SeawayModel
 import SeawayProxyCore
 import SeawayUserspaceProxy
+import Synchronization
 import Testing
 
 /// The TCP relay under the proxy: dial timeouts, backpressure both ways, resets passed on.
@@ -103,5 +104,34 @@ extension UserspaceProxyLoopbackTests {
         close(client)
         let n = recv(accepted, &byte, 1, 0)
         #expect(n < 0 && errno == ECONNRESET, "recv gave \(n), \(String(cString: strerror(errno)))")
+    }
+
+    /// Connections that come and go on both relay threads at once (slots reused, events of
+    /// closed connections still queued) never cross: each client hears its own words back.
+    @Test func concurrentClientsEachHearTheirOwnReplies() throws {
+        let echo = Server("e", echo: true)
+        let proxy = UserspaceProxy(threads: 2)
+        defer { proxy.shutdown() }
+        let port = Self.freePort()
+        _ = try proxy.open([Self.plan([Self.portal("echo", port: port, endpoints: [("127.0.0.1", Int(echo.port))])])])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            for n in 0..<40 {
+                let words = "client \(client) connection \(n)"
+                guard let fd = try? Self.connect(port) else {
+                    failures.withLock { $0.append("\(words): no connection") }
+                    continue
+                }
+                let reply = Self.exchange(fd, words)
+                if reply != "e: \(words)" { failures.withLock { $0.append("\(words): heard \(reply ?? "nothing")") } }
+                // Half the clients leave with a reset, half with a FIN.
+                if n % 2 == 0 {
+                    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                }
+                close(fd)
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
     }
 }
