@@ -156,6 +156,19 @@ import Testing
     /// A free port for a listener (the kernel's choice, released again).
     static func freePort() -> Int { deadPort() }
 
+    /// A proxy on two threads with one TCP listener, on a free port, for `endpoints`.
+    static func proxy(_ name: String, endpoints: [(String, Int)]) throws -> (UserspaceProxy, port: Int) {
+        let proxy = UserspaceProxy(threads: 2)
+        let port = freePort()
+        do {
+            _ = try proxy.open([plan([portal(name, port: port, endpoints: endpoints)])])
+        } catch {
+            proxy.shutdown()
+            throw error
+        }
+        return (proxy, port)
+    }
+
     @Test func tcpGoesRoundRobinRetriesDeadEndpointsAndPinsWithAffinity() throws {
         let servers = ["a", "b", "c"].map { Server($0) }
         let proxy = UserspaceProxy(threads: 2)
@@ -201,10 +214,8 @@ import Testing
 
     @Test func endpointUpdatesLeaveOpenConnectionsAlone() throws {
         let a = Server("a", echo: true), b = Server("b", echo: true)
-        let proxy = UserspaceProxy(threads: 2)
+        let (proxy, port) = try Self.proxy("chat", endpoints: [("127.0.0.1", Int(a.port))])
         defer { proxy.shutdown() }
-        let port = Self.freePort()
-        _ = try proxy.open([Self.plan([Self.portal("chat", port: port, endpoints: [("127.0.0.1", Int(a.port))])])])
         let held = try Self.connect(port)
         defer { close(held) }
         #expect(Self.exchange(held, "hi") == "a: hi")

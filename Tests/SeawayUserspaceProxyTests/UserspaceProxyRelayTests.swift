@@ -40,10 +40,8 @@ extension UserspaceProxyLoopbackTests {
     @Test func aDialThatHangsTimesOutAndTheNextEndpointTakesTheClient() throws {
         let hole = try Blackhole()
         let live = Server("live")
-        let proxy = UserspaceProxy(threads: 2)
+        let (proxy, port) = try Self.proxy("slow", endpoints: [("127.0.0.1", hole.port), ("127.0.0.1", Int(live.port))])
         defer { proxy.shutdown() }
-        let port = Self.freePort()
-        _ = try proxy.open([Self.plan([Self.portal("slow", port: port, endpoints: [("127.0.0.1", hole.port), ("127.0.0.1", Int(live.port))])])])
         // Round robin sends one of the two connections to the blackhole first.
         var slowest = 0.0
         for _ in 0..<2 {
@@ -57,10 +55,8 @@ extension UserspaceProxyLoopbackTests {
 
     @Test func megabytesCrossBothWaysWithBackpressure() throws {
         let collector = Server("c", collect: true)
-        let proxy = UserspaceProxy(threads: 2)
+        let (proxy, port) = try Self.proxy("bulk", endpoints: [("127.0.0.1", Int(collector.port))])
         defer { proxy.shutdown() }
-        let port = Self.freePort()
-        _ = try proxy.open([Self.plan([Self.portal("bulk", port: port, endpoints: [("127.0.0.1", Int(collector.port))])])])
         let fd = try Self.connect(port)
         defer { close(fd) }
         // 4 MiB of a pattern no shift or loss keeps, sent whole before anything is read back:
@@ -86,10 +82,8 @@ extension UserspaceProxyLoopbackTests {
         defer { close(listener) }
         let endpointPort = Int(Server.bind(listener, ipv6: false, port: 0))
         listen(listener, 8)
-        let proxy = UserspaceProxy(threads: 2)
+        let (proxy, port) = try Self.proxy("reset", endpoints: [("127.0.0.1", endpointPort)])
         defer { proxy.shutdown() }
-        let port = Self.freePort()
-        _ = try proxy.open([Self.plan([Self.portal("reset", port: port, endpoints: [("127.0.0.1", endpointPort)])])])
 
         let client = try Self.connect(port)
         #expect(send(client, "x", 1, Int32(MSG_NOSIGNAL)) == 1)
@@ -110,10 +104,8 @@ extension UserspaceProxyLoopbackTests {
     /// closed connections still queued) never cross: each client hears its own words back.
     @Test func concurrentClientsEachHearTheirOwnReplies() throws {
         let echo = Server("e", echo: true)
-        let proxy = UserspaceProxy(threads: 2)
+        let (proxy, port) = try Self.proxy("echo", endpoints: [("127.0.0.1", Int(echo.port))])
         defer { proxy.shutdown() }
-        let port = Self.freePort()
-        _ = try proxy.open([Self.plan([Self.portal("echo", port: port, endpoints: [("127.0.0.1", Int(echo.port))])])])
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { client in
             for n in 0..<40 {

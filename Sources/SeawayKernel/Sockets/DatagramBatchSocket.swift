@@ -35,8 +35,7 @@ public final class DatagramBatchSocket: Sendable {
         do {
             // No SO_REUSEADDR: UDP has no TIME_WAIT to step over, and on a datagram socket it
             // would let any other socket with it bind the same port and take queries.
-            var on: CInt = 1
-            if reusePort { try DatagramBatchSocket.set(fd, SO_REUSEPORT, &on, "SO_REUSEPORT") }
+            if reusePort { try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT") }
             var size = CInt(clamping: bufferBytes)
             for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
                 if setsockopt(fd, SOL_SOCKET, force, &size, socklen_t(MemoryLayout<CInt>.size)) != 0 {
@@ -61,12 +60,6 @@ public final class DatagramBatchSocket: Sendable {
     }
 
     deinit { close(descriptor) }
-
-    private static func set(_ fd: CInt, _ option: CInt, _ value: inout CInt, _ name: String) throws {
-        guard setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
-            throw SystemError.current("set \(name)")
-        }
-    }
 
     /// Reads into `batch`, replacing what it held: waits for one datagram, takes up to the
     /// batch's capacity. Returns how many arrived; 0 once the socket is shut down.

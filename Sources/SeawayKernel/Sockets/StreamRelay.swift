@@ -98,9 +98,9 @@ public final class StreamRelay: Sendable {
         let fd = socket(family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .current("create a socket for \(what)") }
         do throws(SystemError) {
-            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR on \(what)")
-            try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT on \(what)")
-            if family == .ipv6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "IPV6_V6ONLY on \(what)") }
+            try setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR on \(what)")
+            try setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT on \(what)")
+            if family == .ipv6 { try setSocketOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "IPV6_V6ONLY on \(what)") }
             let any = PeerAddress(ip: family == .ipv4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, low: 0), port: port)
             guard any.withSockaddr({ bind(fd, $0, $1) }) == 0 else { throw SystemError.current("bind \(what)") }
             guard Glibc.listen(fd, backlog) == 0 else { throw SystemError.current("listen on \(what)") }
@@ -109,12 +109,5 @@ public final class StreamRelay: Sendable {
             throw error
         }
         return fd
-    }
-
-    static func setOption(_ fd: CInt, _ level: CInt, _ option: CInt, _ value: CInt, _ what: String) throws(SystemError) {
-        var value = value
-        guard setsockopt(fd, level, option, &value, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
-            throw .current("set \(what)")
-        }
     }
 }

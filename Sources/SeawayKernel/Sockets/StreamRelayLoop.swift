@@ -189,9 +189,10 @@ final class StreamRelayLoop: @unchecked Sendable {
                 guard flags & (EPOLLOUT.rawValue | input) != 0 else { return }
                 var error: CInt = 0
                 var length = socklen_t(MemoryLayout<CInt>.size)
-                let failed = getsockopt(c.backend.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0
-                    || flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && flags & EPOLLIN.rawValue == 0
-                if failed {
+                let refused = getsockopt(c.backend.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0
+                // Hung up with nothing to read: never connected.
+                let hungUp = flags & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && flags & EPOLLIN.rawValue == 0
+                if refused || hungUp {
                     redial(c)
                     return
                 }
