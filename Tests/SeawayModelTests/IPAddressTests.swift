@@ -12,6 +12,27 @@ import Testing
         #expect(IPAddress("") == nil)
     }
 
+    /// Every octet value in every position, through each way the text is written: the
+    /// description, `ip:port`, and a buffer of exactly 15 bytes (the longest address).
+    @Test func writesEveryOctetInEveryPosition() {
+        for position in 0..<4 {
+            for octet in 0...255 {
+                var parts = ["1", "22", "133", "4"]
+                parts[position] = String(octet)
+                let text = parts.joined(separator: ".")
+                let v = parts.reduce(UInt32(0)) { $0 << 8 | UInt32($1)! }
+                #expect(IPAddress(v4: v).description == text)
+                #expect(IPAddress(v4: v).joined(port: 65535) == text + ":65535")
+                let exact = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { buffer in
+                    String(decoding: buffer[..<IPAddress.writeV4(v, port: nil, into: buffer)], as: UTF8.self)
+                }
+                #expect(exact == text)
+            }
+        }
+        #expect(IPAddress(v4: 0xFFFF_FFFF).description == "255.255.255.255")
+        #expect(IPAddress(v4: 0).joined(port: 0) == "0.0.0.0:0")
+    }
+
     @Test func leadingZerosAreDecimalLikeParseIPSloppy() {
         #expect(IPAddress("010.000.001.002")?.description == "10.0.1.2")
         #expect(CIDR("010.001.0.0/16")?.description == "10.1.0.0/16")
