@@ -146,14 +146,14 @@ struct TextKey: Comparable {
     }
 
     private init(bytes: UnsafeBufferPointer<UInt8>) {
-        func byte(_ i: Int) -> UInt64 { i < bytes.count ? UInt64(bytes[i]) : 0 }
-        var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0
-        for i in 0..<8 {
-            w0 = w0 << 8 | byte(i)
-            w1 = w1 << 8 | byte(i + 8)
-            w2 = w2 << 8 | byte(i + 16)
+        // The first 24 bytes copied over zeros, then read as three big-endian words (a
+        // loop over the bytes cost a few hundred instructions a key; every endpoint of a
+        // render is keyed).
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: min(bytes.count, 24)) }
         }
-        (a, b, c) = (w0, w1, w2)
+        (a, b, c) = (UInt64(bigEndian: words.0), UInt64(bigEndian: words.1), UInt64(bigEndian: words.2))
         long = bytes.count > 24 ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
