@@ -94,6 +94,8 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         s.withUTF8 { append($0) }
     }
 
+    /// Inlined where a literal is appended, so the copy is specialised to its known length.
+    @inline(__always)
     mutating func append(_ s: StaticString) {
         append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
@@ -110,6 +112,7 @@ public struct RuleLine: ExpressibleByStringInterpolation {
 
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
+        @inline(__always)
         public mutating func appendLiteral(_ literal: StaticString) { line.append(literal) }
         public mutating func appendInterpolation(_ s: String) { line.append(s) }
         public mutating func appendInterpolation(_ s: Substring) { line.append(s.utf8) }
