@@ -90,8 +90,10 @@ public struct RuleLine: ExpressibleByStringInterpolation {
     }
 
     mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append($0) }
+        // Read in place: `withUTF8` is mutating, and the copy it needs cost a retain and a
+        // release of every string interpolated into every line.
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ append($0) }) { return done }
+        append(Array(s.utf8))
     }
 
     /// Inlined where a literal is appended, so the copy is specialised to its known length.
