@@ -105,9 +105,16 @@ public enum EndpointsMap {
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
         if list.count < 2 { return list }
+        // Usually already in order without repeats: checked pair by pair, no keys kept.
+        var previous = TextKey(list[0])
+        var inOrder = true
+        for i in 1..<list.count {
+            let key = TextKey(list[i])
+            if !(previous < key) { inOrder = false; break }
+            previous = key
+        }
+        if inOrder { return list }
         let keys = list.map(TextKey.init)
-        // Often already in order without repeats: nothing to do.
-        if (1..<keys.count).allSatisfy({ keys[$0 - 1] < keys[$0] }) { return list }
         // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
         let order = list.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
         var out: [EndpointInfo] = []
