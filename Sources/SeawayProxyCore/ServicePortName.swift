@@ -17,7 +17,26 @@ public struct ServicePortName: Sendable, Hashable, Comparable, CustomStringConve
     /// `ns/name:port` (or `ns/name` for an unnamed port): the string kube-proxy hashes into
     /// chain names and writes into rule comments.
     public var description: String {
-        port.isEmpty ? "\(namespace)/\(name)" : "\(namespace)/\(name):\(port)"
+        // Copied into one buffer of the final size: interpolation grew a string piece by
+        // piece, a thousand instructions a name, and renders print one per service port.
+        let count = namespace.utf8.count + 1 + name.utf8.count + (port.isEmpty ? 0 : 1 + port.utf8.count)
+        return String(unsafeUninitializedCapacity: count) { out in
+            var at = 0
+            func put(_ s: String) {
+                for byte in s.utf8 {
+                    out[at] = byte
+                    at += 1
+                }
+            }
+            put(namespace)
+            put("/")
+            put(name)
+            if !port.isEmpty {
+                put(":")
+                put(port)
+            }
+            return at
+        }
     }
 
     /// Render order: by the printed name, then protocol. kube-proxy iterates a Go map here

@@ -132,6 +132,9 @@ struct Scenario {
         let text = tx.text
         #expect(!text.contains("svc2") && !text.contains("svc3") && !text.contains("svc5"))
         #expect(text.contains("delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }\n"))
+        // Keys are read back from the element lines: a bare key, and one before a verdict.
+        #expect(text.contains("delete element ip kube-proxy cluster-ips { 172.30.0.41 }\n"))
+        #expect(text.contains("add element ip kube-proxy cluster-ips { 172.30.0.47 }\n"))
         #expect(text.contains("delete chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80\n"))
         #expect(tx.chainsAdded == 2 && tx.chainsChanged == 1 && tx.chainsDeleted == 3)
         // Nothing changed, nothing written.

@@ -84,9 +84,24 @@ struct NFTablesFragment: Sendable {
         /// The table of the set or map.
         let prefix: String
         let container: String
+        /// `add element PREFIX CONTAINER { KEY[ comment "..."][ : VALUE] }`, one per element.
         var lines = LineBlock()
-        /// Each element's key, a line each (for deleting it).
-        var keys = LineBlock()
+
+        /// Each line with its element's key (what deleting the element takes). Read back from
+        /// the line, as only a partial sync needs it: keeping the keys too cost every full
+        /// render a buffer per set and port. A key is addresses, protocols and ports joined
+        /// by " . ", so it ends where " comment \"", " : " or " }" first appears.
+        var keyedLines: [(key: String, line: String)] {
+            let start = "add element \(prefix) \(container) { ".utf8.count
+            return lines.lines.map { line in
+                let text = line.utf8.dropFirst(start)
+                var end = text.endIndex
+                for marker in [" comment \"", " : ", " }"] {
+                    if let found = text.firstRange(of: marker.utf8), found.lowerBound < end { end = found.lowerBound }
+                }
+                return (String(decoding: text[..<end], as: UTF8.self), line)
+            }
+        }
     }
 
     init(_ sp: ProxyServicePort, _ s: NFTablesSetup) {
@@ -260,10 +275,19 @@ private struct ElementWriter {
             let table = NFTablesSetup.dispatchContainers.contains(container) ? dispatchPrefix : mainPrefix
             written.append(.init(prefix: table, container: container))
         }
-        let comment: RuleLine = comment.map { " comment \"\($0)\"" } ?? ""
-        let value: RuleLine = value.map { " : \($0)" } ?? ""
-        written[i].lines.append("add element \(written[i].prefix) \(container) { \(key)\(comment)\(value) }")
-        written[i].keys.append(key)
+        // Optional parts appended in place, not made into lines of their own first.
+        var line: RuleLine = "add element \(written[i].prefix) \(container) { \(key)"
+        if let comment {
+            line.append(" comment \"")
+            line.append(comment)
+            line.append("\"")
+        }
+        if let value {
+            line.append(" : ")
+            line.append(value)
+        }
+        line.append(" }")
+        written[i].lines.append(line)
     }
 }
 

@@ -96,7 +96,7 @@ public struct NFTablesTransaction: Sendable {
 
         // Elements by set/map: the old ones not in the new, and the new ones not in the old.
         func elements(_ f: NFTablesFragment?) -> [(table: String, container: String, key: String, line: String)] {
-            (f?.elements ?? []).flatMap { e in zip(e.keys.lines, e.lines.lines).map { (e.prefix, e.container, $0, $1) } }
+            (f?.elements ?? []).flatMap { e in e.keyedLines.map { (e.prefix, e.container, $0.key, $0.line) } }
         }
         let oldElements = elements(old), newElements = elements(new)
         let oldLines = Set(oldElements.map(\.line)), newLines = Set(newElements.map(\.line))
