@@ -23,6 +23,11 @@ public struct ServicePortName: Sendable, Hashable, Comparable, CustomStringConve
         return String(unsafeUninitializedCapacity: count) { out in
             var at = 0
             func put(_ s: String) {
+                let copied: Int? = s.utf8.withContiguousStorageIfAvailable { bytes in
+                    if let base = bytes.baseAddress { (out.baseAddress! + at).update(from: base, count: bytes.count) }
+                    return bytes.count
+                }
+                if let copied { at += copied; return }
                 for byte in s.utf8 {
                     out[at] = byte
                     at += 1
