@@ -45,13 +45,16 @@ public enum EndpointsMap {
     /// other-proxy slices by label selector.
     public static func grouped(_ slices: [EndpointSlice], family: IPFamily) -> SlicesByService {
         var groups: SlicesByService = [:]
+        // Most services have one slice: room for all of them at once, not grown by doubling.
+        groups.reserveCapacity(slices.count)
         // Fields read in place, through a buffer pointer: an array's element is copied
         // (retaining all of it) to call a computed property such as `serviceName` on it.
         slices.withUnsafeBufferPointer { slices in
-            for i in slices.indices {
-                guard slices[i].addressType.family == family, let service = slices[i].serviceName, !service.isEmpty,
-                      slices[i].metadata.labels["service.kubernetes.io/headless"] == nil,
-                      slices[i].metadata.labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
+            for i in slices.indices where slices[i].addressType.family == family {
+                let labels = slices[i].metadata.labels
+                guard let service = labels[EndpointSlice.serviceNameLabel], !service.isEmpty,
+                      labels["service.kubernetes.io/headless"] == nil,
+                      labels["service.kubernetes.io/service-proxy-name"] == nil else { continue }
                 groups[ServiceRef(namespace: slices[i].metadata.namespace, name: service), default: []].append(i)
             }
         }
@@ -145,6 +148,12 @@ struct TextKey: Comparable {
     init(_ description: String) {
         var text = description
         self = text.withUTF8 { TextKey(bytes: $0) }
+    }
+
+    /// The key of a service port's `ns/name:port`, read without making its text a `String`:
+    /// the ports are sorted by it, and a `String` each cost more than the sort.
+    init(_ name: ServicePortName) {
+        self = name.withDescription { TextKey(bytes: $0) }
     }
 
     /// The key of an endpoint's `ip:port`, read without making its text a `String`.

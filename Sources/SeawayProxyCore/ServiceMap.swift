@@ -52,8 +52,12 @@ public struct ServiceMap: Sendable, Hashable {
             }
             // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on
             // every comparison), so the ports are built in their final order.
-            let keys = infos.map { (TextKey($0.name.description), $0.name.proto) }
-            return (infos, infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 })
+            let keys = infos.map { (TextKey($0.name), $0.name.proto) }
+            // Compared in place: a key copied out of the array costs a retain and a release.
+            let order = keys.withUnsafeBufferPointer { keys in
+                infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+            }
+            return (infos, order)
         })
         // Each port reads its own service's slices, on any core.
         let ports = order.concurrentMap { i -> ProxyServicePort in

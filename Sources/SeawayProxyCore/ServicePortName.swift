@@ -17,10 +17,15 @@ public struct ServicePortName: Sendable, Hashable, Comparable, CustomStringConve
     /// `ns/name:port` (or `ns/name` for an unnamed port): the string kube-proxy hashes into
     /// chain names and writes into rule comments.
     public var description: String {
-        // Copied into one buffer of the final size: interpolation grew a string piece by
-        // piece, a thousand instructions a name, and renders print one per service port.
+        withDescription { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with `description`'s bytes, written on the stack: the parts are copied
+    /// whole (interpolation grew a string piece by piece, a thousand instructions a name),
+    /// and the render sorts every service port by this text.
+    public func withDescription<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let count = namespace.utf8.count + 1 + name.utf8.count + (port.isEmpty ? 0 : 1 + port.utf8.count)
-        return String(unsafeUninitializedCapacity: count) { out in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { out in
             var at = 0
             func put(_ s: String) {
                 let copied: Int? = s.utf8.withContiguousStorageIfAvailable { bytes in
@@ -40,7 +45,7 @@ public struct ServicePortName: Sendable, Hashable, Comparable, CustomStringConve
                 put(":")
                 put(port)
             }
-            return at
+            return body(UnsafeBufferPointer(rebasing: out[..<at]))
         }
     }
 
