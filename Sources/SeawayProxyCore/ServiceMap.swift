@@ -55,7 +55,12 @@ public struct ServiceMap: Sendable, Hashable {
             let keys = infos.map { (TextKey($0.name), $0.name.proto) }
             // Compared in place: a key copied out of the array costs a retain and a release.
             let order = keys.withUnsafeBufferPointer { keys in
-                infos.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+                infos.indices.sorted { i, j in
+                    // Two `<` rather than `!=` then `<`: equality also compares the long texts.
+                    if keys[i].0 < keys[j].0 { return true }
+                    if keys[j].0 < keys[i].0 { return false }
+                    return keys[i].1 != keys[j].1 ? keys[i].1 < keys[j].1 : i < j
+                }
             }
             return (infos, order)
         })
