@@ -90,7 +90,7 @@ public enum EndpointsMap {
         endpoints.reserveCapacity(endpoints.count + slice.endpoints.count)
         slice.endpoints.withUnsafeBufferPointer { sliceEndpoints in
             for j in sliceEndpoints.indices {
-                guard let first = sliceEndpoints[j].addresses.first, let ip = IPAddress(first) else { continue }
+                guard let ip = sliceEndpoints[j].firstAddress else { continue }
                 let conditions = sliceEndpoints[j].conditions
                 endpoints.append(EndpointInfo(
                     ip: ip, port: port,

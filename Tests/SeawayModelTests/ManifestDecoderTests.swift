@@ -161,6 +161,26 @@ private let service = """
         #expect(both.endpointSlices.map(\.metadata.name) == ["legacy-abc"])
     }
 
+    /// The parsed first address follows the address text, whether it was decoded (with
+    /// leading zeros normalised), given to the initializer, or changed later.
+    @Test func endpointKeepsItsFirstAddressParsed() throws {
+        let slice = try decode("""
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: s-1, namespace: ns, labels: {kubernetes.io/service-name: s}}
+            addressType: IPv4
+            endpoints: [{addresses: [010.0.0.9, 10.0.0.8]}]
+            """).endpointSlices[0]
+        var endpoint = slice.endpoints[0]
+        #expect(endpoint.firstAddress == IPAddress("10.0.0.9"))
+        endpoint.addresses = ["10.1.1.1"]
+        #expect(endpoint.firstAddress == IPAddress("10.1.1.1"))
+        endpoint.addresses[0] = "fd00::5"
+        #expect(endpoint.firstAddress == IPAddress("fd00::5"))
+        #expect(EndpointSlice.Endpoint(addresses: ["pod.example.com"]).firstAddress == nil)
+        #expect(EndpointSlice.Endpoint(addresses: []).firstAddress == nil)
+    }
+
     @Test func networkPolicyValidation() throws {
         func policy(_ ingress: String) -> String {
             """

@@ -41,7 +41,12 @@ public struct EndpointSlice: Sendable, Hashable {
 
     public struct Endpoint: Sendable, Hashable {
         /// Normalised address text (for FQDN slices, the name as given).
-        public var addresses: [String]
+        public var addresses: [String] {
+            didSet { if addresses.first != oldValue.first { firstAddress = addresses.first.flatMap { IPAddress($0) } } }
+        }
+        /// The first address parsed, the one kube-proxy uses (nil for an FQDN): parsed when
+        /// the address is set, not by every render of the cluster.
+        public private(set) var firstAddress: IPAddress?
         public var conditions: Conditions
         public var hostname: String?
         public var nodeName: String?
@@ -54,6 +59,7 @@ public struct EndpointSlice: Sendable, Hashable {
                     nodeName: String? = nil, zone: String? = nil, targetRef: TargetRef? = nil,
                     zoneHints: [String] = [], nodeHints: [String] = []) {
             self.addresses = addresses
+            firstAddress = addresses.first.flatMap { IPAddress($0) }
             self.conditions = conditions
             self.hostname = hostname
             self.nodeName = nodeName
