@@ -197,8 +197,11 @@ struct IPTablesFragment: Sendable {
             let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
             chains.append(head: head, " -s \(ep.ip) -j \(markMasq)")
-            let affinity: RuleLine = info.sessionAffinityClientIP ? " -m recent --name \(chain) --set" : ""
-            chains.append(head: head, "\(affinity) \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
+            if info.sessionAffinityClientIP {
+                chains.append(head: head, " -m recent --name \(chain) --set \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
+            } else {
+                chains.append(head: head, " \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
+            }
         }
     }
 }
@@ -209,8 +212,10 @@ private func writeServiceToEndpointRules(_ rules: inout ChainBlock, _ sp: ProxyS
                                          _ endpoints: [EndpointInfo], _ indexes: [Int],
                                          _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
     let name = sp.info.name.description
+    // Without comments (large clusters) every rule starts the same: written once.
+    let sharedHead: RuleLine = "-A \(chain)"
     func head(_ ep: EndpointInfo) -> RuleLine {
-        largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \"\(name) -> \(ep.ip, port: ep.port)\""
+        largeCluster ? sharedHead : "-A \(chain) -m comment --comment \"\(name) -> \(ep.ip, port: ep.port)\""
     }
     if sp.info.sessionAffinityClientIP {
         for (ep, i) in zip(endpoints, indexes) {
