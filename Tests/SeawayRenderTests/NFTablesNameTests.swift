@@ -25,6 +25,18 @@ import Testing
         #expect(String(text.dropFirst(7).prefix(8)) == ChainHash.base32SHA256("ns1/svc1/tcp/p80__fd00..1/8080", length: 8))
     }
 
+    /// An endpoint base too long for a name is cut as any name is: the same text as hashing
+    /// and truncating the readable part whole.
+    @Test func overlongEndpointBasesAreTruncatedLikeOtherNames() {
+        let long = ServicePortName(namespace: String(repeating: "n", count: 63), name: String(repeating: "s", count: 100),
+                                   port: String(repeating: "p", count: 63), proto: .tcp)
+        let readable = "\(long.namespace)/\(long.name)/tcp/\(long.port)__fd00..1/8080"
+        let ep = EndpointInfo(ip: IPAddress("fd00::1")!, port: 8080, isLocal: false, ready: true, serving: true, terminating: false)
+        #expect(readable.utf8.count + 9 > 240)
+        #expect(NFTablesName.endpointBase(long, ep) == NFTablesName.hashAndTruncate(readable))
+        #expect(NFTablesName.endpointBase(long, ep).utf8.count == 240)
+    }
+
     @Test func overlongNamesAreTruncatedWithDots() {
         let long = String(repeating: "n", count: 300)
         let name = NFTablesName.hashAndTruncate(long)

@@ -1,3 +1,4 @@
+import SeawayModel
 import SeawayProxyCore
 
 /// kube-proxy's nftables names: fixed chains/sets/maps, and per-service chains named
@@ -48,21 +49,12 @@ public enum NFTablesName {
     }
 
     /// Turns the name written at `out[(start + 9)...]`, after nine bytes left for the hash,
-    /// into `HASH8-name` (truncated as above) in place: no allocation, as this runs once per
-    /// endpoint.
+    /// into `HASH8-name` (truncated as above) in place.
     static func hashAndTruncate(_ out: inout [UInt8], from start: Int) {
-        let nameStart = start + 9
-        let nameCount = out.count - nameStart
-        out.withUnsafeMutableBufferPointer { all in
-            // The hash goes before the name it is of: disjoint parts of one buffer.
-            _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: all[nameStart...])), length: 8,
-                                            into: UnsafeMutableBufferPointer(rebasing: all[start..<nameStart]))
-            all[start + 8] = UInt8(ascii: "-")
+        let count = out.withUnsafeMutableBufferPointer { all in
+            hashAndTruncate(UnsafeMutableBufferPointer(rebasing: all[start...]), nameEnd: all.count - start)
         }
-        if 9 + nameCount > baseLengthMax {
-            out.removeLast(9 + nameCount - baseLengthMax)
-            for i in 0..<3 { out[start + baseLengthMax - 3 + i] = UInt8(ascii: ".") }
-        }
+        out.removeLast(out.count - start - count)
     }
 
     /// `HASH-ns/name/proto/port`.
@@ -99,17 +91,40 @@ public enum NFTablesName {
     }
 
     /// Appends the endpoint base to `out`, its service port's part already written
-    /// (`endpointPrefix`): a port's endpoints share it.
+    /// (`endpointPrefix`): a port's endpoints share it. Written on the stack and appended
+    /// once: appending piece by piece to the array cost three times the hash itself.
     static func appendEndpointBase(_ prefix: [UInt8], _ ep: EndpointInfo, to out: inout [UInt8]) {
-        let start = out.count
-        for _ in 0..<9 { out.append(0) }
-        out.append(contentsOf: prefix)
-        let ipStart = out.count
-        out.appendAddress(ep.ip)
-        for i in ipStart..<out.count where out[i] == UInt8(ascii: ":") { out[i] = UInt8(ascii: ".") }
-        out.append(UInt8(ascii: "/"))
-        out.appendDecimal(ep.port)
-        hashAndTruncate(&out, from: start)
+        // Room for the hash, the prefix, an IPv6 address (39), "/" and any port.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 9 + prefix.count + 64) { buffer in
+            let base = buffer.baseAddress!
+            var at = 9
+            prefix.withUnsafeBufferPointer { (base + at).update(from: $0.baseAddress!, count: $0.count) }
+            at += prefix.count
+            if ep.ip.family == .ipv4 {
+                at += IPAddress.writeV4(UInt32(truncatingIfNeeded: ep.ip.low), port: nil, into: UnsafeMutableBufferPointer(rebasing: buffer[at...]))
+            } else {
+                // Colons are not allowed in names: dots instead.
+                for byte in ep.ip.description.utf8 {
+                    base[at] = byte == UInt8(ascii: ":") ? UInt8(ascii: ".") : byte
+                    at += 1
+                }
+            }
+            base[at] = UInt8(ascii: "/")
+            at += 1
+            at += UnsafeMutableBufferPointer(rebasing: buffer[at...]).writeDecimal(ep.port)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<hashAndTruncate(buffer, nameEnd: at)]))
+        }
+    }
+
+    /// Turns `buffer`'s name (after nine bytes left for `HASH8-`, up to `nameEnd`) into
+    /// `HASH8-name`, cut to `baseLengthMax` with "..." if it is longer; returns the length.
+    private static func hashAndTruncate(_ buffer: UnsafeMutableBufferPointer<UInt8>, nameEnd: Int) -> Int {
+        _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[9..<nameEnd])), length: 8,
+                                        into: UnsafeMutableBufferPointer(rebasing: buffer[0..<8]))
+        buffer[8] = UInt8(ascii: "-")
+        guard nameEnd > baseLengthMax else { return nameEnd }
+        for i in (baseLengthMax - 3)..<baseLengthMax { buffer[i] = UInt8(ascii: ".") }
+        return baseLengthMax
     }
 
     public static func cluster(_ n: ServicePortName) -> String { "service-" + serviceBase(n) }
