@@ -35,6 +35,11 @@ import Testing
         #expect(readable.utf8.count + 9 > 240)
         #expect(NFTablesName.endpointBase(long, ep) == NFTablesName.hashAndTruncate(readable))
         #expect(NFTablesName.endpointBase(long, ep).utf8.count == 240)
+        // The service's own base, just over the limit too.
+        let service = "\(long.namespace)/\(long.name)/tcp/\(long.port)"
+        #expect(service.utf8.count + 9 > 240)
+        #expect(NFTablesName.serviceBase(long) == NFTablesName.hashAndTruncate(service))
+        #expect(NFTablesName.serviceBase(svc) == NFTablesName.hashAndTruncate("ns1/svc1/tcp/p80"))
     }
 
     @Test func overlongNamesAreTruncatedWithDots() {

@@ -59,7 +59,14 @@ public enum NFTablesName {
 
     /// `HASH-ns/name/proto/port`.
     static func serviceBase(_ n: ServicePortName) -> String {
-        hashAndTruncate("\(n.namespace)/\(n.name)/\(n.proto.lowercased)/\(n.port)")
+        // The endpoints' shared prefix without its "__", hashed on the stack: formatting a
+        // string for it cost more than the hash, once per service port of every render.
+        let readable = endpointPrefix(n).dropLast(2)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 9 + readable.count) { buffer in
+            readable.withUnsafeBufferPointer { (buffer.baseAddress! + 9).update(from: $0.baseAddress!, count: $0.count) }
+            let count = hashAndTruncate(buffer, nameEnd: 9 + readable.count)
+            return String(decoding: buffer[..<count], as: UTF8.self)
+        }
     }
 
     /// `HASH-ns/name/proto/port__ip/port`, IPv6 colons turned into dots (not allowed in names).
