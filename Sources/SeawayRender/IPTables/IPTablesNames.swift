@@ -25,12 +25,23 @@ public enum IPTablesChain {
 
         public init(_ name: ServicePortName) {
             portName = name.description
-            hashPrefix = portName + name.proto.lowercased
-            let hash = ChainHash.base32SHA256(hashPrefix, length: 16)
-            cluster = "KUBE-SVC-" + hash
-            local = "KUBE-SVL-" + hash
-            external = "KUBE-EXT-" + hash
-            firewall = "KUBE-FW-" + hash
+            var prefix = portName + name.proto.lowercased
+            hashPrefix = prefix
+            // The hash once, on the stack, then each name written at its final size: joining
+            // strings made each name twice, for every service port of every render.
+            let (cluster, local, external, firewall) = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { hash in
+                prefix.withUTF8 { _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer($0), length: 16, into: hash) }
+                func chain(_ label: StaticString) -> String {
+                    String(unsafeUninitializedCapacity: label.utf8CodeUnitCount + 16) { out in
+                        let l = label.utf8CodeUnitCount
+                        out.baseAddress!.update(from: label.utf8Start, count: l)
+                        (out.baseAddress! + l).update(from: hash.baseAddress!, count: 16)
+                        return l + 16
+                    }
+                }
+                return (chain("KUBE-SVC-"), chain("KUBE-SVL-"), chain("KUBE-EXT-"), chain("KUBE-FW-"))
+            }
+            (self.cluster, self.local, self.external, self.firewall) = (cluster, local, external, firewall)
         }
 
         /// The length of every endpoint chain name.
