@@ -115,7 +115,8 @@ let package = Package(
         .target(name: "SeawayDataplane", dependencies: [
             "SeawayModel", "SeawayProxyCore", "SeawayRender", "SeawayKernel", "SeawayNetlink",
         ]),
-        // The userspace mode: a TCP/UDP proxy on swift-nio and its nftables redirect rules.
+        // The userspace mode: a TCP/UDP proxy (TCP on SeawayKernel's relay, UDP on swift-nio)
+        // and its nftables redirect rules.
         .target(name: "SeawayUserspaceProxy", dependencies: [
             "SeawayDataplane", "SeawayKernel", "SeawayModel", "SeawayProxyCore", "SeawayRender",
             .product(name: "NIOCore", package: "swift-nio"),

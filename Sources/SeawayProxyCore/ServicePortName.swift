@@ -28,15 +28,12 @@ public struct ServicePortName: Sendable, Hashable, Comparable, CustomStringConve
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { out in
             var at = 0
             func put(_ s: String) {
-                let copied: Int? = s.utf8.withContiguousStorageIfAvailable { bytes in
+                var s = s
+                let copied = s.withUTF8 { bytes in
                     if let base = bytes.baseAddress { (out.baseAddress! + at).update(from: base, count: bytes.count) }
                     return bytes.count
                 }
-                if let copied { at += copied; return }
-                for byte in s.utf8 {
-                    out[at] = byte
-                    at += 1
-                }
+                at += copied
             }
             put(namespace)
             put("/")

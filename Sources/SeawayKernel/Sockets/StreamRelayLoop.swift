@@ -311,9 +311,9 @@ final class StreamRelayLoop: @unchecked Sendable {
         _ = epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
     }
 
+    /// Best effort: a socket without it still relays, only with Nagle's delays.
     private func noDelay(_ fd: CInt) {
-        var on: CInt = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<CInt>.size))
+        _ = try? setSocketOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY")
     }
 }
 

@@ -42,31 +42,24 @@ public enum NFTablesName {
 
     /// `HASH8-name`, truncated with "..." if it would not fit (it never does for valid names).
     static func hashAndTruncate(_ name: String) -> String {
-        var out = [UInt8](repeating: 0, count: 9)
-        out.appendUTF8(name)
-        hashAndTruncate(&out, from: 0)
-        return String(decoding: out, as: UTF8.self)
+        var name = name
+        return name.withUTF8 { hashAndTruncate($0) }
     }
 
-    /// Turns the name written at `out[(start + 9)...]`, after nine bytes left for the hash,
-    /// into `HASH8-name` (truncated as above) in place.
-    static func hashAndTruncate(_ out: inout [UInt8], from start: Int) {
-        let count = out.withUnsafeMutableBufferPointer { all in
-            hashAndTruncate(UnsafeMutableBufferPointer(rebasing: all[start...]), nameEnd: all.count - start)
+    /// `HASH8-` and `readable`, hashed and cut on the stack.
+    private static func hashAndTruncate(_ readable: UnsafeBufferPointer<UInt8>) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 9 + readable.count) { buffer in
+            if let base = readable.baseAddress { (buffer.baseAddress! + 9).update(from: base, count: readable.count) }
+            return String(decoding: buffer[..<hashAndTruncate(buffer, nameEnd: 9 + readable.count)], as: UTF8.self)
         }
-        out.removeLast(out.count - start - count)
     }
 
     /// `HASH-ns/name/proto/port`.
     static func serviceBase(_ n: ServicePortName) -> String {
-        // The endpoints' shared prefix without its "__", hashed on the stack: formatting a
-        // string for it cost more than the hash, once per service port of every render.
-        let readable = endpointPrefix(n).dropLast(2)
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 9 + readable.count) { buffer in
-            readable.withUnsafeBufferPointer { (buffer.baseAddress! + 9).update(from: $0.baseAddress!, count: $0.count) }
-            let count = hashAndTruncate(buffer, nameEnd: 9 + readable.count)
-            return String(decoding: buffer[..<count], as: UTF8.self)
-        }
+        // The endpoints' shared prefix without its "__": formatting a string for it cost more
+        // than the hash, once per service port of every render.
+        let prefix = endpointPrefix(n)
+        return prefix.withUnsafeBufferPointer { hashAndTruncate(UnsafeBufferPointer(rebasing: $0.dropLast(2))) }
     }
 
     /// `HASH-ns/name/proto/port__ip/port`, IPv6 colons turned into dots (not allowed in names).
