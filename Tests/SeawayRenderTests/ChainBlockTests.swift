@@ -25,10 +25,16 @@ import Testing
         let n = written.withUnsafeMutableBufferPointer { block.writeDeclarations(":", " - [0:0]\n", into: $0.baseAddress!) }
         #expect(n == written.count)
         #expect(String(decoding: written, as: UTF8.self) == ":KUBE-SVC-A - [0:0]\n:KUBE-SEP-B - [0:0]\n:KUBE-SEP-C - [0:0]\n")
-        // A piece of output joins to the same text (a longer, non-literal prefix this time).
-        let piece = TextPiece.declarations("add chain ip " + "t ", block, "\n")
-        #expect(piece.count == piece.bytes.count)
-        #expect(String(decoding: piece.bytes, as: UTF8.self) == "add chain ip t KUBE-SVC-A\nadd chain ip t KUBE-SEP-B\nadd chain ip t KUBE-SEP-C\n")
+        #expect(block.count == 3)
+        #expect(block.nameByteCount == 30)
+        #expect(block.ruleByteCount == block.rules.count)
+        // A piece of output joins to the same text (a longer, non-literal prefix this time),
+        // and its size taken from the block's totals is the size written.
+        var pieces = TextPieces()
+        pieces.appendDeclarations("add chain ip " + "t ", [block], "\n")
+        let joined = pieces.joined
+        #expect(pieces.byteCount == joined.count)
+        #expect(String(decoding: joined, as: UTF8.self) == "add chain ip t KUBE-SVC-A\nadd chain ip t KUBE-SEP-B\nadd chain ip t KUBE-SEP-C\n")
     }
 
     /// Text written a chunk at a time is the joined text, whatever the chunk size: pieces
@@ -40,17 +46,31 @@ import Testing
             block.startChain("KUBE-SEP-\(i)")
             block.append("-A KUBE-SEP-\(i) -j DNAT --to-destination 10.0.0.\(i):80")
         }
-        let pieces: [TextPiece] = [
-            .text("*nat\n"), .declarations(":", block, " - [0:0]\n"), .wrapped(":", "KUBE-SERVICES", " - [0:0]\n"),
-            .block(Array(repeating: UInt8(ascii: "#"), count: 3000)), .rules(block), .text("COMMIT\n"),
-        ]
-        let joined = TextPiece.join(pieces)
+        let hashes = Array(repeating: UInt8(ascii: "#"), count: 3000)
+        var pieces = TextPieces()
+        pieces.append("*nat\n")
+        pieces.appendDeclarations(":", [block, ChainBlock(), block], " - [0:0]\n")
+        pieces.appendWrapped(":", "KUBE-SERVICES", " - [0:0]\n")
+        pieces.append(bytes: hashes)
+        pieces.append(bytes: [])
+        pieces.appendRules([block])
+        pieces.append("COMMIT\n")
+        let joined = pieces.joined
+        let declarations = String(decoding: block.declarationsText, as: UTF8.self)
+        let expected = "*nat\n" + declarations + declarations + ":KUBE-SERVICES - [0:0]\n" + String(decoding: hashes, as: UTF8.self)
+            + String(decoding: block.rules, as: UTF8.self) + "COMMIT\n"
+        #expect(String(decoding: joined, as: UTF8.self) == expected)
+        #expect(pieces.count == 7, "empty blocks and arrays are no pieces")
+        var parts: [UInt8] = []
+        pieces.forEachPart { parts.append(contentsOf: $0) }
+        #expect(parts == joined)
+        let pieceSizes = [5, declarations.utf8.count, ":KUBE-SERVICES - [0:0]\n".utf8.count, 3000, block.rules.count, 7]
         for chunkBytes in [1, 64, 1000, 2999, 3000, 4096, 1 << 20] {
             var chunks: [[UInt8]] = []
-            TextPiece.forEachChunk(pieces, chunkBytes: chunkBytes) { chunks.append(Array($0)) }
+            pieces.forEachChunk(chunkBytes: chunkBytes) { chunks.append(Array($0)) }
             #expect(chunks.flatMap { $0 } == joined, "chunks of \(chunkBytes) bytes")
             // Chunks are as full as the pieces allow, or one piece too big for a chunk.
-            #expect(chunks.allSatisfy { chunk in chunk.count <= chunkBytes || pieces.contains { $0.count == chunk.count } })
+            #expect(chunks.allSatisfy { chunk in chunk.count <= chunkBytes || pieceSizes.contains(chunk.count) })
         }
 
         for fixture in RenderFixture.all {
@@ -63,5 +83,14 @@ import Testing
                 }
             }
         }
+    }
+}
+
+extension ChainBlock {
+    /// `:NAME - [0:0]` for every chain, written out.
+    fileprivate var declarationsText: [UInt8] {
+        var text = [UInt8](repeating: 0, count: declarationsByteCount(":", " - [0:0]\n"))
+        _ = text.withUnsafeMutableBufferPointer { writeDeclarations(":", " - [0:0]\n", into: $0.baseAddress!) }
+        return text
     }
 }

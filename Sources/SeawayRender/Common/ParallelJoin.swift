@@ -1,102 +1,181 @@
 import Dispatch
 import Foundation
 
-/// A piece of output text: a string or a block of bytes.
-enum TextPiece: Sendable {
-    case text(String)
-    case block([UInt8])
-    /// `prefix` + `name` + `suffix`, written without formatting a string per chain.
-    case wrapped(StaticString, String, StaticString)
-    /// `prefix` + name + `suffix` for every chain of a block.
-    case declarations(String, ChainBlock, StaticString)
-    /// Every rule of every chain of a block.
-    case rules(ChainBlock)
+/// Output text as an ordered list of pieces, joined (or written a chunk at a time) from
+/// every core. A piece names what it writes by index, not by holding it: at 10,000 services
+/// a payload is 20,000 pieces, and a piece holding its `ChainBlock` retained and released
+/// three arrays that had long left the cache, which cost as much as copying the text.
+struct TextPieces: Sendable {
+    private enum Piece: Sendable {
+        /// `strings[index]`.
+        case string(Int)
+        /// `arrays[index]`.
+        case bytes(Int)
+        /// `prefix` + `strings[index]` + `suffix`, written without formatting a string per chain.
+        case wrapped(StaticString, Int, StaticString)
+        /// `strings[prefix]` + name + `suffix` for every chain of `blockLists[list][block]`.
+        case declarations(prefix: Int, list: Int, block: Int, suffix: StaticString)
+        /// Every rule of every chain of `blockLists[list][block]`.
+        case rules(list: Int, block: Int)
+    }
 
-    var count: Int {
-        switch self {
-        case let .text(s): return s.utf8.count
-        case let .block(b): return b.count
-        case let .wrapped(p, s, q): return p.utf8CodeUnitCount + s.utf8.count + q.utf8CodeUnitCount
-        case let .declarations(p, b, q): return b.declarationsByteCount(p, q)
-        case let .rules(b): return b.rules.count
+    private var pieces: [Piece] = []
+    /// Each piece's size in bytes, taken when it was added.
+    private var sizes: [Int] = []
+    private var strings: [String] = []
+    private var arrays: [[UInt8]] = []
+    private var blockLists: [[ChainBlock]] = []
+
+    init(reservingCapacity pieceCount: Int = 0) {
+        pieces.reserveCapacity(pieceCount)
+        sizes.reserveCapacity(pieceCount)
+    }
+
+    var count: Int { pieces.count }
+    /// The size of the whole text.
+    var byteCount: Int { sizes.reduce(0, +) }
+
+    mutating func append(_ text: String) {
+        guard !text.isEmpty else { return }
+        add(.string(strings.count), text.utf8.count)
+        strings.append(text)
+    }
+
+    mutating func append(bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        add(.bytes(arrays.count), bytes.count)
+        arrays.append(bytes)
+    }
+
+    mutating func appendWrapped(_ prefix: StaticString, _ text: String, _ suffix: StaticString) {
+        add(.wrapped(prefix, strings.count, suffix), prefix.utf8CodeUnitCount + text.utf8.count + suffix.utf8CodeUnitCount)
+        strings.append(text)
+    }
+
+    /// `prefix` + name + `suffix` for every chain of `blocks`, a piece per block.
+    mutating func appendDeclarations(_ prefix: String, _ blocks: [ChainBlock], _ suffix: StaticString) {
+        let p = strings.count, list = blockLists.count
+        strings.append(prefix)
+        blockLists.append(blocks)
+        let wrapping = prefix.utf8.count + suffix.utf8CodeUnitCount
+        for b in blocks.indices where !blocks[b].isEmpty {
+            add(.declarations(prefix: p, list: list, block: b, suffix: suffix), blocks[b].nameByteCount + blocks[b].count * wrapping)
         }
     }
 
-    /// The piece's bytes: its own array where it has one, else written out.
-    var bytes: [UInt8] {
-        switch self {
-        case let .block(b): return b
-        case let .rules(b): return b.rules
-        default: return TextPiece.join([self])
+    /// Every rule of `blocks`, a piece per block.
+    mutating func appendRules(_ blocks: [ChainBlock]) {
+        let list = blockLists.count
+        blockLists.append(blocks)
+        for b in blocks.indices where blocks[b].ruleByteCount > 0 {
+            add(.rules(list: list, block: b), blocks[b].ruleByteCount)
         }
     }
 
-    /// Joins pieces into one byte array, copying them from every core: a 10k-service payload
-    /// is 30 MB in 220,000 pieces, and one thread spent as long joining it as rendering it.
-    static func join(_ pieces: [TextPiece]) -> [UInt8] {
-        let total = pieces.reduce(0) { $0 + $1.count }
+    private mutating func add(_ piece: Piece, _ size: Int) {
+        pieces.append(piece)
+        sizes.append(size)
+    }
+
+    /// Each piece's bytes in order (see `part(_:)`).
+    func forEachPart<E: Error>(_ body: ([UInt8]) throws(E) -> Void) throws(E) {
+        for i in pieces.indices { try body(part(i)) }
+    }
+
+    /// A piece's bytes: its own array where it has one (a block's rules are the block's
+    /// buffer), else written out.
+    private func part(_ i: Int) -> [UInt8] {
+        switch pieces[i] {
+        case let .bytes(a): return arrays[a]
+        case let .rules(list, block): return blockLists[list][block].rules
+        default:
+            return [UInt8](unsafeUninitializedCapacity: sizes[i]) { buffer, initialized in
+                fill(i..<(i + 1), into: buffer.baseAddress)
+                initialized = sizes[i]
+            }
+        }
+    }
+
+    /// The whole text in one array, copied from every core: a 10k-service payload is 30 MB,
+    /// and one thread spent as long joining it as rendering it.
+    var joined: [UInt8] {
+        let total = byteCount
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            if total >= 4 << 20, let base = buffer.baseAddress { adviseHugePages(base, total) }
-            fill(pieces[...], into: buffer.baseAddress)
+            if total >= 4 << 20, let base = buffer.baseAddress { Self.adviseHugePages(base, total) }
+            fill(pieces.indices, into: buffer.baseAddress)
             initialized = total
         }
     }
 
-    /// Calls `body` with the text of `pieces` in order, a chunk of about `chunkBytes` at a
-    /// time, each chunk written into one reused buffer: a consumer that writes the text out
-    /// (to stdout, a pipe) never needs the whole of it in memory, or its pages faulted in.
-    static func forEachChunk<E: Error>(_ pieces: [TextPiece], chunkBytes: Int = 4 << 20,
-                                       _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
+    /// Calls `body` with the text in order, a chunk of about `chunkBytes` at a time, each
+    /// chunk written into one reused buffer: a consumer that writes the text out (to stdout,
+    /// a pipe) never needs the whole of it in memory, or its pages faulted in.
+    func forEachChunk<E: Error>(chunkBytes: Int = 4 << 20, _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkBytes)
         defer { buffer.deallocate() }
         var start = 0
         while start < pieces.count {
             var end = start, bytes = 0
-            while end < pieces.count, bytes + pieces[end].count <= chunkBytes {
-                bytes += pieces[end].count
+            while end < pieces.count, bytes + sizes[end] <= chunkBytes {
+                bytes += sizes[end]
                 end += 1
             }
             if end == start {
                 // One piece larger than a chunk: passed as it is.
-                try pieces[start].bytes.withUnsafeBufferPointer { (b) throws(E) in try body(b) }
+                try part(start).withUnsafeBufferPointer { (b) throws(E) in try body(b) }
                 start += 1
                 continue
             }
-            fill(pieces[start..<end], into: buffer.baseAddress)
+            fill(start..<end, into: buffer.baseAddress)
             try body(UnsafeBufferPointer(rebasing: buffer[..<bytes]))
             start = end
         }
     }
 
-    /// Writes `pieces` back to back at `base`, from every core once there is a megabyte.
-    private static func fill(_ pieces: ArraySlice<TextPiece>, into base: UnsafeMutablePointer<UInt8>?) {
-        var running = [Int](repeating: 0, count: pieces.count + 1)
-        for (i, p) in pieces.enumerated() { running[i + 1] = running[i] + p.count }
+    /// Writes the pieces in `range` back to back at `base`, from every core once there is a
+    /// megabyte.
+    private func fill(_ range: Range<Int>, into base: UnsafeMutablePointer<UInt8>?) {
+        var running = [Int](repeating: 0, count: range.count + 1)
+        for i in range.indices { running[i - range.lowerBound + 1] = running[i - range.lowerBound] + sizes[i] }
         let offsets = running
-        let total = offsets[pieces.count]
+        let total = offsets[range.count]
         let out = OutputBuffer(base: base)
-        let first = pieces.startIndex
         let workers = total < 1 << 20 ? 1 : ProcessInfo.processInfo.activeProcessorCount * 2
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let lower = pieces.count * w / workers, upper = pieces.count * (w + 1) / workers
+            let lower = range.count * w / workers, upper = range.count * (w + 1) / workers
             for i in lower..<upper {
-                let at = out.base! + offsets[i]
-                switch pieces[first + i] {
-                case var .text(s):
-                    s.withUTF8 { at.update(from: $0.baseAddress!, count: $0.count) }
-                case let .block(b):
-                    b.withUnsafeBufferPointer { if let base = $0.baseAddress { at.update(from: base, count: $0.count) } }
-                case .wrapped(let p, var s, let q):
-                    at.update(from: p.utf8Start, count: p.utf8CodeUnitCount)
-                    let middle = at + p.utf8CodeUnitCount
-                    let n = s.withUTF8 { middle.update(from: $0.baseAddress!, count: $0.count); return $0.count }
-                    (middle + n).update(from: q.utf8Start, count: q.utf8CodeUnitCount)
-                case let .declarations(p, b, q):
-                    _ = b.writeDeclarations(p, q, into: at)
-                case let .rules(b):
-                    b.rules.withUnsafeBufferPointer { if let base = $0.baseAddress { at.update(from: base, count: $0.count) } }
-                }
+                write(range.lowerBound + i, at: out.base! + offsets[i])
             }
+        }
+    }
+
+    private func write(_ i: Int, at: UnsafeMutablePointer<UInt8>) {
+        func copy(_ bytes: [UInt8], to at: UnsafeMutablePointer<UInt8>) {
+            bytes.withUnsafeBufferPointer { if let base = $0.baseAddress { at.update(from: base, count: $0.count) } }
+        }
+        func copy(_ text: String, to at: UnsafeMutablePointer<UInt8>) -> Int {
+            var text = text
+            return text.withUTF8 { utf8 in
+                if let base = utf8.baseAddress { at.update(from: base, count: utf8.count) }
+                return utf8.count
+            }
+        }
+        func copy(_ s: StaticString, to at: UnsafeMutablePointer<UInt8>) {
+            at.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+        }
+        switch pieces[i] {
+        case let .string(s):
+            _ = copy(strings[s], to: at)
+        case let .bytes(a):
+            copy(arrays[a], to: at)
+        case let .wrapped(prefix, s, suffix):
+            copy(prefix, to: at)
+            let n = copy(strings[s], to: at + prefix.utf8CodeUnitCount)
+            copy(suffix, to: at + prefix.utf8CodeUnitCount + n)
+        case let .declarations(prefix, list, block, suffix):
+            _ = blockLists[list][block].writeDeclarations(strings[prefix], suffix, into: at)
+        case let .rules(list, block):
+            copy(blockLists[list][block].rules, to: at)
         }
     }
 

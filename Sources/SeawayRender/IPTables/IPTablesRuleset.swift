@@ -58,15 +58,15 @@ public struct IPTablesRuleset: Sendable, Hashable {
         }
 
         /// `:CHAIN - [0:0]` lines, rules, `-X` lines and COMMIT, as pieces to join.
-        func appendPieces(to pieces: inout [TextPiece]) {
-            pieces.append(.text("*\(name)\n"))
-            for chain in storage.listed { pieces.append(.wrapped(":", chain.name, " - [0:0]\n")) }
-            for b in storage.blocks { pieces.append(.declarations(":", b, " - [0:0]\n")) }
-            for name in deletedChains { pieces.append(.wrapped(":", name, " - [0:0]\n")) }
-            for chain in storage.listed where !chain.rules.isEmpty { pieces.append(.block(chain.rules.bytes)) }
-            for b in storage.blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
-            for name in deletedChains { pieces.append(.wrapped("-X ", name, "\n")) }
-            pieces.append(.text("COMMIT\n"))
+        func appendPieces(to pieces: inout TextPieces) {
+            pieces.append("*\(name)\n")
+            for chain in storage.listed { pieces.appendWrapped(":", chain.name, " - [0:0]\n") }
+            pieces.appendDeclarations(":", storage.blocks, " - [0:0]\n")
+            for name in deletedChains { pieces.appendWrapped(":", name, " - [0:0]\n") }
+            for chain in storage.listed { pieces.append(bytes: chain.rules.bytes) }
+            pieces.appendRules(storage.blocks)
+            for name in deletedChains { pieces.appendWrapped("-X ", name, "\n") }
+            pieces.append("COMMIT\n")
         }
 
         var pieceCount: Int { 2 * storage.listed.count + 2 * storage.blocks.count + 2 * deletedChains.count + 2 }
@@ -89,17 +89,16 @@ public struct IPTablesRuleset: Sendable, Hashable {
     public var tables: [Table] { [filter, nat] }
 
     /// The payload bytes: `*filter`, chain lines, rules, `COMMIT`, then the same for `*nat`.
-    public var bytes: [UInt8] { TextPiece.join(pieces) }
+    public var bytes: [UInt8] { pieces.joined }
 
     /// The payload in order, a chunk at a time, without ever holding all of it (see
-    /// `TextPiece.forEachChunk`).
+    /// `TextPieces.forEachChunk`).
     public func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
-        try TextPiece.forEachChunk(pieces, body)
+        try pieces.forEachChunk(body)
     }
 
-    private var pieces: [TextPiece] {
-        var pieces: [TextPiece] = []
-        pieces.reserveCapacity(filter.pieceCount + nat.pieceCount)
+    private var pieces: TextPieces {
+        var pieces = TextPieces(reservingCapacity: filter.pieceCount + nat.pieceCount)
         filter.appendPieces(to: &pieces)
         nat.appendPieces(to: &pieces)
         return pieces

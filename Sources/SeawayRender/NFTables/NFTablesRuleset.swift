@@ -66,12 +66,12 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// Fixed sets and maps by name, then the per-endpoint affinity sets in service order.
     public internal(set) var containers: [Container]
 
-    public var bytes: [UInt8] { TextPiece.join(pieces) }
+    public var bytes: [UInt8] { pieces.joined }
 
     /// The text in order, a chunk at a time, without ever holding all of it (see
-    /// `TextPiece.forEachChunk`).
+    /// `TextPieces.forEachChunk`).
     public func forEachChunk<E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> Void) throws(E) {
-        try TextPiece.forEachChunk(pieces, body)
+        try pieces.forEachChunk(body)
     }
 
     /// The text in order, in parts: the table, chain and set declarations, then each
@@ -79,12 +79,12 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// concatenation; a consumer that reads them one by one never needs the whole text
     /// (50 MB at 10,000 services).
     public func forEachPart<E: Error>(_ body: ([UInt8]) throws(E) -> Void) throws(E) {
-        for piece in pieces { try body(piece.bytes) }
+        try pieces.forEachPart(body)
     }
 
     /// The text as pieces to join: each service port block's chain declarations are one
     /// piece, written on whichever core joins it.
-    private var pieces: [TextPiece] {
+    private var pieces: TextPieces {
         let prefix = "\(nftFamily) \(table)"
         var head: [UInt8] = []
         head.appendUTF8("add table \(prefix) { comment \"\(tableComment)\" ; }\n")
@@ -104,14 +104,13 @@ public struct NFTablesRuleset: Sendable, Hashable {
         for s in containers {
             sets.appendUTF8("add \(s.isMap ? "map" : "set") \(prefix) \(s.name) { \(s.spec) }\n")
         }
-        var pieces: [TextPiece] = [.block(head)]
-        pieces.reserveCapacity(3 + storage.listed.count + 2 * storage.blocks.count + containers.count)
-        let chainPrefix = "add chain \(prefix) "
-        for b in storage.blocks where !b.isEmpty { pieces.append(.declarations(chainPrefix, b, "\n")) }
-        pieces.append(.block(sets))
-        for c in storage.listed where !c.ruleLines.bytes.isEmpty { pieces.append(.block(c.ruleLines.bytes)) }
-        for b in storage.blocks where !b.rules.isEmpty { pieces.append(.rules(b)) }
-        for s in containers where !s.elementLines.bytes.isEmpty { pieces.append(.block(s.elementLines.bytes)) }
+        var pieces = TextPieces(reservingCapacity: 3 + storage.listed.count + 2 * storage.blocks.count + containers.count)
+        pieces.append(bytes: head)
+        pieces.appendDeclarations("add chain \(prefix) ", storage.blocks, "\n")
+        pieces.append(bytes: sets)
+        for c in storage.listed { pieces.append(bytes: c.ruleLines.bytes) }
+        pieces.appendRules(storage.blocks)
+        for s in containers { pieces.append(bytes: s.elementLines.bytes) }
         return pieces
     }
 
