@@ -9,7 +9,7 @@ import SeawayRender
 enum TraceRules {
     static func path(for port: ProxyServicePort, address: IPAddress, options: ProxyOptions, mode: ProxyMode) -> [Trace.RuleStep] {
         let map = ServiceMap(ports: [port], options: options, family: address.family)
-        let proto = port.info.proto.lowercased
+        let proto = port.info.proto.lowercased.description
         switch mode {
         case .iptables:
             return iptables(IPTablesRenderer().render(map), address: address, port: port.info.port, proto: proto)

@@ -4,8 +4,9 @@ public enum L4Protocol: String, Sendable, Hashable, CaseIterable, Comparable {
     case udp = "UDP"
     case sctp = "SCTP"
 
-    /// Lowercase, as iptables `-p` and nftables `meta l4proto` write it.
-    public var lowercased: String {
+    /// Lowercase, as iptables `-p` and nftables `meta l4proto` write it. A constant: rule
+    /// text copies it without the reference counting a `String` costs.
+    public var lowercased: StaticString {
         switch self {
         case .tcp: return "tcp"
         case .udp: return "udp"

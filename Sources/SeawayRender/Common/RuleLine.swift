@@ -117,6 +117,10 @@ public struct RuleLine: ExpressibleByStringInterpolation {
         @inline(__always)
         public mutating func appendLiteral(_ literal: StaticString) { line.append(literal) }
         public mutating func appendInterpolation(_ s: String) { line.append(s) }
+        /// A constant (a keyword, a fixed chain name): copied at its known length, with none
+        /// of the reference counting a `String` costs.
+        @inline(__always)
+        public mutating func appendInterpolation(_ s: StaticString) { line.append(s) }
         public mutating func appendInterpolation(_ s: Substring) { line.append(s.utf8) }
         /// Text already in bytes (a chain name from a `ChainBlock`, say).
         public mutating func appendInterpolation(_ text: ArraySlice<UInt8>) { line.append(text) }

@@ -7,7 +7,9 @@ public enum IPTablesChain {
     public static let externalServices = "KUBE-EXTERNAL-SERVICES"
     public static let nodePorts = "KUBE-NODEPORTS"
     public static let postrouting = "KUBE-POSTROUTING"
-    public static let markMasq = "KUBE-MARK-MASQ"
+    public static let markMasq = markMasqText.description
+    /// The masquerade chain as rule text, written into a rule per endpoint.
+    static let markMasqText: StaticString = "KUBE-MARK-MASQ"
     public static let forward = "KUBE-FORWARD"
     public static let proxyFirewall = "KUBE-PROXY-FIREWALL"
     public static let kubeletFirewall = "KUBE-FIREWALL"
@@ -25,7 +27,7 @@ public enum IPTablesChain {
 
         public init(_ name: ServicePortName) {
             portName = name.description
-            var prefix = portName + name.proto.lowercased
+            var prefix = portName + name.proto.lowercased.description
             hashPrefix = prefix
             // The hash once, on the stack, then each name written at its final size: joining
             // strings made each name twice, for every service port of every render.

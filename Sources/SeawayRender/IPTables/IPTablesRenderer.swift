@@ -57,7 +57,7 @@ struct IPTablesFragment: Sendable {
         let name = names.portName
         let proto = info.proto.lowercased
         let matchProto: RuleLine = "-m \(proto) -p \(proto)"
-        let markMasq = IPTablesChain.markMasq
+        let markMasq = IPTablesChain.markMasqText
 
         let hasEndpoints = sp.endpoints.hasAnyEndpoints
         let hasInternal = sp.hasInternalEndpoints

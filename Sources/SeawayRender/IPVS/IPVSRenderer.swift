@@ -31,7 +31,7 @@ public struct IPVSRenderer: Sendable {
 
         for sp in map.ports {
             let info = sp.info
-            let proto = info.proto.lowercased
+            let proto = info.proto.lowercased.description
             let serviceName = info.name.description
 
             // Hairpin: a local endpoint reaching itself through the service (every local

@@ -34,7 +34,9 @@ public enum NFTablesName {
     public static let clusterIPsCheck = "cluster-ips-check"
     public static let firewallIPs = "firewall-ips"
     public static let firewallCheck = "firewall-check"
-    public static let markMasq = "mark-for-masquerade"
+    public static let markMasq = markMasqText.description
+    /// The masquerade chain as rule text, written into a rule or two per endpoint.
+    static let markMasqText: StaticString = "mark-for-masquerade"
     public static let masquerading = "masquerading"
 
     /// nftables names are at most 256 bytes; kube-proxy keeps 16 for the prefix.
@@ -82,7 +84,7 @@ public enum NFTablesName {
         out.append(UInt8(ascii: "/"))
         out.appendUTF8(n.name)
         out.append(UInt8(ascii: "/"))
-        out.appendUTF8(n.proto.lowercased)
+        out.appendText(n.proto.lowercased)
         out.append(UInt8(ascii: "/"))
         out.appendUTF8(n.port)
         out.append(UInt8(ascii: "_"))

@@ -112,7 +112,7 @@ struct NFTablesFragment: Sendable {
         let nameString = name.description
         let proto = info.proto.lowercased
         let ipX = s.ipX
-        let markMasq = NFTablesName.markMasq
+        let markMasq = NFTablesName.markMasqText
         let base = NFTablesName.serviceBase(name)
         // Chain names as rule text (on the stack, not four heap strings per port).
         let clusterChain: RuleLine = "service-\(base)"
@@ -269,6 +269,14 @@ private struct ElementWriter {
     private(set) var written: [NFTablesFragment.Elements] = []
     let dispatchPrefix: String
     let mainPrefix: String
+
+    init(dispatchPrefix: String, mainPrefix: String) {
+        self.dispatchPrefix = dispatchPrefix
+        self.mainPrefix = mainPrefix
+        // Room for the sets and maps most ports write to (cluster IPs, service IPs, node
+        // ports), allocated once rather than grown.
+        written.reserveCapacity(4)
+    }
 
     mutating func add(_ container: String, _ key: RuleLine, _ value: RuleLine? = nil, comment: String? = nil) {
         // A port writes to a handful of containers at most: a linear search is cheapest.

@@ -43,7 +43,8 @@ final class NFTablesSetup: Sendable {
     let detector: LocalTrafficDetector
     /// `ip kube-proxy` or `ip6 kube-proxy`.
     let prefix: String
-    let ipX: String
+    /// `ip` or `ip6`, as rule text.
+    let ipX: StaticString
     let addrType: String
     let chains: [NFTablesRuleset.Chain]
     let containers: [NFTablesRuleset.Container]
@@ -60,7 +61,8 @@ final class NFTablesSetup: Sendable {
     /// What the services' nat dispatch needs in a table: kept in kube-proxy's table, or
     /// repeated in each shard table.
     static let dispatchChains: Set<String> = ["nat-prerouting", "nat-output", NFTablesName.services]
-    static let dispatchContainers: Set<String> = [NFTablesName.serviceIPs, NFTablesName.serviceNodePorts]
+    /// (Two names, searched rather than hashed: every service port asks about its few sets.)
+    static let dispatchContainers = [NFTablesName.serviceIPs, NFTablesName.serviceNodePorts]
 
     init(_ map: ServiceMap) {
         family = map.family
