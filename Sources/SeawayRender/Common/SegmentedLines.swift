@@ -7,11 +7,12 @@ struct SegmentedLines: Sendable {
     private var lengths: [Int] = []
     private var counts: [Int] = []
 
-    init(_ segments: [LineBlock]) {
-        bytes.reserveCapacity(segments.reduce(0) { $0 + $1.bytes.count })
-        lengths.reserveCapacity(segments.count)
-        counts.reserveCapacity(segments.count)
-        for s in segments {
+    /// The lines of `count` segments, segment `i` being `segment(i)`.
+    init(count: Int, segment: (Int) -> LineBlock) {
+        lengths.reserveCapacity(count)
+        counts.reserveCapacity(count)
+        for i in 0..<count {
+            let s = segment(i)
             bytes.append(contentsOf: s.bytes)
             lengths.append(s.bytes.count)
             counts.append(s.count)

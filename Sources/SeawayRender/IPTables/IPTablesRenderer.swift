@@ -19,7 +19,7 @@ public struct IPTablesRenderer: Sendable {
 
 /// The rules one service port contributes: lines for the shared top-level chains and the
 /// chains it owns, in the order kube-proxy creates them (EXT, FW, SVC, SVL, SEP...).
-struct IPTablesFragment: Sendable {
+struct IPTablesFragment: ServicePortFragment {
     var filterServices = LineBlock()
     var filterExternalServices = LineBlock()
     var filterNodePorts = LineBlock()

@@ -19,13 +19,17 @@ public struct IPTablesSync: Sendable {
         self.settings = settings
         store = FragmentStore(map) { IPTablesFragment($0, settings) }
         let fragments = store.inOrder
-        top = (0..<IPTablesFragment.topLevelCount).map { part in SegmentedLines(fragments.map { $0.topLevel(part) }) }
+        // The six chains are built at once, a core each: each reads a line block from every
+        // fragment, long out of the cache.
+        top = Array(0..<IPTablesFragment.topLevelCount).concurrentMap(minimumCount: 2) { part in
+            SegmentedLines(count: fragments.count) { fragments[$0].topLevel(part) }
+        }
         top[4].insert(settings.nodePortsJump, at: fragments.count)
     }
 
     /// The whole ruleset as of the last update (what a full sync writes).
     public var ruleset: IPTablesRuleset {
-        assemble(serviceChains: store.inOrder.map(\.chains), deleted: [])
+        assemble(serviceChains: store.chains, deleted: [])
     }
 
     /// Applies the changes `state` reports for `changed` and returns the partial payload.

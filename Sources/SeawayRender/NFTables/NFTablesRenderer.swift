@@ -14,14 +14,18 @@ public struct NFTablesRenderer: Sendable {
         NFTablesSync(map).rulesets
     }
 
-    /// kube-proxy's table, then the shard tables (if any), in table order.
-    static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment]) -> [NFTablesRuleset] {
+    /// kube-proxy's table, then the shard tables (if any), in table order. `chains` are the
+    /// fragments' own, in the same order.
+    static func assemble(_ setup: NFTablesSetup, _ fragments: [NFTablesFragment], chains: [ChainBlock]) -> [NFTablesRuleset] {
         // Without shards the services' chains and affinity sets are all in kube-proxy's
         // table; with them, only the chains a fragment keeps there (`mainChains`).
-        var tables = [table(setup.family, setup.chains, setup.containers, setup.prefix, fragments, holdsServices: setup.shards.isEmpty)]
+        let holdsServices = setup.shards.isEmpty
+        var tables = [table(setup.family, setup.chains, setup.containers, setup.prefix, fragments,
+                            serviceChains: holdsServices ? chains : fragments.map(\.mainChains), holdsServices: holdsServices)]
         for shard in setup.shards {
-            var t = table(setup.family, shard.chains, shard.containers, shard.prefix,
-                          fragments.filter { $0.prefix == shard.prefix }, holdsServices: true)
+            let inShard = fragments.filter { $0.prefix == shard.prefix }
+            var t = table(setup.family, shard.chains, shard.containers, shard.prefix, inShard,
+                          serviceChains: inShard.map(\.chains), holdsServices: true)
             t.table = shard.table
             t.tableComment = "kube-proxy's services, one table of \(setup.shards.count) (seaway --nftables-shards)"
             tables.append(t)
@@ -29,41 +33,47 @@ public struct NFTablesRenderer: Sendable {
         return tables
     }
 
-    /// One table: its fixed chains and sets with the fragments' elements for it, and the
-    /// fragments' chains (and affinity sets) when it `holdsServices`.
+    /// One table: its fixed chains and sets with the fragments' elements for it, the
+    /// `serviceChains`, and the fragments' affinity sets when it `holdsServices`.
     private static func table(_ family: IPFamily, _ chains: [NFTablesRuleset.Chain], _ containers: [NFTablesRuleset.Container],
-                              _ prefix: String, _ fragments: [NFTablesFragment], holdsServices: Bool) -> NFTablesRuleset {
+                              _ prefix: String, _ fragments: [NFTablesFragment], serviceChains: [ChainBlock],
+                              holdsServices: Bool) -> NFTablesRuleset {
         var containers = containers
         fill(&containers, prefix, fragments)
-        if holdsServices { for f in fragments.indices { containers.append(contentsOf: fragments[f].affinitySets) } }
-        return NFTablesRuleset(family: family, chains: chains, serviceChains: fragments.map { holdsServices ? $0.chains : $0.mainChains },
-                               containers: containers)
+        if holdsServices { for f in fragments.indices where !fragments[f].affinitySets.isEmpty { containers.append(contentsOf: fragments[f].affinitySets) } }
+        return NFTablesRuleset(family: family, chains: chains, serviceChains: serviceChains, containers: containers)
     }
 
-    /// Adds the fragments' elements of the table at `prefix` to its `containers`: each
-    /// container's blocks gathered in one pass (reading the fragments in place, not copying
-    /// them), then each container filled on its own core (at 10,000 services two of them
-    /// get 10,000 lines).
+    /// Adds the fragments' elements of the table at `prefix` to its `containers`: where each
+    /// container's elements are is found in one pass (by index: taking the line blocks
+    /// themselves cost a cache miss each on this one core), then each container is filled
+    /// on its own core (at 10,000 services two of them get 10,000 lines).
     private static func fill(_ containers: inout [NFTablesRuleset.Container], _ prefix: String, _ fragments: [NFTablesFragment]) {
         let names = containers.map(\.name)
-        var blocks = [[LineBlock]](repeating: [], count: containers.count)
+        var places = [[ElementPlace]](repeating: [], count: containers.count)
         for f in fragments.indices {
             for e in fragments[f].elements.indices where fragments[f].elements[e].prefix == prefix {
                 // A search of a dozen names, most of them compared by their storage alone:
                 // hashing the name for a dictionary cost more, 20,000 times at 10k services.
-                let container = fragments[f].elements[e].container
-                blocks[names.firstIndex(of: container)!].append(fragments[f].elements[e].lines)
+                let container = names.firstIndex(of: fragments[f].elements[e].container)!
+                places[container].append(ElementPlace(fragment: Int32(f), element: Int32(e)))
             }
         }
-        let gathered = blocks
+        let found = places
         // (A small cluster's few elements are filled on this thread.)
         containers = containers.indices.map { ($0, containers[$0]) }
             .concurrentMap(minimumCount: fragments.count < 512 ? .max : 2) { i, container in
                 var container = container
-                container.elementLines.reserve(gathered[i].reduce(0) { $0 + $1.bytes.count })
-                for b in gathered[i] { container.elementLines.append(b) }
+                func lines(_ p: ElementPlace) -> LineBlock { fragments[Int(p.fragment)].elements[Int(p.element)].lines }
+                container.elementLines.reserve(found[i].reduce(0) { $0 + lines($1).bytes.count })
+                for p in found[i] { container.elementLines.append(lines(p)) }
                 return container
             }
+    }
+
+    /// Where a fragment's elements of one set or map are.
+    private struct ElementPlace: Sendable {
+        var fragment: Int32, element: Int32
     }
 }
 
@@ -71,7 +81,7 @@ public struct NFTablesRenderer: Sendable {
 /// local-, external-, firewall-, in kube-proxy's creation order), affinity sets, and
 /// elements of the shared sets and maps. With shard tables, its nat chains, affinity sets
 /// and dispatch elements are in its shard's table and the rest in kube-proxy's.
-struct NFTablesFragment: Sendable {
+struct NFTablesFragment: ServicePortFragment {
     /// The table (`ip kube-proxy`, or a shard's) of `chains` and `affinitySets`.
     let prefix: String
     var chains = ChainBlock()

@@ -17,7 +17,7 @@ public struct NFTablesSync: Sendable {
     /// The whole table as of the last update: kube-proxy's, and the shard tables after it
     /// when the options ask for them.
     public var rulesets: [NFTablesRuleset] {
-        NFTablesRenderer.assemble(setup, store.inOrder)
+        NFTablesRenderer.assemble(setup, store.inOrder, chains: store.chains)
     }
 
     /// Applies the changes `state` reports for `changed` and returns the transaction.
