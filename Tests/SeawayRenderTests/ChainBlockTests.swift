@@ -5,15 +5,16 @@ import Testing
 /// Chains kept in one buffer read back as the chains that were written.
 @Suite struct ChainBlockTests {
     @Test func chainsReadBackAsWritten() {
-        var block = ChainBlock(reservingChains: 1, nameBytes: 1, ruleBytes: 1)
-        block.startChain("KUBE-SVC-A")
-        block.append("-A KUBE-SVC-A -j KUBE-SEP-B")
-        block.startChain(Array("KUBE-SEP-B".utf8)[...])  // no rules
-        block.startChain("KUBE-SEP-C")
+        var writer = ChainBlockWriter(reservingChains: 1, nameBytes: 1, ruleBytes: 1)
+        writer.startChain("KUBE-SVC-A")
+        writer.append("-A KUBE-SVC-A -j KUBE-SEP-B")
+        writer.startChain(bytes: Array("KUBE-SEP-B".utf8)[...])  // no rules
+        writer.startChain("KUBE-SEP-C")
         var lines = LineBlock()
         lines.append("-A KUBE-SEP-C -j ACCEPT")
         lines.append("-A KUBE-SEP-C -j DROP")
-        block.append(lines)
+        writer.append(lines)
+        let block = writer.finish()
 
         #expect(block.allNames == ["KUBE-SVC-A", "KUBE-SEP-B", "KUBE-SEP-C"])
         #expect(block.rules(at: 0).lines == ["-A KUBE-SVC-A -j KUBE-SEP-B"])
@@ -41,11 +42,12 @@ import Testing
     /// grouped into chunks, a piece larger than a chunk passed on its own, and the same
     /// from a whole ruleset (the way `seaway render` writes it).
     @Test func chunksConcatenateToTheJoinedText() throws {
-        var block = ChainBlock()
+        var writer = ChainBlockWriter()
         for i in 0..<50 {
-            block.startChain("KUBE-SEP-\(i)")
-            block.append("-A KUBE-SEP-\(i) -j DNAT --to-destination 10.0.0.\(i):80")
+            writer.startChain("KUBE-SEP-\(i)")
+            writer.append("-A KUBE-SEP-\(i) -j DNAT --to-destination 10.0.0.\(i):80")
         }
+        let block = writer.finish()
         let hashes = Array(repeating: UInt8(ascii: "#"), count: 3000)
         var pieces = TextPieces()
         pieces.append("*nat\n")
@@ -80,6 +82,54 @@ import Testing
                     var written: [UInt8] = []
                     ruleset.forEachChunk { written.append(contentsOf: $0) }
                     #expect(written == ruleset.bytes, "\(fixture.path) \(mode) \(ruleset.family)")
+                }
+            }
+        }
+    }
+}
+
+extension ChainBlockTests {
+    /// `rule` starts each line with the prefix and the chain's name; a head, a line written
+    /// in place, and lines far longer than the writer's first guess all read back whole.
+    @Test func writerPrefixesRulesAndGrows() {
+        var writer = ChainBlockWriter(rulePrefix: "add rule ip kube-proxy ", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
+        #expect(writer.finish().isEmpty, "a writer with no chain writes an empty block")
+        writer = ChainBlockWriter(rulePrefix: "add rule ip kube-proxy ", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
+        let long = String(repeating: "x", count: 5000)
+        writer.startChain("service-A")
+        writer.rule("jump mark-for-masquerade")
+        writer.rule(writing: { line in
+            line.appendText("numgen random mod ")
+            line.appendDecimal(2)
+            line.append(Array(" vmap { 0 : goto a , 1 : goto b }".utf8)[...])
+        })
+        writer.startChain("endpoint-\(long)")
+        writer.append(head: "-A X ", "-j \(long)")
+        writer.rule("drop")
+        let block = writer.finish()
+
+        #expect(block.allNames == ["service-A", "endpoint-" + long])
+        #expect(block.rules(at: 0).lines == [
+            "add rule ip kube-proxy service-A jump mark-for-masquerade",
+            "add rule ip kube-proxy service-A numgen random mod 2 vmap { 0 : goto a , 1 : goto b }",
+        ])
+        #expect(block.rules(at: 1).lines == ["-A X -j " + long, "add rule ip kube-proxy endpoint-\(long) drop"])
+        #expect(block.count == 2 && block.nameByteCount == 9 + 9 + 5000 && block.ruleByteCount == block.rules.count)
+    }
+
+    /// Every length from nothing to past the vector copies comes out byte for byte, at
+    /// every alignment of source and target.
+    @Test func bytesCopyExactlyAtEveryLength() {
+        let source = (0..<400).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+        source.withUnsafeBufferPointer { from in
+            for count in 0...300 {
+                for offset in [0, 1, 3] {
+                    var target = [UInt8](repeating: 0, count: count + 8)
+                    target.withUnsafeMutableBufferPointer { to in
+                        copyBytes(from: from.baseAddress! + offset, count: count, to: to.baseAddress! + 4)
+                    }
+                    #expect(Array(target[4..<(4 + count)]) == Array(source[offset..<(offset + count)]), "\(count) bytes at +\(offset)")
+                    #expect(target[..<4].allSatisfy { $0 == 0 } && target[(4 + count)...].allSatisfy { $0 == 0 }, "nothing outside \(count) bytes")
                 }
             }
         }

@@ -1,7 +1,7 @@
 /// The chains one service port owns (a dozen at ten endpoints), their names and rule lines
 /// kept in two byte buffers. At 10,000 services a full render has 110,000 such chains; a
 /// `String` and an array for each were most of the render's allocations and reference
-/// counting. Chains are written one after the other: `startChain`, then its rules.
+/// counting. A `ChainBlockWriter` writes them.
 public struct ChainBlock: Sendable, Hashable {
     private var names: [UInt8] = []
     /// Every chain's rule lines, back to back, each ending in a newline.
@@ -14,79 +14,23 @@ public struct ChainBlock: Sendable, Hashable {
     private(set) var nameByteCount = 0
     private(set) var ruleByteCount = 0
 
-    private struct Ends: Sendable, Hashable {
+    struct Ends: Sendable, Hashable {
         var name: Int32, rules: Int32, ruleCount: Int32
     }
 
     public init() {}
 
-    /// Room for `chains` chains with names of about `nameBytes` and `ruleBytes` of rules in
-    /// all, so the buffers are not regrown chain by chain.
-    init(reservingChains chains: Int, nameBytes: Int, ruleBytes: Int) {
-        names.reserveCapacity(nameBytes)
-        rules.reserveCapacity(ruleBytes)
-        ends.reserveCapacity(chains)
+    init(names: [UInt8], rules: [UInt8], ends: [Ends]) {
+        self.names = names
+        self.rules = rules
+        self.ends = ends
+        count = ends.count
+        nameByteCount = names.count
+        ruleByteCount = rules.count
     }
 
     public var isEmpty: Bool { count == 0 }
     public var indices: Range<Int> { 0..<count }
-
-    mutating func startChain(_ name: String) {
-        names.appendUTF8(name)
-        closeName()
-    }
-
-    mutating func startChain(_ name: some Collection<UInt8>) {
-        names.append(contentsOf: name)
-        closeName()
-    }
-
-    private mutating func closeName() {
-        ends.append(Ends(name: Int32(names.count), rules: Int32(rules.count), ruleCount: 0))
-        count += 1
-        nameByteCount = names.count
-    }
-
-    /// Adds a rule line to the chain started last.
-    mutating func append(_ line: RuleLine) { finishLine(line) }
-
-    /// Adds a rule line made of `head` (what every rule of the chain starts with) and `line`.
-    mutating func append(head: [UInt8], _ line: RuleLine) {
-        rules.append(contentsOf: head)
-        finishLine(line)
-    }
-
-    mutating func append(head: RuleLine, _ line: RuleLine) {
-        head.withBytes { rules.append(contentsOf: $0) }
-        finishLine(line)
-    }
-
-    /// Adds a rule line made of `head` and what `write` appends to the block's buffer: for
-    /// lines too long to build on the stack first (a vmap of many endpoints).
-    mutating func append(head: [UInt8], writing write: (inout [UInt8]) -> Void) {
-        rules.append(contentsOf: head)
-        write(&rules)
-        rules.append(UInt8(ascii: "\n"))
-        closeRules(adding: 1)
-    }
-
-    private mutating func finishLine(_ line: RuleLine) {
-        line.withBytes { rules.append(contentsOf: $0) }
-        rules.append(UInt8(ascii: "\n"))
-        closeRules(adding: 1)
-    }
-
-    /// Adds lines already written (each ending in a newline) to the chain started last.
-    mutating func append(_ lines: LineBlock) {
-        rules.append(contentsOf: lines.bytes)
-        closeRules(adding: lines.count)
-    }
-
-    private mutating func closeRules(adding lineCount: Int) {
-        ends[count - 1].rules = Int32(rules.count)
-        ends[count - 1].ruleCount += Int32(lineCount)
-        ruleByteCount = rules.count
-    }
 
     func nameBytes(at i: Int) -> ArraySlice<UInt8> {
         names[(i == 0 ? 0 : Int(ends[i - 1].name))..<Int(ends[i].name)]

@@ -47,32 +47,11 @@ public struct RuleLine: ExpressibleByStringInterpolation {
             var span = inline.mutableSpan
             span.withUnsafeMutableBufferPointer { out in
                 guard let base = bytes.baseAddress else { return }
-                Self.copySmall(from: base, count: bytes.count, to: out.baseAddress! + at)
+                copyBytes(from: base, count: bytes.count, to: out.baseAddress! + at)
             }
             inlineCount += bytes.count
         } else {
             appendOutOfLine(bytes)
-        }
-    }
-
-    /// Most pieces of a line are a few bytes: two overlapping word copies beat both a call to
-    /// memmove and a byte loop (whose length is different every time).
-    @inline(__always)
-    private static func copySmall(from source: UnsafePointer<UInt8>, count: Int, to target: UnsafeMutablePointer<UInt8>) {
-        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
-        switch count {
-        case 8...16:
-            let head = from.loadUnaligned(as: UInt64.self), tail = from.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-            to.storeBytes(of: head, as: UInt64.self)
-            to.storeBytes(of: tail, toByteOffset: count - 8, as: UInt64.self)
-        case 4..<8:
-            let head = from.loadUnaligned(as: UInt32.self), tail = from.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
-            to.storeBytes(of: head, as: UInt32.self)
-            to.storeBytes(of: tail, toByteOffset: count - 4, as: UInt32.self)
-        case 0..<4:
-            for i in 0..<count { target[i] = source[i] }
-        default:
-            target.update(from: source, count: count)
         }
     }
 

@@ -52,8 +52,8 @@ struct IPTablesFragment: ServicePortFragment {
         // Per endpoint: its chain's two rules and its rule in the service chain, about 250
         // bytes (400 with the comments small clusters get).
         let endpointCount = sp.endpoints.allReachable.count
-        chains = ChainBlock(reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
-                            ruleBytes: (s.largeCluster ? 260 : 400) * (endpointCount + 2))
+        var chains = ChainBlockWriter(reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
+                                      ruleBytes: (s.largeCluster ? 260 : 400) * (endpointCount + 2))
         let name = names.portName
         let proto = info.proto.lowercased
         let matchProto: RuleLine = "-m \(proto) -p \(proto)"
@@ -156,13 +156,13 @@ struct IPTablesFragment: ServicePortFragment {
             if hasExternal {
                 rules.append("-A \(ext) -j \(externalPolicyChain)")
             }
-            chains.startChain(ext)
+            chains.startChain(bytes: ext.utf8)
             chains.append(rules)
         }
 
         if usesFW {
             let fw = names.firewall
-            chains.startChain(fw)
+            chains.startChain(bytes: fw.utf8)
             let head: RuleLine = "-A \(fw) -m comment --comment \"\(name) loadbalancer IP\""
             for cidr in info.loadBalancerSourceRanges {
                 chains.append("\(head) -s \(cidr) -j \(names.external)")
@@ -178,13 +178,13 @@ struct IPTablesFragment: ServicePortFragment {
         let endpointChains = EndpointChainNames(reachable, names)
 
         if sp.usesClusterPolicyChain {
-            chains.startChain(names.cluster)
+            chains.startChain(bytes: names.cluster.utf8)
             if !info.internalPolicyLocal { chains.append(internalRules) }
             writeServiceToEndpointRules(&chains, sp, names.cluster, sp.endpoints.cluster,
                                         reachable.indexes(of: sp.endpoints.cluster), endpointChains, s.largeCluster)
         }
         if sp.usesLocalPolicyChain {
-            chains.startChain(names.local)
+            chains.startChain(bytes: names.local.utf8)
             if info.internalPolicyLocal { chains.append(internalRules) }
             writeServiceToEndpointRules(&chains, sp, names.local, sp.endpoints.local,
                                         reachable.indexes(of: sp.endpoints.local), endpointChains, s.largeCluster)
@@ -192,7 +192,7 @@ struct IPTablesFragment: ServicePortFragment {
 
         for (i, ep) in reachable.enumerated() {
             let chain = endpointChains[i]
-            chains.startChain(chain)
+            chains.startChain(bytes: chain)
             // Large clusters drop these comments: 40% less text for iptables-restore.
             let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
@@ -203,12 +203,13 @@ struct IPTablesFragment: ServicePortFragment {
                 chains.append(head: head, " \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
             }
         }
+        self.chains = chains.finish()
     }
 }
 
 /// Session-affinity checks, then one rule per endpoint with probability 1/(n-i), into the
 /// chain started last. `indexes` place `endpoints` among the names in `endpointChains`.
-private func writeServiceToEndpointRules(_ rules: inout ChainBlock, _ sp: ProxyServicePort, _ chain: String,
+private func writeServiceToEndpointRules(_ rules: inout ChainBlockWriter, _ sp: ProxyServicePort, _ chain: String,
                                          _ endpoints: [EndpointInfo], _ indexes: [Int],
                                          _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
     let name = sp.info.name.description

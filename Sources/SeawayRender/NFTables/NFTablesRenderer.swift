@@ -186,8 +186,8 @@ struct NFTablesFragment: ServicePortFragment {
             }
         }
         // About three rules of 100 bytes per endpoint chain, and its name in the vmap.
-        var out = ChainWriter(prefix: dispatchPrefix, block: ChainBlock(
-            reservingChains: endpoints.count + 4, nameBytes: 64 * (endpoints.count + 4), ruleBytes: 400 * (endpoints.count + 2)))
+        var out = ChainBlockWriter(rulePrefix: "add rule \(dispatchPrefix) ", reservingChains: endpoints.count + 4,
+                                   nameBytes: 64 * (endpoints.count + 4), ruleBytes: 400 * (endpoints.count + 2))
 
         for (i, ep) in endpoints.enumerated() {
             out.startChain("endpoint-\(bases[i])")
@@ -196,7 +196,7 @@ struct NFTablesFragment: ServicePortFragment {
             out.rule("meta l4proto \(proto) dnat to \(ep.ip, port: ep.port)")
         }
 
-        func writePolicyChain(_ out: inout ChainWriter, _ chain: RuleLine, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
+        func writePolicyChain(_ out: inout ChainBlockWriter, _ chain: RuleLine, _ targets: [EndpointInfo], takesInternalTraffic: Bool) {
             out.startChain(chain)
             if takesInternalTraffic && hasInternal {
                 // v1.34+ matches the ClusterIP only: any port of it reaches this chain via @service-ips.
@@ -222,7 +222,7 @@ struct NFTablesFragment: ServicePortFragment {
             }
             // Written straight into the chain: with ten endpoints the line is 700 bytes, too
             // long to build on the stack first.
-            out.rule { line in
+            out.rule(writing: { line in
                 line.appendText("numgen random mod ")
                 line.appendDecimal(targets.count)
                 line.appendText(" vmap { ")
@@ -230,10 +230,10 @@ struct NFTablesFragment: ServicePortFragment {
                     if n > 0 { line.appendText(" , ") }
                     line.appendDecimal(n)
                     line.appendText(" : goto endpoint-")
-                    line.append(contentsOf: bases[i])
+                    line.append(bases[i])
                 }
                 line.appendText(" }")
-            }
+            })
         }
         if sp.usesClusterPolicyChain { writePolicyChain(&out, clusterChain, sp.endpoints.cluster, takesInternalTraffic: !info.internalPolicyLocal) }
         if sp.usesLocalPolicyChain { writePolicyChain(&out, localChain, sp.endpoints.local, takesInternalTraffic: info.internalPolicyLocal) }
@@ -257,7 +257,7 @@ struct NFTablesFragment: ServicePortFragment {
             if info.sourceRangesAdmitVIPs(nodeIP: s.options.primaryIP(s.family)) {
                 sources += info.loadBalancerVIPs.map(\.description)
             }
-            func firewall(_ w: inout ChainWriter) {
+            func firewall(_ w: inout ChainBlockWriter) {
                 w.startChain(fwChain)
                 w.rule("\(ipX) saddr != { \(sources.joined(separator: " , ")) } drop")
             }
@@ -265,12 +265,12 @@ struct NFTablesFragment: ServicePortFragment {
                 firewall(&out)
             } else {
                 // kube-proxy's table's filter hooks reach it (@firewall-ips): it stays there.
-                var fw = ChainWriter(prefix: s.prefix, block: ChainBlock())
+                var fw = ChainBlockWriter(rulePrefix: "add rule \(s.prefix) ")
                 firewall(&fw)
-                mainChains = fw.block
+                mainChains = fw.finish()
             }
         }
-        chains = out.block
+        chains = out.finish()
     }
 }
 
@@ -309,34 +309,6 @@ private struct ElementWriter {
         line.append(" }")
         written[i].lines.append(line)
     }
-}
-
-/// Writes a fragment's chains: each rule line starts `add rule <family> kube-proxy <chain>`.
-private struct ChainWriter {
-    private(set) var block: ChainBlock
-    /// `add rule <prefix> `, then the chain started last and a space.
-    private var head: [UInt8] = []
-    private let chainStart: Int
-
-    init(prefix: String, block: ChainBlock) {
-        self.block = block
-        head.appendUTF8("add rule \(prefix) ")
-        chainStart = head.count
-    }
-
-    mutating func startChain(_ name: RuleLine) {
-        name.withBytes { name in
-            block.startChain(name[...])
-            head.removeSubrange(chainStart...)
-            head.append(contentsOf: name)
-            head.append(UInt8(ascii: " "))
-        }
-    }
-
-    mutating func rule(_ text: RuleLine) { block.append(head: head, text) }
-
-    /// A rule whose text `write` appends in place.
-    mutating func rule(_ write: (inout [UInt8]) -> Void) { block.append(head: head, writing: write) }
 }
 
 /// The `HASH-ns/name/proto/port__ip/port` bases of a service port's endpoint chain names,
