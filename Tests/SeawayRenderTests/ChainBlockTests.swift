@@ -104,7 +104,8 @@ extension ChainBlockTests {
             line.append(Array(" vmap { 0 : goto a , 1 : goto b }".utf8)[...])
         })
         writer.startChain("endpoint-\(long)")
-        writer.append(head: "-A X ", "-j \(long)")
+        writer.rule(head: "-A X", "-j \(long)")
+        writer.rule(head: nil, "return")
         writer.rule("drop")
         let block = writer.finish()
 
@@ -113,7 +114,8 @@ extension ChainBlockTests {
             "add rule ip kube-proxy service-A jump mark-for-masquerade",
             "add rule ip kube-proxy service-A numgen random mod 2 vmap { 0 : goto a , 1 : goto b }",
         ])
-        #expect(block.rules(at: 1).lines == ["-A X -j " + long, "add rule ip kube-proxy endpoint-\(long) drop"])
+        #expect(block.rules(at: 1).lines == ["-A X -j " + long, "add rule ip kube-proxy endpoint-\(long) return",
+                                             "add rule ip kube-proxy endpoint-\(long) drop"])
         #expect(block.count == 2 && block.nameByteCount == 9 + 9 + 5000 && block.ruleByteCount == block.rules.count)
     }
 

@@ -1,6 +1,6 @@
 import SeawayModel
 import SeawayProxyCore
-import SeawayRender
+@testable import SeawayRender
 import Testing
 
 /// kube-proxy drops per-endpoint comments once a node proxies more than 1,000 endpoints.
@@ -34,5 +34,17 @@ import Testing
         #expect(large.nat.chains[0].rules.lines[0].contains("--comment \"ns/big:p cluster IP\""))
         // 1/1001 with ten decimals, as Go prints it.
         #expect(largeSvc.rules.lines[0].contains("--probability 0.0009990010"))
+    }
+
+    /// The table of `1/n` texts reads back each one at its place, and past it they are
+    /// formatted the same way.
+    @Test func probabilityTextsAreTenDecimalsOfOneInN() {
+        func text(_ n: Int) -> String { Probability.withText(n) { String(decoding: $0, as: UTF8.self) } }
+        #expect(text(1) == "1.0000000000")
+        #expect(text(3) == "0.3333333333")
+        #expect(text(7) == "0.1428571429")
+        #expect(text(1000) == "0.0010000000")
+        #expect(text(1001) == "0.0009990010")
+        for n in 1...1200 { #expect(text(n) == String(format: "%0.10f", 1.0 / Double(n)), "1/\(n)") }
     }
 }

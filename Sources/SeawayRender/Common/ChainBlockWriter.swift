@@ -55,10 +55,12 @@ struct ChainBlockWriter: ~Copyable {
         endLine()
     }
 
-    /// Adds a line made of `head` (what every rule of the chain starts with) and `line`.
-    mutating func append(head: RuleLine, _ line: RuleLine) {
+    /// Adds `head`, a space and `text`; without a head, what `rule(text)` writes.
+    mutating func rule(head: RuleLine?, _ text: RuleLine) {
+        guard let head else { return rule(text) }
         head.withBytes { rules.append($0) }
-        append(line)
+        rules.append(UInt8(ascii: " "))
+        append(text)
     }
 
     /// Adds lines already written (each ending in a newline).

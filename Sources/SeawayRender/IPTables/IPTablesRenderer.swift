@@ -52,7 +52,7 @@ struct IPTablesFragment: ServicePortFragment {
         // Per endpoint: its chain's two rules and its rule in the service chain, about 250
         // bytes (400 with the comments small clusters get).
         let endpointCount = sp.endpoints.allReachable.count
-        var chains = ChainBlockWriter(reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
+        var chains = ChainBlockWriter(rulePrefix: "-A ", reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
                                       ruleBytes: (s.largeCluster ? 260 : 400) * (endpointCount + 2))
         let name = names.portName
         let proto = info.proto.lowercased
@@ -193,14 +193,15 @@ struct IPTablesFragment: ServicePortFragment {
         for (i, ep) in reachable.enumerated() {
             let chain = endpointChains[i]
             chains.startChain(bytes: chain)
-            // Large clusters drop these comments: 40% less text for iptables-restore.
-            let head: RuleLine = s.largeCluster ? "-A \(chain)" : "-A \(chain) -m comment --comment \(name)"
+            // Large clusters drop these comments: 40% less text for iptables-restore. Their
+            // rules start `-A CHAIN`, as the writer starts a rule.
+            let head: RuleLine? = s.largeCluster ? nil : "-A \(chain) -m comment --comment \(name)"
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-            chains.append(head: head, " -s \(ep.ip) -j \(markMasq)")
+            chains.rule(head: head, "-s \(ep.ip) -j \(markMasq)")
             if info.sessionAffinityClientIP {
-                chains.append(head: head, " -m recent --name \(chain) --set \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
+                chains.rule(head: head, "-m recent --name \(chain) --set \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
             } else {
-                chains.append(head: head, " \(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
+                chains.rule(head: head, "\(matchProto) -j DNAT --to-destination \(ep.ip, port: ep.port)")
             }
         }
         self.chains = chains.finish()
@@ -212,24 +213,24 @@ struct IPTablesFragment: ServicePortFragment {
 private func writeServiceToEndpointRules(_ rules: inout ChainBlockWriter, _ sp: ProxyServicePort, _ chain: String,
                                          _ endpoints: [EndpointInfo], _ indexes: [Int],
                                          _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
-    let name = sp.info.name.description
-    // Without comments (large clusters) every rule starts the same: written once.
-    let sharedHead: RuleLine = "-A \(chain)"
-    func head(_ ep: EndpointInfo) -> RuleLine {
-        largeCluster ? sharedHead : "-A \(chain) -m comment --comment \"\(name) -> \(ep.ip, port: ep.port)\""
+    // Without comments (large clusters) every rule starts `-A CHAIN`, as the writer starts
+    // a rule; with them, each names its endpoint.
+    let name = largeCluster ? "" : sp.info.name.description
+    func head(_ ep: EndpointInfo) -> RuleLine? {
+        largeCluster ? nil : "-A \(chain) -m comment --comment \"\(name) -> \(ep.ip, port: ep.port)\""
     }
     if sp.info.sessionAffinityClientIP {
         for (ep, i) in zip(endpoints, indexes) {
             let epChain = endpointChains[i]
-            rules.append("\(head(ep)) -m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
+            rules.rule(head: head(ep), "-m recent --name \(epChain) --rcheck --seconds \(sp.info.stickyMaxAgeSeconds) --reap -j \(epChain)")
         }
     }
     let n = endpoints.count
     for (k, (ep, i)) in zip(endpoints, indexes).enumerated() {
         if k < n - 1 {
-            rules.append(head: head(ep), " -m statistic --mode random --probability \(Probability.string(n - k)) -j \(endpointChains[i])")
+            rules.rule(head: head(ep), "-m statistic --mode random --probability \(probabilityOneIn: n - k) -j \(endpointChains[i])")
         } else {
-            rules.append(head: head(ep), " -j \(endpointChains[i])")
+            rules.rule(head: head(ep), "-j \(endpointChains[i])")
         }
     }
 }
@@ -237,12 +238,38 @@ private func writeServiceToEndpointRules(_ rules: inout ChainBlockWriter, _ sp: 
 /// `1/n` with ten decimals (`%0.10f`), as kube-proxy writes statistic probabilities.
 /// C's printf rounds the exact binary value, as Go's strconv does, so the digits agree.
 enum Probability {
+    /// Every text of `1/n` is this long (`0.3333333333`, `1.0000000000`).
+    static let width = 12
+    static let cached = 1...1000
+
     /// kube-proxy precomputes the first thousand too; beyond that we format on demand.
-    private static let cache: [String] = (0...1000).map { $0 == 0 ? "<bad value>" : format($0) }
+    /// Kept where it is never freed, so both cores read it with no reference counting (a
+    /// shared array of strings had its counts contended between them). Written once, by the
+    /// lazy initializer, and only read after.
+    nonisolated(unsafe) private static let table: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: (cached.upperBound + 1) * width)
+        for n in cached {
+            var text = format(n)
+            text.withUTF8 { (table + n * width).update(from: $0.baseAddress!, count: width) }
+        }
+        return UnsafePointer(table)
+    }()
 
-    static func string(_ n: Int) -> String { n < cache.count ? cache[n] : format(n) }
+    /// Calls `body` with the text of `1/n` (n > 0).
+    static func withText<R>(_ n: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if cached.contains(n) { return body(UnsafeBufferPointer(start: table + n * width, count: width)) }
+        var text = format(n)
+        return text.withUTF8(body)
+    }
 
-    private static func format(_ n: Int) -> String { String(format: "%0.10f", 1.0 / Double(n)) }
+    static func format(_ n: Int) -> String { String(format: "%0.10f", 1.0 / Double(n)) }
+}
+
+extension RuleLine.Interpolation {
+    /// `1/n` as kube-proxy writes a statistic probability (see `Probability`).
+    mutating func appendInterpolation(probabilityOneIn n: Int) {
+        Probability.withText(n) { line.append($0) }
+    }
 }
 
 /// KUBE-SEP chain names of a service port's reachable endpoints, hashed once each and kept
