@@ -20,30 +20,31 @@ public enum IPTablesChain {
         public let portName: String
         /// What endpoint hashes start with: `ns/name:port` + `tcp`.
         let hashPrefix: String
-        public let cluster: String
-        public let local: String
-        public let external: String
-        public let firewall: String
+        /// The 16 characters of the port's hash that its four chain names end with, kept in
+        /// the value: four strings were four allocations per port, freed again each render.
+        private let hash: InlineArray<16, UInt8>
+
+        public var cluster: RuleLine { chain("KUBE-SVC-") }
+        public var local: RuleLine { chain("KUBE-SVL-") }
+        public var external: RuleLine { chain("KUBE-EXT-") }
+        public var firewall: RuleLine { chain("KUBE-FW-") }
 
         public init(_ name: ServicePortName) {
             portName = name.description
             var prefix = portName + name.proto.lowercased.description
             hashPrefix = prefix
-            // The hash once, on the stack, then each name written at its final size: joining
-            // strings made each name twice, for every service port of every render.
-            let (cluster, local, external, firewall) = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { hash in
-                prefix.withUTF8 { _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer($0), length: 16, into: hash) }
-                func chain(_ label: StaticString) -> String {
-                    String(unsafeUninitializedCapacity: label.utf8CodeUnitCount + 16) { out in
-                        let l = label.utf8CodeUnitCount
-                        out.baseAddress!.update(from: label.utf8Start, count: l)
-                        (out.baseAddress! + l).update(from: hash.baseAddress!, count: 16)
-                        return l + 16
-                    }
-                }
-                return (chain("KUBE-SVC-"), chain("KUBE-SVL-"), chain("KUBE-EXT-"), chain("KUBE-FW-"))
+            var hash = InlineArray<16, UInt8>(repeating: 0)
+            var span = hash.mutableSpan
+            span.withUnsafeMutableBufferPointer { out in
+                prefix.withUTF8 { _ = ChainHash.writeBase32SHA256(UnsafeRawBufferPointer($0), length: 16, into: out) }
             }
-            (self.cluster, self.local, self.external, self.firewall) = (cluster, local, external, firewall)
+            self.hash = hash
+        }
+
+        private func chain(_ label: StaticString) -> RuleLine {
+            var name: RuleLine = "\(label)"
+            hash.span.withUnsafeBufferPointer { name.append($0) }
+            return name
         }
 
         /// The length of every endpoint chain name.

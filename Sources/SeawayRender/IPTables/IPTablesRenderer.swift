@@ -156,13 +156,13 @@ struct IPTablesFragment: ServicePortFragment {
             if hasExternal {
                 rules.append("-A \(ext) -j \(externalPolicyChain)")
             }
-            chains.startChain(bytes: ext.utf8)
+            chains.startChain(ext)
             chains.append(rules)
         }
 
         if usesFW {
             let fw = names.firewall
-            chains.startChain(bytes: fw.utf8)
+            chains.startChain(fw)
             let head: RuleLine = "-A \(fw) -m comment --comment \"\(name) loadbalancer IP\""
             for cidr in info.loadBalancerSourceRanges {
                 chains.append("\(head) -s \(cidr) -j \(names.external)")
@@ -178,13 +178,13 @@ struct IPTablesFragment: ServicePortFragment {
         let endpointChains = EndpointChainNames(reachable, names)
 
         if sp.usesClusterPolicyChain {
-            chains.startChain(bytes: names.cluster.utf8)
+            chains.startChain(names.cluster)
             if !info.internalPolicyLocal { chains.append(internalRules) }
             writeServiceToEndpointRules(&chains, sp, names.cluster, sp.endpoints.cluster,
                                         reachable.indexes(of: sp.endpoints.cluster), endpointChains, s.largeCluster)
         }
         if sp.usesLocalPolicyChain {
-            chains.startChain(bytes: names.local.utf8)
+            chains.startChain(names.local)
             if info.internalPolicyLocal { chains.append(internalRules) }
             writeServiceToEndpointRules(&chains, sp, names.local, sp.endpoints.local,
                                         reachable.indexes(of: sp.endpoints.local), endpointChains, s.largeCluster)
@@ -210,7 +210,7 @@ struct IPTablesFragment: ServicePortFragment {
 
 /// Session-affinity checks, then one rule per endpoint with probability 1/(n-i), into the
 /// chain started last. `indexes` place `endpoints` among the names in `endpointChains`.
-private func writeServiceToEndpointRules(_ rules: inout ChainBlockWriter, _ sp: ProxyServicePort, _ chain: String,
+private func writeServiceToEndpointRules(_ rules: inout ChainBlockWriter, _ sp: ProxyServicePort, _ chain: RuleLine,
                                          _ endpoints: [EndpointInfo], _ indexes: [Int],
                                          _ endpointChains: EndpointChainNames, _ largeCluster: Bool) {
     // Without comments (large clusters) every rule starts `-A CHAIN`, as the writer starts
