@@ -37,8 +37,8 @@ extension Array where Element: Sendable {
                 let out = (UncheckedBuffer(base: firstBuffer.baseAddress!), UncheckedBuffer(base: secondBuffer.baseAddress!))
                 concurrentForEach { i, element in
                     let (t, u) = transform(element)
-                    (out.0.base + i).initialize(to: t)
-                    (out.1.base + i).initialize(to: u)
+                    (out.0.base + i).initialize(to: consume t)
+                    (out.1.base + i).initialize(to: consume u)
                 }
                 secondInitialized = count
             }

@@ -27,7 +27,8 @@ struct FragmentStore<Fragment: ServicePortFragment>: Sendable {
     init(_ map: ServiceMap, render: @Sendable (ProxyServicePort) -> Fragment) {
         (inOrder, chains) = map.ports.concurrentMapUnzipped { port in
             let fragment = render(port)
-            return (fragment, fragment.chains)
+            let chains = fragment.chains
+            return (consume fragment, chains)
         }
         order = map.ports.map(\.info.name)
     }
