@@ -33,6 +33,23 @@ import Testing
         #expect(IPAddress(v4: 0).joined(port: 0) == "0.0.0.0:0")
     }
 
+    /// The text is written in words: none of them reaches past the 15 (or, with a port, 21)
+    /// bytes the caller gives, for the longest addresses and ports.
+    @Test func writesNothingPastTheBuffer() {
+        for v: UInt32 in [0xFFFF_FFFF, 0x64C8_7BEA, 0x0A00_00FF, 0x0101_0101] {
+            for port in [nil, 0, 8080, 65535] as [Int?] {
+                let window = port == nil ? 15 : 21
+                var bytes = [UInt8](repeating: 0xEE, count: window + 8)
+                let n = bytes.withUnsafeMutableBufferPointer { all in
+                    IPAddress.writeV4(v, port: port, into: UnsafeMutableBufferPointer(rebasing: all[..<window]))
+                }
+                let text = IPAddress(v4: v).description + (port.map { ":\($0)" } ?? "")
+                #expect(String(decoding: bytes[..<n], as: UTF8.self) == text)
+                #expect(bytes[window...].allSatisfy { $0 == 0xEE }, "\(text) in \(window) bytes")
+            }
+        }
+    }
+
     @Test func leadingZerosAreDecimalLikeParseIPSloppy() {
         #expect(IPAddress("010.000.001.002")?.description == "10.0.1.2")
         #expect(CIDR("010.001.0.0/16")?.description == "10.1.0.0/16")
