@@ -108,24 +108,23 @@ public enum EndpointsMap {
     /// the first (kube-proxy keeps an earlier entry only when the later one is terminating).
     static func deduplicated(_ list: [EndpointInfo]) -> [EndpointInfo] {
         if list.count < 2 { return list }
-        // Usually already in order without repeats: checked pair by pair, no keys kept.
-        var previous = TextKey(list[0])
+        // Usually already in order without repeats: checked pair by pair.
         var inOrder = true
-        for i in 1..<list.count {
-            let key = TextKey(list[i])
-            if !(previous < key) { inOrder = false; break }
-            previous = key
+        for i in 1..<list.count where !EndpointTextOrder.less(list[i - 1], list[i]) {
+            inOrder = false
+            break
         }
         if inOrder { return list }
-        let keys = list.map(TextKey.init)
-        // Sort indices, not endpoints (copying an endpoint costs retains); ties keep slice order.
-        let order = list.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+        // Sort positions, not endpoints (copying an endpoint costs retains); ties keep slice order.
+        let order = list.indices.sorted { a, b in
+            EndpointTextOrder.less(list[a], list[b]) || (a < b && list[a].hasSameAddress(as: list[b]))
+        }
         var out: [EndpointInfo] = []
         out.reserveCapacity(list.count)
         var i = 0
         while i < order.count {
             var j = i + 1
-            while j < order.count && keys[order[j]] == keys[order[i]] { j += 1 }
+            while j < order.count && list[order[j]].hasSameAddress(as: list[order[i]]) { j += 1 }
             // kube-proxy overwrites with each later duplicate unless it is terminating.
             var chosen = list[order[i]]
             for k in (i + 1)..<j where !list[order[k]].terminating { chosen = list[order[k]] }

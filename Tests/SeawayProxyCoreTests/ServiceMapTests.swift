@@ -210,4 +210,38 @@ private func svc(_ name: String, type: Service.ServiceType = .clusterIP, ips: [S
         let deduped = EndpointsMap.deduplicated(endpoints + endpoints)
         #expect(deduped.map(\.description) == Array(Set(endpoints.map(\.description))).sorted())
     }
+
+    /// The order decided from the numbers (IPv4) is the order of the texts: octets with one,
+    /// two and three digits in every position, and ports of different lengths.
+    @Test func endpointOrderFromNumbersEqualsStringOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let octets: [UInt32] = [0, 1, 2, 9, 10, 11, 19, 20, 99, 100, 101, 109, 110, 199, 200, 255]
+        var endpoints: [EndpointInfo] = []
+        for _ in 0..<600 {
+            let v = (0..<4).reduce(UInt32(0)) { acc, _ in acc << 8 | octets.randomElement(using: &rng)! }
+            endpoints.append(EndpointInfo(ip: IPAddress(v4: v), port: [1, 8, 80, 800, 8080, 9, 65535].randomElement(using: &rng)!,
+                                          isLocal: false, ready: true, serving: true, terminating: false))
+        }
+        for x in endpoints.prefix(150) {
+            for y in endpoints {
+                #expect(EndpointTextOrder.less(x, y) == (x.description < y.description), "\(x.description) vs \(y.description)")
+            }
+        }
+    }
+
+    /// IPv4 endpoints come out in text order, and of equal
+    /// ones the last not terminating wins, else the first: as kube-proxy overwrites.
+    @Test func ipv4EndpointsSortAndKeepKubeProxysDuplicate() {
+        func ep(_ ip: String, _ port: Int, terminating: Bool = false, ready: Bool = true) -> EndpointInfo {
+            EndpointInfo(ip: IPAddress(ip)!, port: port, isLocal: false, ready: ready, serving: true, terminating: terminating)
+        }
+        let list = [ep("10.0.0.2", 80), ep("10.0.0.10", 80), ep("10.0.0.2", 80, terminating: true),
+                    ep("10.0.0.1", 8080, ready: false), ep("10.0.0.1", 8080), ep("9.9.9.9", 1),
+                    ep("10.0.0.3", 80, terminating: true), ep("10.0.0.3", 80, terminating: true, ready: false)]
+        let out = EndpointsMap.deduplicated(list)
+        #expect(out.map(\.description) == ["10.0.0.10:80", "10.0.0.1:8080", "10.0.0.2:80", "10.0.0.3:80", "9.9.9.9:1"])
+        #expect(out[1].ready, "the later of two live duplicates wins")
+        #expect(!out[2].terminating, "a terminating duplicate does not replace a live one")
+        #expect(out[3].ready, "of terminating duplicates only, the first stays")
+    }
 }
