@@ -16,6 +16,16 @@ extension UnsafeMutableBufferPointer where Element == UInt8 {
     /// addresses and rule text are written this way, without a `String` per number.
     @inlinable
     public func writeDecimal(_ n: Int) -> Int {
+        // Small numbers first: a vmap's endpoint indexes, probabilities' divisors, most ports.
+        if n >= 0 && n < 100 {
+            if n < 10 {
+                self[0] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: n)
+                return 1
+            }
+            self[0] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: n / 10)
+            self[1] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: n % 10)
+            return 2
+        }
         var value = n.magnitude
         let start = n < 0 ? 1 : 0
         if n < 0 { self[0] = UInt8(ascii: "-") }

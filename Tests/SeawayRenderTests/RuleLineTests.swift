@@ -36,9 +36,15 @@ import Testing
 
     /// The decimal writer rule lines and addresses share, at its edges.
     @Test func decimalsAndAddressesAtTheirEdges() {
-        for n in [0, 9, 10, 99, 100, 65535, -1, -10, Int.max, Int.min] {
+        for n in Array(-120...120) + [999, 1000, 65535, -1000, Int.max, Int.min] {
             let line: RuleLine = "\(n)"
             #expect(String(decoding: line.bytes, as: UTF8.self) == String(n))
+            // Near the end of the inline room and past it, where the digits take a detour.
+            for pad in [200, 210, 230] {
+                let text = String(repeating: "x", count: pad)
+                let long: RuleLine = "\(text)\(n)"
+                #expect(String(decoding: long.bytes, as: UTF8.self) == text + String(n))
+            }
         }
         for text in ["0.0.0.0", "255.255.255.255", "10.9.99.100", "1.20.255.3"] {
             let line: RuleLine = "\(IPAddress(text)!, port: 65535)"

@@ -62,10 +62,10 @@ struct ByteScratch: ~Copyable {
 
     mutating func append(_ line: RuleLine) { line.withBytes { append($0) } }
 
+    /// Writes `n` in decimal straight into the buffer (20 bytes hold any `Int`).
     mutating func appendDecimal(_ n: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            append(UnsafeBufferPointer(rebasing: digits[..<digits.writeDecimal(n)]))
-        }
+        if count + 20 > capacity { grow(toHold: count + 20) }
+        count += UnsafeMutableBufferPointer(start: base + count, count: 20).writeDecimal(n)
     }
 
     private mutating func grow(toHold needed: Int) {

@@ -121,6 +121,13 @@ public struct RuleLine: ExpressibleByStringInterpolation {
     }
 
     mutating func appendDecimal(_ n: Int) {
+        // Straight into the line when it has room (20 bytes hold any `Int`).
+        if heap == nil, inlineCount + 20 <= inline.count {
+            let at = inlineCount
+            var span = inline.mutableSpan
+            inlineCount += span.withUnsafeMutableBufferPointer { UnsafeMutableBufferPointer(rebasing: $0[at...]).writeDecimal(n) }
+            return
+        }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
             append(UnsafeBufferPointer(rebasing: digits[..<digits.writeDecimal(n)]))
         }
