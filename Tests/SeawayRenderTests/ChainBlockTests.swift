@@ -92,9 +92,9 @@ extension ChainBlockTests {
     /// `rule` starts each line with the prefix and the chain's name; a head, a line written
     /// in place, and lines far longer than the writer's first guess all read back whole.
     @Test func writerPrefixesRulesAndGrows() {
-        var writer = ChainBlockWriter(rulePrefix: "add rule ip kube-proxy ", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
+        var writer = ChainBlockWriter(rulesStartWith: "add rule ", table: "ip kube-proxy", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
         #expect(writer.finish().isEmpty, "a writer with no chain writes an empty block")
-        writer = ChainBlockWriter(rulePrefix: "add rule ip kube-proxy ", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
+        writer = ChainBlockWriter(rulesStartWith: "add rule ", table: "ip kube-proxy", reservingChains: 1, nameBytes: 1, ruleBytes: 1)
         let long = String(repeating: "x", count: 5000)
         writer.startChain("service-A")
         writer.rule("jump mark-for-masquerade")

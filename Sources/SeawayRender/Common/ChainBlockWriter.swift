@@ -14,13 +14,18 @@ struct ChainBlockWriter: ~Copyable {
     private let rulePrefixLength: Int
 
     /// Room for about `chains` chains, `nameBytes` of names and `ruleBytes` of rules (more
-    /// is made when needed). `rulePrefix` is what `rule` starts a line with before the
-    /// chain's name (`add rule ip kube-proxy `).
-    init(rulePrefix: String = "", reservingChains chains: Int = 4, nameBytes: Int = 64, ruleBytes: Int = 256) {
+    /// is made when needed). `rule` starts a line with `keyword`, then `table` and a space
+    /// when there is one (`add rule ip kube-proxy `), then the chain's name.
+    init(rulesStartWith keyword: StaticString = "", table: String = "", reservingChains chains: Int = 4,
+         nameBytes: Int = 64, ruleBytes: Int = 256) {
         names = ByteScratch(capacity: nameBytes)
         rules = ByteScratch(capacity: ruleBytes)
         head = ByteScratch(capacity: 128)
-        head.append(rulePrefix)
+        head.appendText(keyword)
+        if !table.isEmpty {
+            head.append(table)
+            head.append(UInt8(ascii: " "))
+        }
         rulePrefixLength = head.count
         ends.reserveCapacity(chains)
     }
@@ -69,13 +74,13 @@ struct ChainBlockWriter: ~Copyable {
         ruleCount += Int32(lines.count)
     }
 
-    /// Adds `rulePrefix`, the chain's name, a space and `text`.
+    /// Adds the start of a rule (see `init`), the chain's name, a space and `text`.
     mutating func rule(_ text: RuleLine) {
         startRule()
         append(text)
     }
 
-    /// Adds `rulePrefix`, the chain's name, a space and what `write` appends in place: for
+    /// Adds the start of a rule, the chain's name, a space and what `write` appends in place: for
     /// lines too long to build on the stack first (a vmap of many endpoints).
     mutating func rule(writing write: (inout ByteScratch) -> Void) {
         startRule()

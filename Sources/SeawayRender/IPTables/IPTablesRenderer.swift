@@ -52,7 +52,7 @@ struct IPTablesFragment: ServicePortFragment {
         // Per endpoint: its chain's two rules and its rule in the service chain, about 250
         // bytes (400 with the comments small clusters get).
         let endpointCount = sp.endpoints.allReachable.count
-        var chains = ChainBlockWriter(rulePrefix: "-A ", reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
+        var chains = ChainBlockWriter(rulesStartWith: "-A ", reservingChains: endpointCount + 4, nameBytes: 25 * (endpointCount + 4),
                                       ruleBytes: (s.largeCluster ? 260 : 400) * (endpointCount + 2))
         let name = names.portName
         let proto = info.proto.lowercased

@@ -119,7 +119,6 @@ struct NFTablesFragment: ServicePortFragment {
     init(_ sp: ProxyServicePort, _ s: NFTablesSetup) {
         let info = sp.info
         let name = info.name
-        let nameString = name.description
         let proto = info.proto.lowercased
         let ipX = s.ipX
         let markMasq = NFTablesName.markMasqText
@@ -132,6 +131,9 @@ struct NFTablesFragment: ServicePortFragment {
         let hasEndpoints = sp.endpoints.hasAnyEndpoints
         let hasInternal = sp.hasInternalEndpoints
         let hasExternal = sp.hasExternalEndpoints
+        // The port's name, for the comments of no-endpoint elements only (made when needed:
+        // a string per port, freed again, for every render).
+        let nameString = hasInternal && hasExternal ? "" : name.description
         let internalChain = info.internalPolicyLocal ? localChain : clusterChain
         let externalPolicyChain = info.externalPolicyLocal ? localChain : clusterChain
         // Unlike iptables mode, the firewall chain does not depend on having endpoints.
@@ -186,7 +188,7 @@ struct NFTablesFragment: ServicePortFragment {
             }
         }
         // About three rules of 100 bytes per endpoint chain, and its name in the vmap.
-        var out = ChainBlockWriter(rulePrefix: "add rule \(dispatchPrefix) ", reservingChains: endpoints.count + 4,
+        var out = ChainBlockWriter(rulesStartWith: "add rule ", table: dispatchPrefix, reservingChains: endpoints.count + 4,
                                    nameBytes: 64 * (endpoints.count + 4), ruleBytes: 400 * (endpoints.count + 2))
 
         for (i, ep) in endpoints.enumerated() {
@@ -265,7 +267,7 @@ struct NFTablesFragment: ServicePortFragment {
                 firewall(&out)
             } else {
                 // kube-proxy's table's filter hooks reach it (@firewall-ips): it stays there.
-                var fw = ChainBlockWriter(rulePrefix: "add rule \(s.prefix) ")
+                var fw = ChainBlockWriter(rulesStartWith: "add rule ", table: s.prefix)
                 firewall(&fw)
                 mainChains = fw.finish()
             }
