@@ -2,7 +2,7 @@ import SeawayModel
 
 /// The order of endpoints' `ip:port` texts, as Go compares strings (kube-proxy sorts
 /// endpoints that way), decided for IPv4 from the numbers: every endpoint of a render is
-/// ordered, and writing two texts to compare them cost 400 instructions an endpoint.
+/// ordered, and writing two texts to compare them cost about 400 instructions an endpoint.
 enum EndpointTextOrder {
     /// Whether `x`'s `ip:port` text sorts before `y`'s.
     static func less(_ x: EndpointInfo, _ y: EndpointInfo) -> Bool {

@@ -16,11 +16,11 @@ struct ByteScratch: ~Copyable {
 
     var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 
-    /// The bytes from `start` on, in an array of their own size.
-    func array(from start: Int = 0) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: count - start) { out, initialized in
-            if count > start { out.baseAddress!.update(from: base + start, count: count - start) }
-            initialized = count - start
+    /// The bytes, in an array of their own size.
+    func array() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            if count > 0 { out.baseAddress!.update(from: base, count: count) }
+            initialized = count
         }
     }
 
@@ -32,6 +32,7 @@ struct ByteScratch: ~Copyable {
         count += bytes.count
     }
 
+    /// Drops the last `k` bytes (the room stays).
     mutating func removeLast(_ k: Int) {
         precondition(k >= 0 && k <= count)
         count -= k

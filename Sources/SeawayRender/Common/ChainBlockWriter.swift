@@ -8,8 +8,8 @@ struct ChainBlockWriter: ~Copyable {
     private var ends: [ChainBlock.Ends] = []
     private var started = false
     private var ruleCount: Int32 = 0
-    /// What `rule` starts a line with: the rule prefix, the name of the chain started last
-    /// and a space, copied in one piece.
+    /// What `rule` starts a line with: the keyword and table given to `init`, the name of
+    /// the chain started last and a space, copied in one piece.
     private var head: ByteScratch
     private let rulePrefixLength: Int
 
@@ -102,7 +102,7 @@ struct ChainBlockWriter: ~Copyable {
 
     /// The block written.
     consuming func finish() -> ChainBlock {
-        if started { ends.append(ChainBlock.Ends(name: Int32(names.count), rules: Int32(rules.count), ruleCount: ruleCount)) }
+        closeChain()
         return ChainBlock(names: names.array(), rules: rules.array(), ends: ends)
     }
 }
