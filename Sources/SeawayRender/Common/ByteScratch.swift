@@ -61,8 +61,6 @@ struct ByteScratch: ~Copyable {
         append(Array(bytes))
     }
 
-    mutating func append(_ line: RuleLine) { line.withBytes { append($0) } }
-
     /// Writes `n` in decimal straight into the buffer (20 bytes hold any `Int`).
     mutating func appendDecimal(_ n: Int) {
         if count + 20 > capacity { grow(toHold: count + 20) }

@@ -57,9 +57,8 @@ struct TextPieces: Sendable {
         let p = strings.count, list = blockLists.count
         strings.append(prefix)
         blockLists.append(blocks)
-        let wrapping = prefix.utf8.count + suffix.utf8CodeUnitCount
         for b in blocks.indices where !blocks[b].isEmpty {
-            add(.declarations(prefix: p, list: list, block: b, suffix: suffix), blocks[b].nameByteCount + blocks[b].count * wrapping)
+            add(.declarations(prefix: p, list: list, block: b, suffix: suffix), blocks[b].declarationsByteCount(prefix, suffix))
         }
     }
 

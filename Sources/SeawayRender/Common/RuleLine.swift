@@ -150,23 +150,9 @@ extension Array where Element == UInt8 {
         s.withUTF8 { append(contentsOf: $0) }
     }
 
-    mutating func appendDecimal(_ n: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            append(contentsOf: digits[..<digits.writeDecimal(n)])
-        }
-    }
-
     /// Appends literal text.
     mutating func appendText(_ s: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
-    /// Appends an address as Go prints it (see `IPAddress.description`).
-    mutating func appendAddress(_ ip: IPAddress) {
-        guard ip.family == .ipv4 else { return appendUTF8(ip.description) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { text in
-            append(contentsOf: text[..<IPAddress.writeV4(UInt32(truncatingIfNeeded: ip.low), port: nil, into: text)])
-        }
     }
 }
 
