@@ -76,7 +76,7 @@ let package = Package(
         ]),
         // The DNS server: UDP/TCP sockets (swift-nio), the upstream forwarder, metrics, HTTP endpoints.
         .target(name: "SeawayDNSServer", dependencies: [
-            "SeawayDNS", "SeawayHTTP", "SeawayKernel",
+            "SeawayDNS", "SeawayHTTP", "SeawayKernel", "SeawayModel",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -27,6 +27,8 @@ let package = Package(
             .product(name: "SeawayDNS", package: "Seaway"),
             .product(name: "SeawayDataplane", package: "Seaway"),
             .product(name: "SeawayNetlink", package: "Seaway"),
+            .product(name: "SeawayLoader", package: "Seaway"),
+            .product(name: "SeawayKernel", package: "Seaway"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(

@@ -63,19 +63,26 @@ struct DNSServeCommand: ParsableCommand {
         printNotice("dns: listening on \(config.host):\(server.port) (udp, tcp)"
             + zip(config.httpListeners, server.httpPorts).map { ", http \($0.0.host):\($0.1)" }.joined())
         let manifests = self.manifests
+        let loading = DispatchQueue(label: "seaway.dns.loading")
+        /// The zone a reload replaced is freed when each socket has moved on to the new one,
+        /// at its next query; its pages go back a little later.
+        @Sendable func returnReplacedZone() {
+            loading.asyncAfter(deadline: .now() + .seconds(2)) { Heap.returnFreedMemory() }
+        }
         @Sendable func load(initial: Bool) {
             do {
                 var o = options
                 o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
                 let loaded = try { () throws -> String in
                     let cluster = try ManifestLoader().load(manifests)
-                    store.replace(KubernetesZone(options: o, cluster: cluster))
+                    store.replace(options: o, cluster: cluster)
                     return "\(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods"
                 }()
                 // Parsing manifests takes several times the memory the zone keeps; once the
                 // cluster state is gone (above), give the freed pages back (glibc keeps them
                 // in the loading thread's arena otherwise).
                 Heap.returnFreedMemory()
+                if !initial { returnReplacedZone() }
                 printNotice("dns: loaded \(loaded)")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
@@ -87,7 +94,6 @@ struct DNSServeCommand: ParsableCommand {
         // signal is always heard.
         let live = self.source.isLive
         let signals = DispatchQueue(label: "seaway.dns.signals")
-        let loading = DispatchQueue(label: "seaway.dns.loading")
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGHUP, SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -120,10 +126,11 @@ struct DNSServeCommand: ParsableCommand {
                         guard let cluster = informerBox.informer?.snapshot() else { return }
                         var o = options
                         o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-                        store.replace(KubernetesZone(options: o, cluster: cluster))
+                        store.replace(options: o, cluster: cluster)
                     }
                     // The snapshot is gone by now (its scope ended), so its pages can go back.
                     Heap.returnFreedMemory()
+                    returnReplacedZone()
                 }
             }, log: { printError("dns: \($0)") })
             informerBox.informer = informer

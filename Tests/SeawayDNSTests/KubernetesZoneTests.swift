@@ -226,3 +226,35 @@ struct KubernetesZoneTests {
         #expect(nested.ask("web.apps.svc.cluster.local.", .a)?.answers.count == 1)
     }
 }
+
+/// The directory outlives the parsed cluster, so it keeps no storage of the cluster's.
+struct ServiceDirectoryStorageTests {
+    @Test func longNamesAreCopiedNotShared() throws {
+        let yaml = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: a-service-with-a-long-name, namespace: a-namespace-with-a-long-name}
+            spec:
+              clusterIP: 10.96.0.10
+              ports: [{name: a-port-with-a-long-name, port: 80, protocol: TCP}]
+            """
+        var cluster = ClusterState()
+        try ManifestDecoder().decode(yaml, file: "svc.yaml", into: &cluster)
+        let directory = KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster).directory
+        let entry = try #require(directory.service("a-service-with-a-long-name", namespace: "a-namespace-with-a-long-name"))
+        let service = try #require(cluster.services.first)
+        func storage(_ text: String) -> UnsafeRawPointer? {
+            var text = text
+            return text.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        #expect(entry.name == service.metadata.name)
+        #expect(entry.namespace == service.metadata.namespace)
+        #expect(entry.ports.map(\.name) == ["a-port-with-a-long-name"])
+        #expect(storage(entry.name) != storage(service.metadata.name))
+        #expect(storage(entry.namespace) != storage(service.metadata.namespace))
+        #expect(storage(entry.ports[0].name) != storage(service.ports[0].name))
+        guard case let .clusterIP(ips) = entry.kind else { Issue.record("not a ClusterIP entry"); return }
+        #expect(ips == service.clusterIPs)
+        #expect(ips.withUnsafeBufferPointer { $0.baseAddress } != service.clusterIPs.withUnsafeBufferPointer { $0.baseAddress })
+    }
+}

@@ -1,4 +1,5 @@
 // Usage: SeawayProfile servicemap|iptables|nftables|load|dns SERVICES [ITERATIONS]
+//        SeawayProfile dns-memory CLUSTER.yaml   (what the DNS server keeps resident)
 //        SeawayProfile yaml SERVICES > cluster.yaml
 //        SeawayProfile policy-yaml PODS > policy-cluster.yaml   (100 namespaces, PODS / 2.5 policies)
 //        SeawayProfile nft-commit [ITERATIONS] < transaction.nft   (inside a namespace holding the table)
@@ -6,6 +7,8 @@
 import Foundation
 import NIOCore
 import SeawayDataplane
+import SeawayKernel
+import SeawayLoader
 import SeawayNetlink
 import SeawayDNS
 import SeawayModel
@@ -15,8 +18,8 @@ import SyntheticCluster
 
 let args = CommandLine.arguments
 let phase = args.count > 1 ? args[1] : "iptables"
-let services = args.count > 2 ? Int(args[2])! : 10_000
-let iterations = args.count > 3 ? Int(args[3])! : 5
+let services = args.count > 2 ? Int(args[2]) ?? 0 : 10_000
+let iterations = args.count > 3 ? Int(args[3]) ?? 1 : 5
 
 var options = ProxyOptions()
 options.nodeName = "node-0"
@@ -126,6 +129,31 @@ if phase == "policy-yaml" {
         let elapsed = clock.now - start
         print("answered \(queries.count) uncached in \(elapsed) (\(Int(Double(queries.count) / (Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds)))) per second), \(bytes) bytes")
     }
+} else if phase == "dns-memory" {
+    // What `seaway dns serve` keeps resident after loading FILE (args[2]) as the server does
+    // it: parsed on a loading queue, the zone built apart (`Heap.apart`), freed pages given
+    // back. Then glibc's view per arena, and the whole process map in FILE.smaps.
+    Heap.keepBigAllocationsApart()
+    func rss() -> String {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").filter { $0.hasPrefix("VmRSS") || $0.hasPrefix("RssAnon") || $0.hasPrefix("VmHWM") }.joined(separator: " ")
+    }
+    let file = args[2]
+    print("at start: \(rss())")
+    final class Box: @unchecked Sendable { var responder: DNSResponder? }
+    let box = Box()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue(label: "loading").async {
+        let cluster = try! ManifestLoader().load([file])
+        box.responder = Heap.apart { DNSResponder(zone: KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster)) }
+        done.signal()
+    }
+    done.wait()
+    Heap.returnFreedMemory()
+    print("after loading: \(rss())")
+    malloc_stats()
+    _ = system("cp /proc/\(getpid())/smaps \(file).smaps")
+    _ = box.responder
 } else if phase == "load" {
     let yaml = SyntheticCluster.yaml(services: services, endpoints: 10)
     for _ in 0..<iterations {

@@ -81,17 +81,17 @@ public struct ServiceDirectory: Sendable {
             let meta = service.metadata
             let kind: Kind
             if service.type == .externalName {
-                kind = .externalName(service.externalName ?? "")
+                kind = .externalName(ServiceDirectory.owned(service.externalName ?? ""))
             } else if service.isHeadless {
                 kind = .headless
             } else {
-                kind = .clusterIP(service.clusterIPs)
+                kind = .clusterIP(service.clusterIPs.map { $0 })
             }
             let slices = (slicesByService["\(meta.namespace)/\(meta.name)"] ?? []).sorted { $0.metadata.name < $1.metadata.name }
             let groups = slices.map { ServiceDirectory.group($0, publishNotReady: service.publishNotReadyAddresses, endpointPodNames: endpointPodNames) }
             let index = Int32(entries.count)
-            entries.append(Entry(name: meta.name, namespace: meta.namespace, kind: kind,
-                                 ports: service.ports.map { Port(name: $0.name, proto: $0.proto.rawValue, port: $0.port) },
+            entries.append(Entry(name: ServiceDirectory.owned(meta.name), namespace: ServiceDirectory.owned(meta.namespace), kind: kind,
+                                 ports: service.ports.map { Port(name: ServiceDirectory.owned($0.name), proto: $0.proto.rawValue, port: $0.port) },
                                  endpoints: groups))
             services[meta.namespace.lowercased(), default: [:]][meta.name.lowercased()] = index
             if case let .clusterIP(ips) = kind {
@@ -129,17 +129,29 @@ public struct ServiceDirectory: Sendable {
         }
         let ports = slice.ports.isEmpty
             ? [Port(name: "", proto: "", port: -1)]
-            : slice.ports.map { Port(name: $0.name ?? "", proto: $0.proto.rawValue, port: $0.port ?? -1) }
+            : slice.ports.map { Port(name: ServiceDirectory.owned($0.name ?? ""), proto: $0.proto.rawValue, port: $0.port ?? -1) }
         return EndpointGroup(addresses: addresses, ports: ports)
     }
 
     /// The endpoint's hostname, else (with endpoint_pod_names) its pod's name if that is a
     /// valid label, else its address with dashes (`10-0-0-1`, IPv6 colons as dashes).
     private static func hostname(_ ep: EndpointSlice.Endpoint, ip: IPAddress, text: String, endpointPodNames: Bool) -> String {
-        if let h = ep.hostname, !h.isEmpty { return h }
-        if endpointPodNames, let pod = ep.targetRef?.name, !pod.isEmpty, pod.count < 64 { return pod }
+        if let h = ep.hostname, !h.isEmpty { return owned(h) }
+        if endpointPodNames, let pod = ep.targetRef?.name, !pod.isEmpty, pod.count < 64 { return owned(pod) }
         let separator: Character = ip.family == .ipv4 ? "." : ":"
         return String(text.map { $0 == separator ? "-" : $0 })
+    }
+
+    /// `text` in storage of its own. The directory outlives the parsed cluster, whose strings
+    /// and arrays were allocated by the decoding threads among the YAML parser's garbage:
+    /// one shared string keeps its whole page of that garbage resident, and 10,000 services
+    /// kept some 30 MB that way. (Strings of up to 15 bytes are stored inline anyway.)
+    static func owned(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.count <= 15 ? String(decoding: bytes, as: UTF8.self)
+                : String(unsafeUninitializedCapacity: bytes.count) { $0.initialize(fromContentsOf: bytes) }
+        }
     }
 
     public func namespaceExists(_ namespace: String) -> Bool { existingNamespaces.contains(namespace.lowercased()) }
