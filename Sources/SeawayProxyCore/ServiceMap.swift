@@ -48,7 +48,8 @@ public struct ServiceMap: Sendable, Hashable {
             var infos: [ServicePortInfo] = []
             infos.reserveCapacity(services.count)
             services.withUnsafeBufferPointer { services in
-                for i in services.indices { ServicePortInfo.appendInfos(for: services[i], family: family, to: &infos) }
+                guard let first = services.baseAddress else { return }
+                for i in services.indices { ServicePortInfo.appendInfos(for: first + i, family: family, to: &infos) }
             }
             // Sorted first, on precomputed keys (ServicePortName's `<` formats the name on
             // every comparison), so the ports are built in their final order.

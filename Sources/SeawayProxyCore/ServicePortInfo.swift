@@ -43,33 +43,37 @@ public struct ServicePortInfo: Sendable, Hashable {
     /// ClusterIP of the family, or handled by another proxy).
     public static func infos(for service: Service, family: IPFamily) -> [ServicePortInfo] {
         var infos: [ServicePortInfo] = []
-        appendInfos(for: service, family: family, to: &infos)
+        withUnsafePointer(to: service) { appendInfos(for: $0, family: family, to: &infos) }
         return infos
     }
 
-    /// Appends `infos(for:family:)` to `infos`, reading the service in place.
-    static func appendInfos(for service: borrowing Service, family: IPFamily, to infos: inout [ServicePortInfo]) {
-        if service.type == .externalName || service.isHeadless { return }
-        if service.metadata.labels["service.kubernetes.io/service-proxy-name"] != nil { return }
-        guard let clusterIP = service.clusterIP(for: family) else { return }
+    /// Appends `infos(for:family:)` to `infos`, reading the service where it is, each field
+    /// through the pointer: a copy of a Service retains every string and array in it, and
+    /// this runs for every service of a render.
+    static func appendInfos(for service: UnsafePointer<Service>, family: IPFamily, to infos: inout [ServicePortInfo]) {
+        if service.pointee.type == .externalName || service.pointee.isHeadless { return }
+        if service.pointee.metadata.labels["service.kubernetes.io/service-proxy-name"] != nil { return }
+        // `clusterIP(for:)`'s test, spelled out: calling that method (another module's) took a
+        // copy of the whole Service to pass as `self`.
+        guard let clusterIP = service.pointee.clusterIPs.first(where: { $0.family == family }) else { return }
 
-        let exposesExternally = service.type == .nodePort || service.type == .loadBalancer || !service.externalIPs.isEmpty
-        let externalLocal = exposesExternally && service.externalTrafficPolicy == .local
-        let lbVIPs = service.loadBalancerIngress.compactMap { ing -> IPAddress? in
+        let exposesExternally = service.pointee.type == .nodePort || service.pointee.type == .loadBalancer || !service.pointee.externalIPs.isEmpty
+        let externalLocal = exposesExternally && service.pointee.externalTrafficPolicy == .local
+        let lbVIPs = service.pointee.loadBalancerIngress.compactMap { ing -> IPAddress? in
             guard ing.isVIPMode, let ip = ing.ip, ip.family == family else { return nil }
             return ip
         }
         // Only LoadBalancer services with Local policy get a health-check node port.
-        let healthCheck = service.type == .loadBalancer && externalLocal ? service.healthCheckNodePort : 0
+        let healthCheck = service.pointee.type == .loadBalancer && externalLocal ? service.pointee.healthCheckNodePort : 0
 
         // What every port shares, read once (and not captured with the whole Service).
-        let namespace = service.metadata.namespace, name = service.metadata.name
-        let affinity = service.sessionAffinityClientIP
-        let stickySeconds = affinity ? service.sessionAffinityTimeout : 0
-        let externalIPs = service.externalIPs.filter { $0.family == family }
-        let sourceRanges = service.loadBalancerSourceRanges.filter { $0.family == family }
-        let internalLocal = service.internalTrafficPolicy == .local
-        for port in service.ports {
+        let namespace = service.pointee.metadata.namespace, name = service.pointee.metadata.name
+        let affinity = service.pointee.sessionAffinityClientIP
+        let stickySeconds = affinity ? service.pointee.sessionAffinityTimeout : 0
+        let externalIPs = service.pointee.externalIPs.filter { $0.family == family }
+        let sourceRanges = service.pointee.loadBalancerSourceRanges.filter { $0.family == family }
+        let internalLocal = service.pointee.internalTrafficPolicy == .local
+        for port in service.pointee.ports {
             infos.append(ServicePortInfo(
                 name: ServicePortName(namespace: namespace, name: name, port: port.name, proto: port.proto),
                 clusterIP: clusterIP, port: port.port, nodePort: port.nodePort,

@@ -181,6 +181,10 @@ if phase == "policy-yaml" {
 } else {
     let cluster = SyntheticCluster.state(services: services, endpoints: 10)
     let prebuiltMap = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+    // OFF_MAIN: the loop on a thread of its own (a non-main malloc arena, as in the harness).
+    let offMain = ProcessInfo.processInfo.environment["OFF_MAIN"] != nil
+    let options = options
+    @Sendable func loop() throws {
     for _ in 0..<iterations {
         let start = clock.now
         switch phase {
@@ -207,19 +211,28 @@ if phase == "policy-yaml" {
                 let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
                 lap("service map")
                 // As `seaway render` does it: the rulesets, then written chunk by chunk.
-                let ruleset: Ruleset
+                var ruleset: Ruleset?
                 if phase == "phases" {
                     let sync = IPTablesSync(map)
                     lap("fragments + segments")
                     ruleset = .iptables(sync.ruleset)
                 } else {
-                    let sync = NFTablesSync(map)
+                    var sync: NFTablesSync? = NFTablesSync(map)
                     lap("fragments")
-                    ruleset = .nftables(sync.rulesets[0])
+                    var r: Ruleset? = .nftables(sync!.rulesets[0])
+                    lap("assemble")
+                    r!.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
+                    lap("chunks written")
+                    r = nil
+                    lap("ruleset freed")
+                    sync = nil
+                    lap("sync freed")
                 }
+                if let ruleset {
                 lap("assemble")
                 ruleset.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
                 lap("chunks written")
+                }
             }
             lap("freed")
         case "iptables-sync", "nftables-sync":
@@ -237,6 +250,8 @@ if phase == "policy-yaml" {
         }
         print("\(phase): \(clock.now - start)")
     }
+    }
+    if offMain { Heap.apart { try! loop() } } else { try loop() }
 }
 
 @_silgen_name("malloc_trim") func malloc_trim(_ pad: Int) -> Int32

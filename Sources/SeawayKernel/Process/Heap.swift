@@ -18,7 +18,10 @@ public enum Heap {
     /// the data it is built from (a zone built from a parsed cluster). Made among the parse's
     /// garbage, its small objects would fill the holes between that garbage and keep those
     /// pages resident after the garbage is freed.
-    public static func apart<T>(_ build: () -> T) -> T {
+    ///
+    /// `build` is `@Sendable` so that it is not isolated to the caller's actor: it runs on
+    /// the new thread while the caller waits.
+    public static func apart<T: Sendable>(_ build: @Sendable () -> T) -> T {
         var result: T?
         withoutActuallyEscaping(build) { build in
             let task = Unmanaged.passRetained(ApartTask { result = build() })
