@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import SeawayDNS
 import SeawayKernel
@@ -16,6 +17,15 @@ public final class ZoneStore: Sendable {
         init(generation: Int, responder: DNSResponder) {
             self.generation = generation
             self.responder = responder
+        }
+
+        /// A replaced zone is freed when the last socket moves on to the new one (at its next
+        /// query); its pages go back to the system a moment later, off the socket's thread.
+        deinit {
+            guard responder.zone.synced else { return }
+            DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .milliseconds(100)) {
+                Heap.returnFreedMemory()
+            }
         }
     }
 
@@ -36,12 +46,18 @@ public final class ZoneStore: Sendable {
 
     public var isLoaded: Bool { current.responder.zone.synced }
 
-    /// Builds the zone of `cluster` and precompiles its answers, then swaps it in. The
-    /// building runs on a thread of its own (`Heap.apart`): the zone stays resident long
-    /// after the cluster state and the parser's garbage are freed, and should not be
+    /// The zone of `cluster`, built on a thread of its own (`Heap.apart`): it stays resident
+    /// long after the cluster state and the parser's garbage are freed, and should not be
     /// scattered among them (at 10,000 services that kept some 20 MB more resident).
-    public func replace(options: KubernetesDNSOptions, cluster: ClusterState) {
-        let responder = Heap.apart { DNSResponder(zone: KubernetesZone(options: options, cluster: cluster)) }
+    public static func zone(options: KubernetesDNSOptions, cluster: ClusterState) -> KubernetesZone {
+        Heap.apart { KubernetesZone(options: options, cluster: cluster) }
+    }
+
+    /// Precompiles `zone`'s answers (on a thread of its own too), then swaps it in. Call it
+    /// once the cluster state the zone came from is gone, so that the two are not resident
+    /// at once.
+    public func replace(_ zone: KubernetesZone) {
+        let responder = Heap.apart { DNSResponder(zone: zone) }
         box.withLockedValue {
             $0 = Snapshot(generation: $0.generation + 1, responder: responder)
             published.store($0.generation, ordering: .releasing)

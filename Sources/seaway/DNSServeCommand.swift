@@ -64,25 +64,23 @@ struct DNSServeCommand: ParsableCommand {
             + zip(config.httpListeners, server.httpPorts).map { ", http \($0.0.host):\($0.1)" }.joined())
         let manifests = self.manifests
         let loading = DispatchQueue(label: "seaway.dns.loading")
-        /// The zone a reload replaced is freed when each socket has moved on to the new one,
-        /// at its next query; its pages go back a little later.
-        @Sendable func returnReplacedZone() {
-            loading.asyncAfter(deadline: .now() + .seconds(2)) { Heap.returnFreedMemory() }
-        }
         @Sendable func load(initial: Bool) {
             do {
                 var o = options
                 o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-                let loaded = try { () throws -> String in
+                let (zone, loaded) = try { () throws -> (KubernetesZone, String) in
                     let cluster = try ManifestLoader().load(manifests)
-                    store.replace(options: o, cluster: cluster)
-                    return "\(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods"
+                    // Parsing manifests takes several times the memory the zone keeps: the
+                    // parser's garbage goes back before the zone is built, the cluster state
+                    // (at the end of this scope) before the answers are precompiled. (glibc
+                    // keeps freed pages in the loading thread's arena otherwise.)
+                    Heap.returnFreedMemory()
+                    return (ZoneStore.zone(options: o, cluster: cluster),
+                            "\(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
                 }()
-                // Parsing manifests takes several times the memory the zone keeps; once the
-                // cluster state is gone (above), give the freed pages back (glibc keeps them
-                // in the loading thread's arena otherwise).
                 Heap.returnFreedMemory()
-                if !initial { returnReplacedZone() }
+                store.replace(zone)
+                Heap.returnFreedMemory()
                 printNotice("dns: loaded \(loaded)")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
@@ -122,15 +120,13 @@ struct DNSServeCommand: ParsableCommand {
                 guard scheduled.withLock({ s in defer { s = true }; return !s }) else { return }
                 loading.asyncAfter(deadline: .now() + .milliseconds(100)) {
                     scheduled.withLock { $0 = false }
-                    do {
-                        guard let cluster = informerBox.informer?.snapshot() else { return }
-                        var o = options
-                        o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-                        store.replace(options: o, cluster: cluster)
-                    }
-                    // The snapshot is gone by now (its scope ended), so its pages can go back.
+                    var o = options
+                    o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                    guard let zone = informerBox.informer?.snapshot().map({ ZoneStore.zone(options: o, cluster: $0) }) else { return }
+                    // The snapshot is gone by now, so its pages can go back before precompiling.
                     Heap.returnFreedMemory()
-                    returnReplacedZone()
+                    store.replace(zone)
+                    Heap.returnFreedMemory()
                 }
             }, log: { printError("dns: \($0)") })
             informerBox.informer = informer

@@ -134,7 +134,7 @@ if phase == "policy-yaml" {
     // it: parsed on a loading queue, the zone built apart (`Heap.apart`), freed pages given
     // back. Then glibc's view per arena, and the whole process map in FILE.smaps.
     Heap.keepBigAllocationsApart()
-    func rss() -> String {
+    @Sendable func rss() -> String {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").filter { $0.hasPrefix("VmRSS") || $0.hasPrefix("RssAnon") || $0.hasPrefix("VmHWM") }.joined(separator: " ")
     }
@@ -143,9 +143,25 @@ if phase == "policy-yaml" {
     final class Box: @unchecked Sendable { var responder: DNSResponder? }
     let box = Box()
     let done = DispatchSemaphore(value: 0)
+    // The peak of each stage: the kernel's high-water mark, reset between stages.
+    @Sendable func stagePeak(_ what: String) {
+        print("\(what): \(rss())")
+        _ = system("echo 5 > /proc/\(getpid())/clear_refs")
+    }
     DispatchQueue(label: "loading").async {
-        let cluster = try! ManifestLoader().load([file])
-        box.responder = Heap.apart { DNSResponder(zone: KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster)) }
+        stagePeak("before loading")
+        let zone = { () -> KubernetesZone in
+            let cluster = try! ManifestLoader().load([file])
+            stagePeak("parsed")
+            Heap.returnFreedMemory()
+            stagePeak("parser's garbage returned")
+            return Heap.apart { KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster) }
+        }()
+        stagePeak("zone built")
+        Heap.returnFreedMemory()
+        stagePeak("cluster state returned")
+        box.responder = Heap.apart { DNSResponder(zone: zone) }
+        stagePeak("answers precompiled")
         done.signal()
     }
     done.wait()
