@@ -258,3 +258,48 @@ struct ServiceDirectoryStorageTests {
         #expect(ips.withUnsafeBufferPointer { $0.baseAddress } != service.clusterIPs.withUnsafeBufferPointer { $0.baseAddress })
     }
 }
+
+/// An IP that several endpoints share answers for all of them, in namespace/name order.
+struct SharedEndpointIPTests {
+    static func slice(_ name: String, _ namespace: String, service: String, hostname: String) -> String {
+        """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: \(name), namespace: \(namespace), labels: {kubernetes.io/service-name: \(service)}}
+        addressType: IPv4
+        endpoints:
+        - {addresses: [10.0.0.5], hostname: \(hostname)}
+        - {addresses: [10.0.0.6]}
+        ports: [{name: http, port: 80, protocol: TCP}]
+        """
+    }
+
+    static func headless(_ name: String, _ namespace: String) -> String {
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: \(name), namespace: \(namespace)}
+        spec: {clusterIP: None, ports: [{name: http, port: 80, protocol: TCP}]}
+        """
+    }
+
+    @Test func endpointsOfOneIPComeInNamespaceAndNameOrder() throws {
+        // Written out of order on purpose: the directory orders them.
+        let yaml = [
+            Self.headless("zeta", "b"), Self.slice("zeta-1", "b", service: "zeta", hostname: "z1"),
+            Self.headless("beta", "a"), Self.slice("beta-2", "a", service: "beta", hostname: "b2"),
+            Self.slice("beta-1", "a", service: "beta", hostname: "b1"),
+            Self.headless("alpha", "b"), Self.slice("alpha-1", "b", service: "alpha", hostname: "a1"),
+        ].joined(separator: "\n---\n")
+        var cluster = ClusterState()
+        try ManifestDecoder().decode(yaml, file: "shared.yaml", into: &cluster)
+        let directory = KubernetesZone(options: KubernetesDNSOptions(), cluster: cluster).directory
+        let shared = try #require(IPAddress("10.0.0.5"))
+        #expect(directory.endpoints(withIP: shared).map { "\($0.service.namespace)/\($0.service.name)/\($0.address.hostname)" }
+                == ["a/beta/b1", "a/beta/b2", "b/alpha/a1", "b/zeta/z1"])
+        let other = try #require(IPAddress("10.0.0.6"))
+        #expect(directory.endpoints(withIP: other).map { "\($0.service.namespace)/\($0.service.name)" }
+                == ["a/beta", "a/beta", "b/alpha", "b/zeta"])
+        #expect(directory.endpoints(withIP: try #require(IPAddress("10.0.0.7"))).isEmpty)
+    }
+}

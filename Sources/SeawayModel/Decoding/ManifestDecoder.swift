@@ -21,7 +21,7 @@ public struct ManifestDecoder: Sendable {
         DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
             var partial = ClusterState()
             do {
-                try decodeChunk(chunks[i].text, file: file, lineOffset: chunks[i].lineOffset, into: &partial)
+                try decodeChunk(chunks[i].text(in: text), file: file, lineOffset: chunks[i].lineOffset, into: &partial)
                 results.set(i, .success(partial))
             } catch {
                 results.set(i, .failure(error))
