@@ -54,13 +54,15 @@ public final class ZoneStore: Sendable {
     }
 
     /// Precompiles `zone`'s answers (on a thread of its own too), then swaps it in. Call it
-    /// once the cluster state the zone came from is gone, so that the two are not resident
-    /// at once.
+    /// once the cluster state the zone came from is gone: its freed pages go back first, so
+    /// that the two are not resident at once, and precompiling's go back after.
     public func replace(_ zone: KubernetesZone) {
+        Heap.returnFreedMemory()
         let responder = Heap.apart { DNSResponder(zone: zone) }
         box.withLockedValue {
             $0 = Snapshot(generation: $0.generation + 1, responder: responder)
             published.store($0.generation, ordering: .releasing)
         }
+        Heap.returnFreedMemory()
     }
 }

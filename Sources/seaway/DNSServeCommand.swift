@@ -63,7 +63,6 @@ struct DNSServeCommand: ParsableCommand {
         printNotice("dns: listening on \(config.host):\(server.port) (udp, tcp)"
             + zip(config.httpListeners, server.httpPorts).map { ", http \($0.0.host):\($0.1)" }.joined())
         let manifests = self.manifests
-        let loading = DispatchQueue(label: "seaway.dns.loading")
         @Sendable func load(initial: Bool) {
             do {
                 var o = options
@@ -72,15 +71,13 @@ struct DNSServeCommand: ParsableCommand {
                     let cluster = try ManifestLoader().load(manifests)
                     // Parsing manifests takes several times the memory the zone keeps: the
                     // parser's garbage goes back before the zone is built, the cluster state
-                    // (at the end of this scope) before the answers are precompiled. (glibc
-                    // keeps freed pages in the loading thread's arena otherwise.)
+                    // (at the end of this scope) when `replace` starts. (glibc keeps freed
+                    // pages in the loading thread's arena otherwise.)
                     Heap.returnFreedMemory()
                     return (ZoneStore.zone(options: o, cluster: cluster),
                             "\(cluster.services.count) services, \(cluster.endpointSlices.count) EndpointSlices, \(cluster.pods.count) pods")
                 }()
-                Heap.returnFreedMemory()
                 store.replace(zone)
-                Heap.returnFreedMemory()
                 printNotice("dns: loaded \(loaded)")
             } catch {
                 printError("dns: \(initial ? "cannot load" : "reload failed, keeping the last good state"): \(error)")
@@ -92,6 +89,7 @@ struct DNSServeCommand: ParsableCommand {
         // signal is always heard.
         let live = self.source.isLive
         let signals = DispatchQueue(label: "seaway.dns.signals")
+        let loading = DispatchQueue(label: "seaway.dns.loading")
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGHUP, SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -122,11 +120,9 @@ struct DNSServeCommand: ParsableCommand {
                     scheduled.withLock { $0 = false }
                     var o = options
                     o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                    // The snapshot is gone once the zone is built, so `replace` gives its pages back.
                     guard let zone = informerBox.informer?.snapshot().map({ ZoneStore.zone(options: o, cluster: $0) }) else { return }
-                    // The snapshot is gone by now, so its pages can go back before precompiling.
-                    Heap.returnFreedMemory()
                     store.replace(zone)
-                    Heap.returnFreedMemory()
                 }
             }, log: { printError("dns: \($0)") })
             informerBox.informer = informer

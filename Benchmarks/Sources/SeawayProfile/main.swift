@@ -201,71 +201,67 @@ if phase == "policy-yaml" {
     let offMain = ProcessInfo.processInfo.environment["OFF_MAIN"] != nil
     let options = options
     @Sendable func loop() throws {
-    for _ in 0..<iterations {
-        let start = clock.now
-        switch phase {
-        case "phases", "nft-phases":
-            // Where a render spends its time: iptables (phases) or nftables (nft-phases).
-            // Wall and CPU time per phase: where CPU is well above wall, both cores work.
-            func cpuNow() -> Double {
-                var ts = timespec()
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-                return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
-            }
-            var t = clock.now
-            var cpu = cpuNow()
-            func lap(_ what: String, _ extra: String = "") {
-                let wall = clock.now - t
-                let ms = Double(wall.components.attoseconds) / 1e15 + Double(wall.components.seconds) * 1e3
-                print("  \(what) wall \(Int(ms)) ms, cpu \(Int(cpuNow() - cpu)) ms\(extra)")
-                t = clock.now
-                cpu = cpuNow()
-            }
-            let devNull = open("/dev/null", O_WRONLY)
-            defer { close(devNull) }
-            do {
-                let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
-                lap("service map")
-                // As `seaway render` does it: the rulesets, then written chunk by chunk.
-                var ruleset: Ruleset?
-                if phase == "phases" {
-                    let sync = IPTablesSync(map)
-                    lap("fragments + segments")
-                    ruleset = .iptables(sync.ruleset)
-                } else {
-                    var sync: NFTablesSync? = NFTablesSync(map)
-                    lap("fragments")
-                    var r: Ruleset? = .nftables(sync!.rulesets[0])
+        for _ in 0..<iterations {
+            let start = clock.now
+            switch phase {
+            case "phases", "nft-phases":
+                // Where a render spends its time: iptables (phases) or nftables (nft-phases).
+                // Wall and CPU time per phase: where CPU is well above wall, both cores work.
+                func cpuNow() -> Double {
+                    var ts = timespec()
+                    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+                    return Double(ts.tv_sec) * 1e3 + Double(ts.tv_nsec) / 1e6
+                }
+                var t = clock.now
+                var cpu = cpuNow()
+                func lap(_ what: String, _ extra: String = "") {
+                    let wall = clock.now - t
+                    let ms = Double(wall.components.attoseconds) / 1e15 + Double(wall.components.seconds) * 1e3
+                    print("  \(what) wall \(Int(ms)) ms, cpu \(Int(cpuNow() - cpu)) ms\(extra)")
+                    t = clock.now
+                    cpu = cpuNow()
+                }
+                let devNull = open("/dev/null", O_WRONLY)
+                defer { close(devNull) }
+                // As `seaway render` does it: the rulesets, then written chunk by chunk; then
+                // what is freed, part by part.
+                func phases<Sync>(_ label: String, _ build: () -> Sync, _ ruleset: (Sync) -> Ruleset) {
+                    var sync: Sync? = build()
+                    lap(label)
+                    var rendered: Ruleset? = ruleset(sync!)
                     lap("assemble")
-                    r!.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
+                    rendered!.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
                     lap("chunks written")
-                    r = nil
+                    rendered = nil
                     lap("ruleset freed")
                     sync = nil
                     lap("sync freed")
                 }
-                if let ruleset {
-                lap("assemble")
-                ruleset.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) }
-                lap("chunks written")
+                do {
+                    let map = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+                    lap("service map")
+                    if phase == "phases" {
+                        phases("fragments + segments", { IPTablesSync(map) }, { .iptables($0.ruleset) })
+                    } else {
+                        phases("fragments", { NFTablesSync(map) }, { .nftables($0.rulesets[0]) })
+                    }
                 }
+                lap("service map freed")
+            case "iptables-sync", "nftables-sync":
+                // Only the fragments (and what a sync keeps), from a service map built once.
+                _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
+                    : NFTablesSync(prebuiltMap).rulesets[0].chainCount
+            case "servicemap":
+                _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
+            default:
+                // What the render benchmarks time: the rulesets written out chunk by chunk.
+                let rulesets = try RulesetRenderer.render(mode: ProxyMode(rawValue: phase)!, cluster: cluster, options: options)
+                let devNull = open("/dev/null", O_WRONLY)
+                for r in rulesets { r.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) } }
+                close(devNull)
             }
-            lap("freed")
-        case "iptables-sync", "nftables-sync":
-            // Only the fragments (and what a sync keeps), from a service map built once.
-            _ = phase == "iptables-sync" ? IPTablesSync(prebuiltMap).ruleset.nat.chainCount
-                : NFTablesSync(prebuiltMap).rulesets[0].chainCount
-        case "servicemap":
-            _ = ServiceMap(cluster: cluster, options: options, family: .ipv4)
-        default:
-            // What the render benchmarks time: the rulesets written out chunk by chunk.
-            let rulesets = try RulesetRenderer.render(mode: ProxyMode(rawValue: phase)!, cluster: cluster, options: options)
-            let devNull = open("/dev/null", O_WRONLY)
-            for r in rulesets { r.forEachChunk { chunk in _ = write(devNull, chunk.baseAddress, chunk.count) } }
-            close(devNull)
+            print("\(phase): \(clock.now - start)")
         }
-        print("\(phase): \(clock.now - start)")
-    }
     }
     if offMain { Heap.apart { try! loop() } } else { try loop() }
 }

@@ -12,7 +12,7 @@ enum DocumentChunks {
         var lineOffset: Int
 
         /// The chunk's own text, made when it is decoded: copies of every chunk made up
-        /// front held the whole stream twice (12 MB more at the peak of loading 10,000
+        /// front held the whole stream twice (about 10 MB more at the peak of loading 10,000
         /// services).
         func text(in whole: String) -> String {
             var whole = whole

@@ -51,11 +51,6 @@ struct ByteScratch: ~Copyable {
         append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
-    mutating func append(_ s: String) {
-        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ append($0) }) { return done }
-        append(Array(s.utf8))
-    }
-
     mutating func append(_ bytes: some Collection<UInt8>) {
         if let done: Void = bytes.withContiguousStorageIfAvailable({ append($0) }) { return done }
         append(Array(bytes))

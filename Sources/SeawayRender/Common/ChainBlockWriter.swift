@@ -23,7 +23,7 @@ struct ChainBlockWriter: ~Copyable {
         head = ByteScratch(capacity: 128)
         head.appendText(keyword)
         if !table.isEmpty {
-            head.append(table)
+            head.append(table.utf8)
             head.append(UInt8(ascii: " "))
         }
         rulePrefixLength = head.count
