@@ -41,7 +41,7 @@ struct QueryProcessor {
         guard !logQueries else { return nil }
         let started = NIODeadline.now()
         if store.generation != zone.generation { zone = store.current }
-        guard let (length, type, rcode) = zone.responder.precompiledReply(to: packet, into: out) else { return nil }
+        guard let (length, type, rcode) = zone.precompiledReply(to: packet, into: out) else { return nil }
         recordPrecompiled(ipv6: ipv6, type: type, rcode: rcode, started: started)
         return length
     }

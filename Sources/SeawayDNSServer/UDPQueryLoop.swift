@@ -15,7 +15,10 @@ import SeawayKernel
 /// finished on `upstreamLoop` and sent from there, on its own.
 final class UDPQueryLoop {
     private let socket: DatagramBatchSocket
-    private var processor: QueryProcessor
+    /// The socket's processor as `run` starts; `run` keeps its own copy in a local, whose
+    /// exclusive access the compiler proves statically (a class's stored `var` is checked
+    /// at run time, once per query).
+    private let processor: QueryProcessor
     private let upstreamLoop: any EventLoop
     private let batch = DatagramBatch(capacity: 32, datagramSize: 4096)
 
@@ -27,6 +30,7 @@ final class UDPQueryLoop {
 
     /// Serves until the socket is shut down.
     func run() {
+        var processor = self.processor
         while true {
             let count: Int
             do {
@@ -38,12 +42,12 @@ final class UDPQueryLoop {
                 continue
             }
             if count == 0 { return }
-            for i in 0..<count { answer(i) }
+            for i in 0..<count { answer(i, with: &processor) }
             socket.sendQueued(batch)
         }
     }
 
-    private func answer(_ i: Int) {
+    private func answer(_ i: Int, with processor: inout QueryProcessor) {
         let request = batch.request(i)
         let peer = batch.peer(i)
         let space = batch.replySpace(i)

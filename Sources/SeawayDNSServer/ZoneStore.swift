@@ -19,6 +19,14 @@ public final class ZoneStore: Sendable {
             self.responder = responder
         }
 
+        /// `responder.precompiledReply`, called where the responder lives: reached from the
+        /// outside, the responder was copied out of the snapshot first (a retain and a release
+        /// of each of its parts, once per query).
+        func precompiledReply(to packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer)
+            -> (length: Int, type: DNSType, rcode: DNSResponseCode)? {
+            responder.precompiledReply(to: packet, into: out)
+        }
+
         /// A replaced zone is freed when the last socket moves on to the new one (at its next
         /// query); its pages go back to the system a moment later, off the socket's thread.
         deinit {
