@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(name: "SeawayDNSServerTests", dependencies: ["SeawayDNSServer", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SeawayPolicyTests", dependencies: ["SeawayModel", "SeawayLoader", "SeawayPolicy"]),
         // Runs the built `seaway` binary (built by `swift build --build-tests`).
-        .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", "SeawayTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SeawayCLITests", dependencies: ["SeawayDNS", "SeawayKernel", "SeawayTestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         // The agent's feeds without a kernel: the informer feed's deltas against a fake API server.
         .testTarget(name: "SeawayProxyAgentTests", dependencies: [
             "SeawayProxyAgent", "SeawayKube", "SeawayModel", "SeawayProxyCore", "SeawayTestSupport",

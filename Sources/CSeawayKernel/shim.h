@@ -29,4 +29,10 @@ static const int seaway_MSG_WAITFORONE = 0x10000;
 #include <sys/eventfd.h>
 extern int seaway_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) __asm__("accept4");
 
+// sched_getaffinity / sched_setaffinity (GNU only) on a mask of our own bytes: CPU i is bit
+// i % 8 of byte i / 8, which is glibc's cpu_set_t on a little-endian machine. pid 0 is the
+// calling thread.
+extern int seaway_sched_getaffinity(pid_t pid, size_t size, unsigned char *mask) __asm__("sched_getaffinity");
+extern int seaway_sched_setaffinity(pid_t pid, size_t size, const unsigned char *mask) __asm__("sched_setaffinity");
+
 #endif

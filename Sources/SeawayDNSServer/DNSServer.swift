@@ -22,6 +22,9 @@ public final class DNSServer: Sendable {
         public var forwarder: Forwarder.Settings?
         public var logQueries = false
         public var threads = System.coreCount
+        /// When not empty, UDP thread i runs on CPU `udpCPUs[i % count]` only (NSD's
+        /// `cpu-affinity`); otherwise the scheduler places the threads.
+        public var udpCPUs: [Int] = []
 
         public init(host: String, port: Int) {
             self.host = host
@@ -41,6 +44,7 @@ public final class DNSServer: Sendable {
     public let httpPorts: [Int]
 
     public static func start(_ config: Configuration, store: ZoneStore, logger: Logger) throws -> DNSServer {
+        try CPUAffinity.checkUsable(config.udpCPUs)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
         let metrics = DNSMetrics(server: "dns://\(config.host):\(config.port)")
         let forwarder = config.forwarder.map(Forwarder.init)
@@ -66,9 +70,15 @@ public final class DNSServer: Sendable {
             udpSockets = sockets
             channels.append(tcp)
             udpThreads.start()
-            for socket in udpSockets {
+            for (i, socket) in udpSockets.enumerated() {
                 let upstreamLoop = group.next()
+                let cpu = config.udpCPUs.isEmpty ? nil : config.udpCPUs[i % config.udpCPUs.count]
                 udpThreads.submit { _ in
+                    if let cpu {
+                        do { try CPUAffinity.pinCurrentThread(to: cpu) } catch {
+                            logger.warning("UDP thread \(i): \(error); it runs where the scheduler puts it")
+                        }
+                    }
                     UDPQueryLoop(socket: socket, processor: processor(.udp), upstreamLoop: upstreamLoop).run()
                 }
             }

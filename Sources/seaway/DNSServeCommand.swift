@@ -36,8 +36,11 @@ struct DNSServeCommand: ParsableCommand {
     @Flag(help: "Log every query (CoreDNS's log plugin).")
     var log = false
 
-    @Option(help: "Event loop threads (default: one per core).")
+    @Option(help: "Event loop threads (default: one per core, or one per CPU of --cpu-affinity).")
     var threads: Int?
+
+    @Option(help: ArgumentHelp("Pin each UDP thread to a CPU of this list, in turn, as NSD's cpu-affinity does (default: the scheduler places them).", valueName: "cpus, e.g. 0-1 or 0,2"))
+    var cpuAffinity: String?
 
     @OptionGroup var zone: DNSZoneArguments
 
@@ -51,6 +54,20 @@ struct DNSServeCommand: ParsableCommand {
         if let listen { _ = try ListenAddress(listen, option: "--listen") }
         for h in httpListen { _ = try ListenAddress(h, option: "--http-listen") }
         if let upstream { _ = try ListenAddress(upstream, option: "--upstream") }
+        if let cpuAffinity { _ = try cpuList(cpuAffinity) }
+    }
+
+    /// --cpu-affinity's CPUs, each one this process may use.
+    private func cpuList(_ text: String) throws -> [Int] {
+        do {
+            let cpus = try CPUAffinity.parseList(text)
+            try CPUAffinity.checkUsable(cpus)
+            return cpus
+        } catch let error as CPUUnusable {
+            throw ValidationError("--cpu-affinity '\(text)': \(error)")
+        } catch {
+            throw ValidationError("--cpu-affinity \(error)")
+        }
     }
 
     func run() throws {
@@ -174,6 +191,10 @@ struct DNSServeCommand: ParsableCommand {
             config.httpListeners = try httpListen.map { let a = try ListenAddress($0, option: "--http-listen"); return (a.host, a.port) }
         }
         if log { config.logQueries = true }
+        if let cpuAffinity {
+            config.udpCPUs = try cpuList(cpuAffinity)
+            config.threads = config.udpCPUs.count
+        }
         if let threads { config.threads = threads }
         if options.localIPs.isEmpty {
             options.localIPs = [IPAddress(address.host).flatMap { ip in ip.isUnspecified ? nil : ip } ?? IPAddress("127.0.0.1")!]

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SeawayDNS
+import SeawayKernel
 import SeawayModel
 import Testing
 
@@ -214,5 +215,28 @@ struct DNSServerTests {
         #expect(badCorefile.status == 1 && badCorefile.stderr.contains("\(dir.path):3: pods takes one of disabled, insecure, verified"))
         let badListen = try seaway(["dns", "serve", "--listen", "localhost:53", "Fixtures/dns"])
         #expect(badListen.status != 0 && badListen.stderr.contains("'localhost' is not an IP address"))
+        let badCPUs = try seaway(["dns", "serve", "--listen", "127.0.0.1:0", "--cpu-affinity", "0-x", "Fixtures/dns"])
+        #expect(badCPUs.status != 0 && badCPUs.stderr.contains("--cpu-affinity '0-x' is not a CPU list: '0-x'"))
+        let absentCPU = try seaway(["dns", "serve", "--listen", "127.0.0.1:0", "--cpu-affinity", "0,1023", "Fixtures/dns"])
+        #expect(absentCPU.status != 0 && absentCPU.stderr.contains("--cpu-affinity '0,1023': CPU 1023 is not one this process may use"))
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.activeProcessorCount > 1, "one CPU: a pinned thread looks like any other"))
+    func cpuAffinityPinsEachUDPThread() throws {
+        let cpus = try CPUAffinity.allowed()
+        let cpu = try #require(cpus.last)
+        let server = try DNSServerProcess(["--cpu-affinity", "\(cpu)", "--threads", "2", "Fixtures/dns"])
+        #expect(try server.short(["web.apps.svc.cluster.local", "A"]) == ["10.96.1.10"])
+        // NIO's thread pool names its threads TP-#N; the UDP loops are its only work.
+        let tasks = "/proc/\(server.process.processIdentifier)/task"
+        var udpThreads: [String] = []
+        for tid in try FileManager.default.contentsOfDirectory(atPath: tasks) {
+            let name = try String(contentsOfFile: "\(tasks)/\(tid)/comm", encoding: .utf8)
+            guard name.hasPrefix("TP-#") else { continue }
+            let status = try String(contentsOfFile: "\(tasks)/\(tid)/status", encoding: .utf8)
+            udpThreads += status.split(separator: "\n").filter { $0.hasPrefix("Cpus_allowed_list:") }
+                .map { $0.split(separator: "\t").last.map(String.init) ?? "" }
+        }
+        #expect(udpThreads == ["\(cpu)", "\(cpu)"])
     }
 }
