@@ -39,7 +39,7 @@ struct DNSServeCommand: ParsableCommand {
     @Option(help: "Event loop threads (default: one per core, or one per CPU of --cpu-affinity).")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("Pin each UDP thread to a CPU of this list, in turn, as NSD's cpu-affinity does (default: the scheduler places them).", valueName: "cpus, e.g. 0-1 or 0,2"))
+    @Option(help: ArgumentHelp("Pin each UDP thread to a CPU of this list (0-1, 0,2), in turn, as NSD's cpu-affinity does (default: the scheduler places them).", valueName: "cpu-list"))
     var cpuAffinity: String?
 
     @OptionGroup var zone: DNSZoneArguments

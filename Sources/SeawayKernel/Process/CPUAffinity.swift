@@ -68,7 +68,8 @@ public enum CPUAffinity {
     }
 }
 
-/// A CPU this process may not run on (not in its cpuset or `taskset` mask, or not there).
+/// A CPU this process may not run on: outside its cpuset or `taskset` mask, or one the
+/// machine does not have.
 public struct CPUUnusable: Error, CustomStringConvertible {
     public let cpu: Int
     public let usable: [Int]
