@@ -58,6 +58,15 @@ struct DNSZoneArguments: ParsableArguments {
         if ignoreEmptyService { o.ignoreEmptyService = true }
         if endpointPodNames { o.endpointPodNames = true }
         if !fallthroughZones.isEmpty { o.fallthroughZones = fallthroughZones.compactMap { DNSName($0) } }
+        return o.stampedNow()
+    }
+}
+
+extension KubernetesDNSOptions {
+    /// These options with the SOA serial of a cluster state loaded now: the time in seconds,
+    /// so that every (re)load serves a newer serial.
+    func stampedNow() -> KubernetesDNSOptions {
+        var o = self
         o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
         return o
     }

@@ -82,8 +82,7 @@ struct DNSServeCommand: ParsableCommand {
         let manifests = self.manifests
         @Sendable func load(initial: Bool) {
             do {
-                var o = options
-                o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                let o = options.stampedNow()
                 let (zone, loaded) = try { () throws -> (KubernetesZone, String) in
                     let cluster = try ManifestLoader().load(manifests)
                     // Parsing manifests takes several times the memory the zone keeps: the
@@ -135,8 +134,7 @@ struct DNSServeCommand: ParsableCommand {
                 guard scheduled.withLock({ s in defer { s = true }; return !s }) else { return }
                 loading.asyncAfter(deadline: .now() + .milliseconds(100)) {
                     scheduled.withLock { $0 = false }
-                    var o = options
-                    o.serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+                    let o = options.stampedNow()
                     // The snapshot is gone once the zone is built, so `replace` gives its pages back.
                     guard let zone = informerBox.informer?.snapshot().map({ ZoneStore.zone(options: o, cluster: $0) }) else { return }
                     store.replace(zone)

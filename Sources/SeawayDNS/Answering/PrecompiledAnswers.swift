@@ -75,9 +75,7 @@ struct PrecompiledAnswers: Sendable {
         while capacity * 7 < entryOffsets.count * 10 { capacity *= 2 }
         slots = Array(repeating: 0, count: capacity)
         for at in entryOffsets {
-            var slot = PrecompiledAnswers.hash(names[(at + 1)..<(at + 1 + Int(names[at]))]) & (capacity - 1)
-            while slots[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
-            slots[slot] = UInt32(at + 1)
+            PrecompiledAnswers.insert(UInt32(at + 1), hash: PrecompiledAnswers.hash(names[(at + 1)..<(at + 1 + Int(names[at]))]), into: &slots)
         }
     }
 
@@ -250,12 +248,18 @@ struct PrecompiledAnswers: Sendable {
             var bigger = [UInt32](repeating: 0, count: slots.count * 2)
             for stored in slots where stored != 0 {
                 let at = Int(stored - 1)
-                var slot = PrecompiledAnswers.hash(replies[at..<(at + PrecompiledAnswers.storedLength(replies, at))]) & (bigger.count - 1)
-                while bigger[slot] != 0 { slot = (slot + 1) & (bigger.count - 1) }
-                bigger[slot] = stored
+                PrecompiledAnswers.insert(stored, hash: PrecompiledAnswers.hash(replies[at..<(at + PrecompiledAnswers.storedLength(replies, at))]), into: &bigger)
             }
             slots = bigger
         }
+    }
+
+    /// Puts `value` (never 0, which marks an empty slot) in the first empty slot from `hash`
+    /// on: open addressing with linear probing, `slots.count` a power of two.
+    private static func insert(_ value: UInt32, hash: Int, into slots: inout [UInt32]) {
+        var slot = hash & (slots.count - 1)
+        while slots[slot] != 0 { slot = (slot + 1) & (slots.count - 1) }
+        slots[slot] = value
     }
 
     /// The size of the stored reply at `at` in `replies`: its 9-byte head (rcode, counts,
